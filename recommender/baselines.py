@@ -1,0 +1,230 @@
+"""The four baselines of protocol v1: pop, recent, markov, sknn (numpy + stdlib only).
+
+Each follows ../shared/EVALUATION.md to the letter; they learn from kept plays only (skips
+are ignored) and share the ``SequenceModel`` interface with the GRU.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from .base import Metadata, ProgressFn, Scorer, SequenceModel, Sessions
+from .logs import TrackId, kept_tracks
+
+
+class _Counts(SequenceModel):
+    """Shared part: the kept sequences and play counts of the training sessions."""
+
+    def __init__(self) -> None:
+        self.sequences: list[list[TrackId]] = []
+        self.counts: Counter[TrackId] = Counter()
+
+    def fit(self, sessions: Sessions, *, metadata: Metadata | None = None,
+            progress: ProgressFn | None = None,
+            cancel: threading.Event | None = None) -> _Counts:
+        self.sequences = [kept_tracks(s) for s in sessions]
+        self.sequences = [s for s in self.sequences if s]
+        self.counts = Counter(t for s in self.sequences for t in s)
+        self._fit_more()
+        return self
+
+    def _fit_more(self) -> None:
+        """Hook for model-specific statistics."""
+
+    def known_tracks(self) -> list[TrackId]:
+        return list(self.counts)
+
+    def pop_array(self, candidates: Sequence[TrackId]) -> np.ndarray:
+        """Training play count per candidate (the ``pop`` score, and everyone's tie-break)."""
+        return np.array([self.counts.get(c, 0) for c in candidates], dtype=np.float64)
+
+
+class _IndexedScorer(Scorer):
+    """A scorer that maps tracks to candidate indices (-1 for non-candidates)."""
+
+    def __init__(self, candidates: Sequence[TrackId]) -> None:
+        self.index = {c: i for i, c in enumerate(candidates)}
+        self.n = len(candidates)
+        self.session: list[int] = []
+
+    def start_session(self) -> None:
+        self.session = []
+
+    def observe(self, track: TrackId, skipped: bool = False) -> None:
+        if skipped:  # v1: skips are never context
+            return
+        idx = self.index.get(track, -1)
+        self.session.append(idx)
+        self._observed(idx)
+
+    def _observed(self, idx: int) -> None:
+        """Hook: a kept play of candidate ``idx`` (or -1) was appended to the session."""
+
+
+# --------------------------------------------------------------------------- pop
+
+
+class Pop(_Counts):
+    """score = the track's play count in the training sessions; no tie-break."""
+
+    name = "pop"
+
+    def scorer(self, candidates: Sequence[TrackId]) -> Scorer:
+        return _PopScorer(candidates, self.pop_array(candidates))
+
+
+class _PopScorer(_IndexedScorer):
+    def __init__(self, candidates: Sequence[TrackId], pop: np.ndarray) -> None:
+        super().__init__(candidates)
+        self.pop = pop
+
+    def scores(self) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.pop, None
+
+
+# --------------------------------------------------------------------------- recent
+
+
+class Recent(_Counts):
+    """score = position of the track's latest play on one clock over the whole context."""
+
+    name = "recent"
+
+    def scorer(self, candidates: Sequence[TrackId]) -> Scorer:
+        return _RecentScorer(candidates, self.pop_array(candidates))
+
+
+class _RecentScorer(_IndexedScorer):
+    def __init__(self, candidates: Sequence[TrackId], pop: np.ndarray) -> None:
+        super().__init__(candidates)
+        self.pop = pop
+        self.clock = 0
+        self.last = np.zeros(self.n, dtype=np.float64)  # never played = 0
+
+    def _observed(self, idx: int) -> None:
+        self.clock += 1  # every play advances the clock, candidate or not
+        if idx >= 0:
+            self.last[idx] = self.clock
+
+    def scores(self) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.last, self.pop
+
+
+# --------------------------------------------------------------------------- markov
+
+
+class Markov(_Counts):
+    """score = count(last play of the current session -> candidate) in training sessions."""
+
+    name = "markov"
+
+    def _fit_more(self) -> None:
+        self.transitions: dict[TrackId, Counter[TrackId]] = defaultdict(Counter)
+        for seq in self.sequences:
+            for a, b in zip(seq, seq[1:]):
+                self.transitions[a][b] += 1
+
+    def scorer(self, candidates: Sequence[TrackId]) -> Scorer:
+        return _MarkovScorer(candidates, self.pop_array(candidates), self.transitions)
+
+
+class _MarkovScorer(_IndexedScorer):
+    def __init__(self, candidates: Sequence[TrackId], pop: np.ndarray,
+                 transitions: dict[TrackId, Counter[TrackId]]) -> None:
+        super().__init__(candidates)
+        self.pop = pop
+        self.candidates = list(candidates)
+        # Rows as index arrays, built once: a prediction is then one scatter.
+        self.rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for a, succ in transitions.items():
+            ia = self.index.get(a)
+            if ia is None:
+                continue
+            pairs = [(self.index[b], n) for b, n in succ.items() if b in self.index]
+            if pairs:
+                idx, cnt = zip(*pairs)
+                self.rows[ia] = (np.array(idx), np.array(cnt, dtype=np.float64))
+        self.buf = np.zeros(self.n, dtype=np.float64)
+        self.dirty: np.ndarray | None = None
+
+    def scores(self) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.dirty is not None:
+            self.buf[self.dirty] = 0.0
+            self.dirty = None
+        last = self.session[-1] if self.session else -1
+        row = self.rows.get(last)
+        if row is not None:
+            self.buf[row[0]] = row[1]
+            self.dirty = row[0]
+        return self.buf, self.pop
+
+
+# --------------------------------------------------------------------------- sknn
+
+
+class SKNN(_Counts):
+    """V-SKNN: cosine between the position-weighted current session and past sessions."""
+
+    name = "sknn"
+
+    def __init__(self, k: int = 100) -> None:
+        super().__init__()
+        self.k = k
+
+    def scorer(self, candidates: Sequence[TrackId]) -> Scorer:
+        return _SKNNScorer(candidates, self.pop_array(candidates), self.sequences, self.k)
+
+
+class _SKNNScorer(_IndexedScorer):
+    def __init__(self, candidates: Sequence[TrackId], pop: np.ndarray,
+                 sequences: list[list[TrackId]], k: int) -> None:
+        super().__init__(candidates)
+        self.pop = pop
+        self.k = k
+        # Training sessions as sets of candidate indices (all their tracks are candidates
+        # under the protocol; others are dropped so that the scores stay over candidates).
+        self.items: list[np.ndarray] = []
+        postings: dict[int, list[int]] = defaultdict(list)
+        for sid, seq in enumerate(sequences):
+            distinct = sorted({self.index[t] for t in seq if t in self.index})
+            self.items.append(np.array(distinct, dtype=np.int64))
+            for i in distinct:
+                postings[i].append(sid)
+        self.postings = {i: np.array(s, dtype=np.int64) for i, s in postings.items()}
+        self.norms = np.sqrt(np.array([max(len(x), 1) for x in self.items], dtype=np.float64))
+        self.n_sessions = len(self.items)
+
+    def scores(self) -> tuple[np.ndarray, np.ndarray | None]:
+        out = np.zeros(self.n, dtype=np.float64)
+        length = len(self.session)
+        # Weight of each distinct candidate: position of its last play / session length.
+        last_pos: dict[int, int] = {}
+        for pos, idx in enumerate(self.session, start=1):
+            if idx >= 0:
+                last_pos[idx] = pos
+        if not last_pos or self.n_sessions == 0:
+            return out, self.pop
+        dot = np.zeros(self.n_sessions, dtype=np.float64)
+        touched = np.zeros(self.n_sessions, dtype=bool)
+        norm_sq = 0.0
+        for idx, pos in last_pos.items():
+            w = pos / length
+            norm_sq += w * w
+            sids = self.postings.get(idx)
+            if sids is not None:
+                dot[sids] += w
+                touched[sids] = True
+        sids = np.nonzero(touched)[0]
+        if len(sids) == 0:
+            return out, self.pop
+        sims = dot[sids] / (math.sqrt(norm_sq) * self.norms[sids])
+        # k most similar; among equal similarities the later sessions win.
+        order = np.lexsort((-sids, -sims))[: self.k]
+        for j in order:
+            out[self.items[sids[j]]] += sims[j]
+        return np.round(out, 9), self.pop
