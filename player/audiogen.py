@@ -1,0 +1,235 @@
+"""Make short, real, tagged audio files: the demo library, test fixtures and benchmarks.
+
+Audio is synthesised in Python (a few notes of a tune, or a tone) into WAV with the standard
+``wave`` module, then encoded with the usual command-line encoders where a format needs one
+(``lame``, ``flac``, ``oggenc``, ``opusenc``, ``ffmpeg``), and tagged with mutagen.  WAV needs
+nothing but Python, so the demo library can always be made, offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import wave
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: format -> (file extension, encoder programs it needs)
+FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "wav": (".wav", ()),
+    "mp3": (".mp3", ("lame",)),
+    "flac": (".flac", ("flac",)),
+    "vorbis": (".ogg", ("oggenc",)),
+    "opus": (".opus", ("opusenc",)),
+    "aac": (".m4a", ("ffmpeg",)),
+    "aiff": (".aiff", ("ffmpeg",)),
+    "wavpack": (".wv", ("wavpack",)),
+}
+
+
+@dataclass(frozen=True)
+class TrackSpec:
+    """The tags (and the sound) of one generated track."""
+
+    title: str | None
+    artist: str | None = None
+    album: str | None = None
+    albumartist: str | None = None
+    track_number: str | None = None  # text, so that "3/12" can be written
+    disc_number: str | None = None
+    genre: str | None = None
+    date: str | None = None
+    seconds: float = 1.0
+    pitch: float = 440.0  # the tune's base frequency: different tracks sound different
+    cover: bool = False
+
+
+def available_formats() -> list[str]:
+    """The formats this machine can encode (WAV always)."""
+    return [f for f, (_, tools) in FORMATS.items() if all(shutil.which(t) for t in tools)]
+
+
+def synth_wav(
+    path: str | os.PathLike[str], seconds: float, pitch: float = 440.0, rate: int = 22050
+) -> None:
+    """A mono 16-bit WAV: a short arpeggio on ``pitch`` with soft attacks, pleasant enough."""
+    n = max(1, int(seconds * rate))
+    steps = (1.0, 1.25, 1.5, 2.0, 1.5, 1.25)  # a major arpeggio up and down
+    note_len = max(1, int(rate * 0.25))
+    frames = bytearray()
+    for i in range(n):
+        freq = pitch * steps[(i // note_len) % len(steps)]
+        t_note = (i % note_len) / rate
+        envelope = min(1.0, t_note * 40) * math.exp(-3.0 * t_note)
+        sample = 0.3 * envelope * math.sin(2 * math.pi * freq * i / rate)
+        frames += struct.pack("<h", int(sample * 32767))
+    with wave.open(os.fspath(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(bytes(frames))
+
+
+def encode(wav: Path, fmt: str, dest: Path) -> None:
+    """Encode a WAV into ``fmt`` at ``dest`` with the format's command-line encoder."""
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True}
+    if fmt == "wav":
+        shutil.copyfile(wav, dest)
+    elif fmt == "mp3":
+        subprocess.run(["lame", "--quiet", "-b", "64", str(wav), str(dest)], **quiet)
+    elif fmt == "flac":
+        subprocess.run(["flac", "-s", "-f", "-o", str(dest), str(wav)], **quiet)
+    elif fmt == "vorbis":
+        subprocess.run(["oggenc", "-Q", "-q", "0", "-o", str(dest), str(wav)], **quiet)
+    elif fmt == "opus":
+        subprocess.run(["opusenc", "--quiet", "--bitrate", "24", str(wav), str(dest)], **quiet)
+    elif fmt == "aac":
+        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav)]
+        subprocess.run([*cmd, "-c:a", "aac", "-b:a", "48k", str(dest)], **quiet)
+    elif fmt == "aiff":
+        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav)]
+        subprocess.run([*cmd, str(dest)], **quiet)
+    elif fmt == "wavpack":
+        subprocess.run(["wavpack", "-q", "-y", str(wav), "-o", str(dest)], **quiet)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+
+
+# A tiny valid PNG (1x1), enough for every tag family to carry "a cover".
+_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d7"
+    "63f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+)
+
+
+_APE_KEYS = {
+    "title": "Title",
+    "artist": "Artist",
+    "album": "Album",
+    "albumartist": "Album Artist",
+    "tracknumber": "Track",
+    "discnumber": "Disc",
+    "genre": "Genre",
+    "date": "Year",
+}
+
+
+def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
+    """Write ``spec``'s tags into ``path`` with mutagen, the way each family expects."""
+    import mutagen
+    from mutagen import id3
+    from mutagen.flac import Picture
+    from mutagen.mp4 import MP4, MP4Cover
+
+    fields = {
+        "title": spec.title,
+        "artist": spec.artist,
+        "album": spec.album,
+        "albumartist": spec.albumartist,
+        "tracknumber": spec.track_number,
+        "discnumber": spec.disc_number,
+        "genre": spec.genre,
+        "date": spec.date,
+    }
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if fmt in ("mp3", "wav", "aiff"):
+        audio = mutagen.File(path)
+        if audio.tags is None:
+            audio.add_tags()
+        frames = {
+            "title": id3.TIT2,
+            "artist": id3.TPE1,
+            "album": id3.TALB,
+            "albumartist": id3.TPE2,
+            "tracknumber": id3.TRCK,
+            "discnumber": id3.TPOS,
+            "genre": id3.TCON,
+            "date": id3.TDRC,
+        }
+        for key, value in fields.items():
+            audio.tags.add(frames[key](encoding=3, text=value.split("\x00")))
+        if spec.cover:
+            audio.tags.add(id3.APIC(encoding=3, mime="image/png", type=3, desc="", data=_PNG))
+        audio.save()
+    elif fmt == "aac":
+        audio = MP4(path)
+        keys = {
+            "title": "\xa9nam",
+            "artist": "\xa9ART",
+            "album": "\xa9alb",
+            "albumartist": "aART",
+            "genre": "\xa9gen",
+            "date": "\xa9day",
+        }
+        for key, value in fields.items():
+            if key in keys:
+                audio[keys[key]] = value.split("\x00")
+        if "tracknumber" in fields:
+            num, _, total = fields["tracknumber"].partition("/")
+            audio["trkn"] = [(int(num), int(total or 0))]
+        if "discnumber" in fields:
+            num, _, total = fields["discnumber"].partition("/")
+            audio["disk"] = [(int(num), int(total or 0))]
+        if spec.cover:
+            audio["covr"] = [MP4Cover(_PNG, imageformat=MP4Cover.FORMAT_PNG)]
+        audio.save()
+    else:  # Vorbis comments (FLAC, Ogg, Opus) and APEv2 (WavPack) take plain keys
+        audio = mutagen.File(path)
+        if audio.tags is None:
+            audio.add_tags()
+        if fmt == "wavpack":
+            fields = {_APE_KEYS[k]: v for k, v in fields.items()}
+        for key, value in fields.items():
+            audio.tags[key] = value.split("\x00")
+        if spec.cover and fmt != "wavpack":
+            pic = Picture()
+            pic.type, pic.mime, pic.data = 3, "image/png", _PNG
+            if fmt == "flac":
+                audio.add_picture(pic)
+            else:
+                block = base64.b64encode(pic.write()).decode("ascii")
+                audio.tags["metadata_block_picture"] = [block]
+        audio.save()
+
+
+def make_track(dest: Path, fmt: str, spec: TrackSpec, workdir: Path | None = None) -> Path:
+    """Synthesise, encode and tag one track; returns its path."""
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        wav = Path(tmp) / "src.wav"
+        synth_wav(wav, spec.seconds, spec.pitch)
+        encode(wav, fmt, dest)
+    tag_file(dest, fmt, spec)
+    return dest
+
+
+def make_library(
+    folder: Path, specs: Sequence[tuple[str, str, TrackSpec]]
+) -> list[Path]:
+    """Make many tracks: ``(relative path without extension, format, spec)`` each.
+
+    Each (format, duration, pitch) is encoded once and copied, so that a large library is
+    quick to make; the copies differ by their tags.
+    """
+    cache: dict[tuple[str, float, float], Path] = {}
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel, fmt, spec in specs:
+            ext = FORMATS[fmt][0]
+            dest = folder / (rel + ext)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            key = (fmt, spec.seconds, spec.pitch)
+            if key not in cache:
+                wav = Path(tmp) / f"src{len(cache)}.wav"
+                synth_wav(wav, spec.seconds, spec.pitch)
+                cache[key] = Path(tmp) / f"{len(cache)}{ext}"
+                encode(wav, fmt, cache[key])
+            shutil.copyfile(cache[key], dest)
+            tag_file(dest, fmt, spec)
+            out.append(dest)
+    return out

@@ -1,0 +1,192 @@
+"""Segue's command line: ``segue [--data-dir DIR] COMMAND ...``; no command starts the GUI.
+
+Commands print a readable summary, or with ``--json`` exactly one JSON object on stdout (logs go
+to stderr).  Exit status: 0 on success (a scan that met broken files still succeeded), 2 for a
+usage error such as a folder that does not exist, 1 for a library that cannot be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from player.settings import resolve_data_dir
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segue",
+        description="Segue: an offline music player that learns the order in which you listen. "
+        "Without a command, opens the player window.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where the library, listening log and model live "
+        "(default: $SEGUE_DATA_DIR, else the platform's user data folder)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more (to stderr)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser("scan", help="add music folders and scan the library")
+    scan.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to add first")
+    scan.add_argument("--json", action="store_true", help="print one JSON object")
+    scan.add_argument(
+        "--workers", type=int, default=None, help="tag-reading processes (default: CPU count)"
+    )
+
+    stats = sub.add_parser("stats", help="count tracks, artists, albums and listens")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="measure the recommender and its baselines on a listening log (protocol v1)",
+        add_help=False,
+    )
+    evaluate.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command is None:
+        from player.app import run_gui  # Qt is imported only for the GUI
+
+        return run_gui(args.data_dir)
+    if args.command == "evaluate":
+        from recommender.evaluate_cli import main as evaluate_main  # torch: only on demand
+
+        return evaluate_main(args.rest)
+    handler = {"scan": cmd_scan, "stats": cmd_stats}[args.command]
+    return handler(args)
+
+
+def _open_library(args: argparse.Namespace) -> Any:
+    """The library of the chosen data dir, or None after printing why it cannot be opened."""
+    from player.library.db import Library, LibraryError
+
+    try:
+        return Library.open(resolve_data_dir(args.data_dir))
+    except LibraryError as exc:
+        print(f"segue: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from player.library.scanner import scan_folders
+
+    for folder in args.folders:
+        if not os.path.isdir(folder):
+            print(f"segue: {folder}: no such folder", file=sys.stderr)
+            return EXIT_USAGE
+    library = _open_library(args)
+    if library is None:
+        return EXIT_ERROR
+    try:
+        if not args.folders and not library.roots():
+            print(
+                "segue: no music folders yet; give one: segue scan ~/Music", file=sys.stderr
+            )
+            return EXIT_USAGE
+        bar = None if args.json else TerminalProgress(sys.stderr)
+        result = scan_folders(
+            library,
+            args.folders,
+            progress=bar.scan_event if bar else None,
+            workers=args.workers,
+        )
+        if bar:
+            bar.close()
+    finally:
+        library.close()
+    if args.json:
+        data = result.as_json()
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(
+            f"{result.added} added, {result.updated} updated, {result.moved} moved, "
+            f"{result.unchanged} unchanged, {result.missing} missing, "
+            f"{len(result.failed)} failed in {result.seconds:.1f} s"
+        )
+        for path, reason in result.failed[:20]:
+            print(f"  failed: {path}: {reason}")
+        if len(result.failed) > 20:
+            print(f"  ... and {len(result.failed) - 20} more (segue stats --json lists none; "
+                  f"see the scan_errors table)")
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    library = _open_library(args)
+    if library is None:
+        return EXIT_ERROR
+    try:
+        stats = library.stats()
+    finally:
+        library.close()
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        print(
+            f"{stats['tracks']} tracks ({stats['missing']} missing), {stats['artists']} artists, "
+            f"{stats['albums']} albums, {stats['listens']} listens, "
+            f"{stats['scan_errors']} files with errors, {stats['roots']} music folders"
+        )
+    return EXIT_OK
+
+
+class TerminalProgress:
+    """A one-line progress bar on a terminal; silent when the stream is not one."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.active = stream.isatty()
+        self._last = 0.0
+
+    def show(self, done: int, total: int, label: str) -> None:
+        if not self.active:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and done < total:
+            return
+        self._last = now
+        frac = done / total if total else 1.0
+        filled = int(frac * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self.stream.write(f"\r[{bar}] {done}/{total} {label[:40]:<40}")
+        self.stream.flush()
+
+    def scan_event(self, event: Any) -> None:
+        if event.phase == "walk":
+            self.show(0, 0, f"looking: {event.seen} files")
+        else:
+            label = f"reading, {event.failed} failed" if event.failed else "reading"
+            self.show(event.read, event.to_read, label)
+
+    def close(self) -> None:
+        if self.active:
+            self.stream.write("\r" + " " * (self.WIDTH + 60) + "\r")
+            self.stream.flush()

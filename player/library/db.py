@@ -1,0 +1,424 @@
+"""The library database: the only module that speaks SQL.
+
+One SQLite file, ``<data-dir>/library.db``, in WAL mode so that the GUI can read while a scan or
+the listening log writes, and so that a crash or ``SIGKILL`` never corrupts it: every write is a
+short transaction, and what was committed survives.
+
+The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` takes a database of any
+earlier version to the current one, each step in one transaction.
+
+Each thread gets its own connection (SQLite connections must not be shared across threads);
+:class:`Library` hands them out through :attr:`Library.db`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "library.db"
+#: How long a writer waits for another process's write lock before giving up.
+BUSY_TIMEOUT_S = 30.0
+
+#: Columns a scan fills from a file's tags and stat; the rest of ``tracks`` belongs to the app.
+TRACK_FIELDS = (
+    "path",
+    "mtime",
+    "size",
+    "title",
+    "artist",
+    "album",
+    "albumartist",
+    "track_number",
+    "disc_number",
+    "genre",
+    "year",
+    "duration_ms",
+    "format",
+    "has_cover",
+)
+
+LISTEN_SOURCES = ("user", "auto", "import")
+
+
+class LibraryError(Exception):
+    """The library database cannot be opened or used; the message says why, for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFile:
+    """What a scan needs to know about a file already in the library."""
+
+    id: int
+    size: int
+    mtime: float
+    missing: bool
+
+
+# --------------------------------------------------------------------------------------------
+# Schema and migrations
+# --------------------------------------------------------------------------------------------
+
+_SCHEMA_V1 = """
+CREATE TABLE roots (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    added_at REAL NOT NULL
+);
+CREATE TABLE tracks (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    mtime REAL NOT NULL,
+    size INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    artist TEXT,
+    album TEXT,
+    albumartist TEXT,
+    track_number INTEGER,
+    disc_number INTEGER,
+    genre TEXT,
+    year INTEGER,
+    duration_ms INTEGER,
+    format TEXT,
+    has_cover INTEGER NOT NULL DEFAULT 0,
+    added_at REAL NOT NULL,
+    missing INTEGER NOT NULL DEFAULT 0 CHECK (missing IN (0, 1))
+);
+CREATE INDEX tracks_artist ON tracks(artist);
+CREATE INDEX tracks_album ON tracks(album);
+CREATE TABLE listens (
+    id INTEGER PRIMARY KEY,
+    track_id INTEGER REFERENCES tracks(id),
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    played_ms INTEGER,
+    skipped INTEGER CHECK (skipped IN (0, 1)),
+    source TEXT NOT NULL CHECK (source IN ('user', 'auto', 'import')),
+    session_id INTEGER
+);
+CREATE INDEX listens_track ON listens(track_id);
+CREATE INDEX listens_started ON listens(started_at);
+CREATE TABLE scan_errors (
+    path TEXT NOT NULL PRIMARY KEY,
+    reason TEXT NOT NULL,
+    seen_at REAL NOT NULL,
+    -- the failed file's size and mtime: an unchanged broken file is not read again
+    size INTEGER,
+    mtime REAL
+);
+"""
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    # Not executescript(): it COMMITs first, which would split a migration in two.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.conn.execute(statement)
+
+
+def _migrate_to_1(db: sqlite_utils.Database) -> None:
+    _run_script(db, _SCHEMA_V1)
+
+
+#: MIGRATIONS[n] takes a database at version n to version n + 1.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_to_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# --------------------------------------------------------------------------------------------
+# The library
+# --------------------------------------------------------------------------------------------
+
+
+class Library:
+    """The music library and listening log in one SQLite file.
+
+    Safe to use from several threads: each thread gets its own connection. Safe to use from
+    several processes: WAL mode plus a busy timeout, and writes take the write lock up front
+    (``BEGIN IMMEDIATE``) so that two writers queue instead of failing with "database is locked".
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        if self.path.exists() and self.path.is_dir():
+            raise LibraryError(f"cannot open the library: {self.path} is a folder, not a file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LibraryError(f"cannot create the data folder {self.path.parent}: {exc}") from exc
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise LibraryError(f"cannot open the library {self.path}: {exc}") from exc
+
+    @classmethod
+    def open(cls, data_dir: str | os.PathLike[str]) -> "Library":
+        """Open (creating if needed) ``<data_dir>/library.db``."""
+        return cls(Path(data_dir) / DB_FILE)
+
+    # -- connections -------------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection, wrapped by sqlite-utils."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite_utils.Database(self._connect())
+            self._local.db = db
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; we open them ourselves, briefly.
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                log.warning("SQLite refused WAL mode for %s (got %s)", self.path, mode)
+            # NORMAL is crash-safe in WAL mode (a kill loses nothing committed); only a power
+            # cut can drop the last transactions, never corrupt the file.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        with self._conns_lock:
+            self._all_conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection (call once, at shutdown)."""
+        with self._conns_lock:
+            conns, self._all_conns = self._all_conns, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction that holds the write lock from its first statement.
+
+        ``BEGIN IMMEDIATE`` waits (busy timeout) for another writer instead of failing later when
+        a read transaction tries to upgrade, which in WAL mode fails at once with SQLITE_BUSY.
+        """
+        db = self.db
+        if db.conn.in_transaction:  # nested use: join the outer transaction
+            yield db
+            return
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        else:
+            db.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        db = self.db
+        version = db.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise LibraryError(
+                f"the library {self.path} was written by a newer Segue (schema {version}, "
+                f"this one knows {SCHEMA_VERSION}); update Segue"
+            )
+        while version < SCHEMA_VERSION:
+            with self.transaction():
+                # Re-read inside the lock: another process may have migrated meanwhile.
+                version = db.conn.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    break
+                log.info("migrating %s from schema %d to %d", self.path, version, version + 1)
+                MIGRATIONS[version](db)
+                db.conn.execute(f"PRAGMA user_version = {version + 1}")
+            version += 1
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check``: "ok" for a sound file."""
+        return str(self.db.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # -- roots -------------------------------------------------------------------------------
+
+    def add_root(self, folder: str | os.PathLike[str]) -> bool:
+        """Add a library folder (absolute, normalised). Returns False if it was already there."""
+        path = os.path.abspath(os.fspath(folder))
+        with self.transaction() as db:
+            cur = db.conn.execute(
+                "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)", (path, time.time())
+            )
+            return cur.rowcount > 0
+
+    def remove_root(self, folder: str | os.PathLike[str]) -> None:
+        """Forget a library folder; its tracks stay (marked missing by the next scan)."""
+        path = os.path.abspath(os.fspath(folder))
+        with self.transaction() as db:
+            db.conn.execute("DELETE FROM roots WHERE path = ?", (path,))
+
+    def roots(self) -> list[str]:
+        return [r[0] for r in self.db.conn.execute("SELECT path FROM roots ORDER BY id")]
+
+    # -- tracks, for the scanner -------------------------------------------------------------
+
+    def known_files(self) -> dict[str, KnownFile]:
+        """Every track's path with what decides whether it must be re-read."""
+        rows = self.db.conn.execute("SELECT path, id, size, mtime, missing FROM tracks")
+        return {p: KnownFile(i, s, m, bool(x)) for p, i, s, m, x in rows}
+
+    def tracks_by_id(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Full rows of the given tracks."""
+        out: dict[int, dict[str, Any]] = {}
+        ids = list(ids)
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(f"SELECT * FROM tracks WHERE id IN ({marks})", chunk):
+                out[row["id"]] = row
+        return out
+
+    def track(self, track_id: int) -> dict[str, Any] | None:
+        return self.tracks_by_id([track_id]).get(track_id)
+
+    def track_by_path(self, path: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM tracks WHERE path = ?", [path]))
+        return rows[0] if rows else None
+
+    def add_tracks(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert new tracks (dicts with :data:`TRACK_FIELDS`); returns their ids.
+
+        A path already present (another process scanning at the same time) is updated in
+        place, keeping its id.
+        """
+        now = time.time()
+        cols = ", ".join(TRACK_FIELDS)
+        marks = ", ".join("?" * len(TRACK_FIELDS))
+        updates = ", ".join(f"{f} = excluded.{f}" for f in TRACK_FIELDS if f != "path")
+        sql = (
+            f"INSERT INTO tracks({cols}, added_at, missing) VALUES ({marks}, ?, 0) "
+            f"ON CONFLICT(path) DO UPDATE SET {updates}, missing = 0 RETURNING id"
+        )
+        ids = []
+        with self.transaction() as db:
+            for row in rows:
+                cur = db.conn.execute(sql, [*_track_values(row), now])
+                ids.append(int(cur.fetchone()[0]))
+        return ids
+
+    def update_tracks(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """Rewrite the scanned fields (path included, for moves) of existing tracks by id.
+
+        The id, ``added_at`` and all history stay; the track is no longer missing.
+        """
+        sets = ", ".join(f"{f} = ?" for f in TRACK_FIELDS)
+        with self.transaction() as db:
+            for track_id, row in updates:
+                db.conn.execute(
+                    f"UPDATE tracks SET {sets}, missing = 0 WHERE id = ?",
+                    [*_track_values(row), track_id],
+                )
+
+    def set_missing(self, ids: Iterable[int], missing: bool) -> int:
+        """Flag tracks as missing (file gone) or back; never deletes a row. Returns the count."""
+        n = 0
+        with self.transaction() as db:
+            for chunk in _chunks(list(ids), 500):
+                marks = ",".join("?" * len(chunk))
+                cur = db.conn.execute(
+                    f"UPDATE tracks SET missing = ? WHERE id IN ({marks}) AND missing != ?",
+                    [int(missing), *chunk, int(missing)],
+                )
+                n += cur.rowcount
+        return n
+
+    # -- scan errors -------------------------------------------------------------------------
+
+    def record_scan_errors(
+        self, errors: Sequence[tuple[str, str, int | None, float | None]]
+    ) -> None:
+        """Remember why files could not be read: ``(path, reason, size, mtime)`` each.
+
+        One row per path, the latest reason; size and mtime are None for what has none (a
+        folder, a broken link).
+        """
+        now = time.time()
+        with self.transaction() as db:
+            db.conn.executemany(
+                "INSERT INTO scan_errors(path, reason, seen_at, size, mtime) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, "
+                "seen_at = excluded.seen_at, size = excluded.size, mtime = excluded.mtime",
+                [(p, r, now, size, mtime) for p, r, size, mtime in errors],
+            )
+
+    def known_failures(self) -> dict[str, tuple[str, int | None, float | None]]:
+        """Paths that failed before: ``path -> (reason, size, mtime)``."""
+        rows = self.db.conn.execute("SELECT path, reason, size, mtime FROM scan_errors")
+        return {p: (r, s, m) for p, r, s, m in rows}
+
+    def clear_scan_errors(self, keep: Iterable[str] | None = None) -> None:
+        """Drop error rows, except those for the paths in ``keep`` (still failing)."""
+        with self.transaction() as db:
+            if keep is None:
+                db.conn.execute("DELETE FROM scan_errors")
+                return
+            keep = set(keep)
+            stale = [
+                p for (p,) in db.conn.execute("SELECT path FROM scan_errors") if p not in keep
+            ]
+            db.conn.executemany("DELETE FROM scan_errors WHERE path = ?", [(p,) for p in stale])
+
+    def scan_errors(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT path, reason, seen_at FROM scan_errors ORDER BY path"))
+
+    # -- statistics --------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        """Counts for ``segue stats`` and the status bar."""
+        q = self.db.conn.execute
+        present = "FROM tracks WHERE missing = 0"
+        return {
+            "tracks": q(f"SELECT count(*) {present}").fetchone()[0],
+            "missing": q("SELECT count(*) FROM tracks WHERE missing = 1").fetchone()[0],
+            "artists": q(
+                f"SELECT count(DISTINCT lower(coalesce(albumartist, artist))) {present} "
+                "AND coalesce(albumartist, artist) IS NOT NULL"
+            ).fetchone()[0],
+            "albums": q(
+                f"SELECT count(*) FROM (SELECT DISTINCT lower(album), "
+                f"lower(coalesce(albumartist, artist, '')) {present} AND album IS NOT NULL)"
+            ).fetchone()[0],
+            "listens": q("SELECT count(*) FROM listens").fetchone()[0],
+            "scan_errors": q("SELECT count(*) FROM scan_errors").fetchone()[0],
+            "roots": q("SELECT count(*) FROM roots").fetchone()[0],
+        }
+
+
+def _track_values(row: dict[str, Any]) -> list[Any]:
+    """The row's :data:`TRACK_FIELDS` in order; has_cover defaults to 0."""
+    return [row.get(f, 0 if f == "has_cover" else None) for f in TRACK_FIELDS]
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,361 @@
+"""Reading tags: every mutagen call in Segue goes through :func:`read_tags`.
+
+One place maps each tag family (ID3, Vorbis comments, MP4 atoms, APEv2, ASF) to Segue's
+fields and normalises them, so that the rest of the app sees one shape:
+
+* ``title`` falls back to the file name without its extension;
+* a missing or blank artist/album/... is ``None`` (the UI shows "Unknown artist");
+* ``"3/12"`` track and disc numbers give 3; dates give their year;
+* multi-valued tags are joined with ``"; "``;
+* ``has_cover`` says whether the file embeds a picture.
+
+A file that cannot be read raises :class:`TagReadError` with a reason a person understands.
+This module must stay importable without Qt: the scanner runs it in worker processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import mutagen
+from mutagen._vorbis import VComment  # the base of every Vorbis-comment container
+from mutagen.apev2 import APEv2
+from mutagen.asf import ASFTags
+from mutagen.id3 import ID3, TCON
+from mutagen.mp4 import MP4Tags
+
+log = logging.getLogger(__name__)
+
+#: File name extensions the scanner reads (lower case, with the dot).
+AUDIO_EXTENSIONS = frozenset(
+    ".mp3 .mp2 .flac .ogg .oga .opus .spx .m4a .m4b .mp4 .aac .alac .wav .aif .aiff .aifc "
+    ".wv .ape .mpc .mp+ .tak .ofr .tta .wma .asf .dsf .dff".split()
+)
+
+#: Multi-valued tags (several artists, genres) are shown joined with this.
+JOIN = "; "
+
+
+class TagReadError(Exception):
+    """A file could not be read as audio; ``str(err)`` is the reason for the user."""
+
+
+@dataclass(slots=True)
+class TrackTags:
+    """What Segue knows of one audio file after reading it."""
+
+    title: str
+    artist: str | None = None
+    album: str | None = None
+    albumartist: str | None = None
+    track_number: int | None = None
+    disc_number: int | None = None
+    genre: str | None = None
+    year: int | None = None
+    duration_ms: int | None = None
+    format: str | None = None
+    has_cover: bool = False
+
+    def as_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["has_cover"] = int(self.has_cover)
+        return row
+
+
+# Each family: field -> the keys that may hold it, in order of preference.
+_ID3 = {
+    "title": ("TIT2",),
+    "artist": ("TPE1",),
+    "album": ("TALB",),
+    "albumartist": ("TPE2",),
+    "track_number": ("TRCK",),
+    "disc_number": ("TPOS",),
+    "genre": ("TCON",),
+    "year": ("TDRC", "TYER", "TORY", "TDOR"),
+}
+_VORBIS = {
+    "title": ("title",),
+    "artist": ("artist",),
+    "album": ("album",),
+    "albumartist": ("albumartist", "album artist", "album_artist"),
+    "track_number": ("tracknumber", "track"),
+    "disc_number": ("discnumber", "disc"),
+    "genre": ("genre",),
+    "year": ("date", "year", "originaldate"),
+}
+_MP4 = {
+    "title": ("\xa9nam",),
+    "artist": ("\xa9ART",),
+    "album": ("\xa9alb",),
+    "albumartist": ("aART",),
+    "track_number": ("trkn",),
+    "disc_number": ("disk",),
+    "genre": ("\xa9gen", "gnre"),
+    "year": ("\xa9day",),
+}
+_APE = {  # APEv2 keys are case-insensitive in mutagen
+    "title": ("Title",),
+    "artist": ("Artist",),
+    "album": ("Album",),
+    "albumartist": ("Album Artist", "AlbumArtist"),
+    "track_number": ("Track",),
+    "disc_number": ("Disc",),
+    "genre": ("Genre",),
+    "year": ("Year", "Date"),
+}
+_ASF = {
+    "title": ("Title",),
+    "artist": ("Author", "WM/AlbumArtist"),
+    "album": ("WM/AlbumTitle",),
+    "albumartist": ("WM/AlbumArtist",),
+    "track_number": ("WM/TrackNumber", "WM/Track"),
+    "disc_number": ("WM/PartOfSet",),
+    "genre": ("WM/Genre",),
+    "year": ("WM/Year",),
+}
+
+_FAMILIES = ((ID3, "id3"), (VComment, "vorbis"), (MP4Tags, "mp4"), (APEv2, "ape"), (ASFTags, "asf"))
+
+_YEAR_RE = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_NUMBER_RE = re.compile(r"\s*(\d+)")
+
+
+def read_tags(path: str | os.PathLike[str]) -> TrackTags:
+    """Read and normalise the tags of one audio file.
+
+    Raises :class:`TagReadError` for anything that is not a readable audio file: zero-byte,
+    truncated beyond repair, not audio at all, unreadable, or a bug in a parser (mutagen meets
+    hostile files; an exception from deep inside it must never stop a scan).
+    """
+    fspath = os.fspath(path)
+    try:
+        size = os.path.getsize(fspath)
+    except OSError as exc:
+        raise TagReadError(_os_reason(exc)) from None
+    if size == 0:
+        raise TagReadError("empty file (0 bytes)")
+    try:
+        audio = mutagen.File(fspath)
+    except mutagen.MutagenError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, OSError):
+            raise TagReadError(_os_reason(cause)) from None
+        raise TagReadError(f"corrupt or truncated audio file: {_short(exc, fspath)}") from None
+    except OSError as exc:
+        raise TagReadError(_os_reason(exc)) from None
+    except Exception as exc:  # a parser bug on a hostile file: report it, carry on
+        log.debug("mutagen failed on %r", fspath, exc_info=True)
+        reason = f"{type(exc).__name__}: {_short(exc, fspath)}"
+        raise TagReadError(f"unreadable audio data ({reason})") from None
+    if audio is None:
+        raise TagReadError("not a recognised audio format")
+    try:
+        return _normalise(audio, fspath)
+    except Exception as exc:  # odd tag values: never let one file stop a scan
+        log.debug("tag normalisation failed on %r", fspath, exc_info=True)
+        raise TagReadError(f"unreadable tags ({type(exc).__name__}: {_short(exc)})") from None
+
+
+def _normalise(audio: Any, path: str) -> TrackTags:
+    tags = audio.tags
+    family = _family_of(tags)
+    mapping = {"id3": _ID3, "vorbis": _VORBIS, "mp4": _MP4, "ape": _APE, "asf": _ASF}.get(
+        family or "", {}
+    )
+    raw = {f: _first_present(tags, keys) for f, keys in mapping.items()}
+
+    info = getattr(audio, "info", None)
+    length = getattr(info, "length", None)
+    duration_ms = int(round(length * 1000)) if isinstance(length, (int, float)) and length > 0 else None
+
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return TrackTags(
+        title=_text(raw.get("title")) or stem,
+        artist=_text(raw.get("artist")),
+        album=_text(raw.get("album")),
+        albumartist=_text(raw.get("albumartist")),
+        track_number=_number(raw.get("track_number")),
+        disc_number=_number(raw.get("disc_number")),
+        genre=_genre(raw.get("genre")),
+        year=_year(raw.get("year")),
+        duration_ms=duration_ms,
+        format=_format_name(audio),
+        has_cover=_has_cover(audio, family),
+    )
+
+
+def _family_of(tags: Any) -> str | None:
+    """Which tag family a mutagen tag container belongs to (None: no tags)."""
+    if tags is None:
+        return None
+    for cls, family in _FAMILIES:
+        if isinstance(tags, cls):
+            return family
+    return None
+
+
+def _first_present(tags: Any, keys: Iterable[str]) -> Any:
+    for key in keys:
+        try:
+            value = tags.get(key) if hasattr(tags, "get") else None
+        except Exception:  # some tag containers reject odd keys
+            value = None
+        if value is None and hasattr(tags, "getall") and len(key) == 4:
+            frames = tags.getall(key)
+            value = frames[0] if frames else None
+        if value not in (None, [], ""):
+            return value
+    return None
+
+
+def _values(value: Any) -> list[str]:
+    """Every text a tag value holds, whatever the family's representation."""
+    if value is None:
+        return []
+    if isinstance(value, TCON):  # resolves ID3's numeric genres: "(17)" -> "Rock"
+        return [str(v) for v in value.genres]
+    if hasattr(value, "text"):  # ID3 text frames
+        return [str(v) for v in value.text]
+    if isinstance(value, (bytes, bytearray)):
+        return [bytes(value).decode("utf-8", "replace")]
+    if isinstance(value, (list, tuple)):
+        out: list[str] = []
+        for v in value:
+            out.extend(_values(v))
+        return out
+    if hasattr(value, "value") and not isinstance(value, (str, int)):  # ASF attributes
+        return _values(value.value)
+    return [str(value)]
+
+
+def _text(value: Any) -> str | None:
+    parts: list[str] = []
+    for v in _values(value):
+        for part in v.split("\x00"):  # APEv2 and ID3v2.4 separate several values with NUL
+            part = " ".join(part.split())
+            if part and part not in parts:
+                parts.append(part)
+    return JOIN.join(parts) or None
+
+
+def _number(value: Any) -> int | None:
+    if isinstance(value, list) and value and isinstance(value[0], tuple):  # MP4 trkn: [(3, 12)]
+        value = value[0][0]
+    if isinstance(value, tuple):
+        value = value[0]
+    if isinstance(value, int):
+        return value if 0 < value < 100000 else None
+    for text in _values(value):
+        match = _NUMBER_RE.match(text)
+        if match:
+            n = int(match.group(1))
+            if 0 < n < 100000:
+                return n
+    return None
+
+
+def _year(value: Any) -> int | None:
+    for text in _values(value):
+        match = _YEAR_RE.search(text)
+        if match:
+            year = int(match.group(1))
+            if 1000 <= year <= 2999:
+                return year
+    return None
+
+
+def _genre(value: Any) -> str | None:
+    if isinstance(value, list) and value and isinstance(value[0], int):  # MP4 gnre: ID3v1 index
+        try:
+            from mutagen._constants import GENRES
+
+            return GENRES[value[0] - 1]
+        except (ImportError, IndexError):
+            return None
+    return _text(value)
+
+
+def _format_name(audio: Any) -> str:
+    name = type(audio).__name__
+    if name == "MP4":
+        codec = str(getattr(audio.info, "codec", "") or "")
+        return "alac" if codec.startswith("alac") else "aac"
+    return {
+        "MP3": "mp3",
+        "EasyMP3": "mp3",
+        "FLAC": "flac",
+        "OggVorbis": "vorbis",
+        "OggOpus": "opus",
+        "OggFLAC": "flac",
+        "OggSpeex": "speex",
+        "OggTheora": "theora",
+        "WAVE": "wav",
+        "AIFF": "aiff",
+        "WavPack": "wavpack",
+        "MonkeysAudio": "ape",
+        "APEv2File": "ape",
+        "Musepack": "mpc",
+        "ASF": "wma",
+        "AAC": "aac",
+        "AC3": "ac3",
+        "DSF": "dsf",
+        "DSDIFF": "dff",
+        "TAK": "tak",
+        "TrueAudio": "tta",
+        "OptimFROG": "ofr",
+        "SMF": "midi",
+    }.get(name, name.lower())
+
+
+def _has_cover(audio: Any, family: str | None) -> bool:
+    if getattr(audio, "pictures", None):  # FLAC picture blocks
+        return True
+    tags = audio.tags
+    if tags is None:
+        return False
+    if family == "id3":
+        return bool(tags.getall("APIC") or tags.getall("PIC"))
+    if family == "mp4":
+        return bool(tags.get("covr"))
+    if family == "vorbis":
+        return bool(tags.get("metadata_block_picture") or tags.get("coverart"))
+    if family == "ape":
+        return any(str(k).lower().startswith("cover art") for k in tags.keys())
+    if family == "asf":
+        return bool(tags.get("WM/Picture"))
+    return False
+
+
+def _os_reason(exc: OSError) -> str:
+    reason = exc.strerror or type(exc).__name__
+    return f"cannot read the file: {reason.lower()}"
+
+
+def _short(exc: BaseException, path: str = "", limit: int = 160) -> str:
+    """The exception's message on one line, without the file's path (shown beside it anyway)."""
+    text = str(exc)
+    if path:
+        text = text.replace(repr(path), "").replace(path, "").strip(" :")
+    text = " ".join(text.split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_many(paths: list[str]) -> list[tuple[str, dict[str, Any] | None, str | None]]:
+    """Read a batch of files: ``(path, row or None, error reason or None)`` for each.
+
+    The unit of work of the scanner's worker processes; plain tuples and dicts pickle fast.
+    """
+    out: list[tuple[str, dict[str, Any] | None, str | None]] = []
+    for path in paths:
+        try:
+            out.append((path, read_tags(path).as_row(), None))
+        except TagReadError as exc:
+            out.append((path, None, str(exc)))
+        except Exception as exc:  # pragma: no cover - read_tags already wraps everything
+            out.append((path, None, f"unexpected error: {type(exc).__name__}: {_short(exc)}"))
+    return out
