@@ -304,8 +304,8 @@ class Library:
         rows = list(self.db.query("SELECT * FROM tracks WHERE path = ?", [path]))
         return rows[0] if rows else None
 
-    def add_tracks(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Insert new tracks (dicts with :data:`TRACK_FIELDS`); returns their ids.
+    def add_tracks(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert new tracks (dicts with :data:`TRACK_FIELDS`).
 
         A path already present (another process scanning at the same time) is updated in
         place, keeping its id.
@@ -316,14 +316,10 @@ class Library:
         updates = ", ".join(f"{f} = excluded.{f}" for f in TRACK_FIELDS if f != "path")
         sql = (
             f"INSERT INTO tracks({cols}, added_at, missing) VALUES ({marks}, ?, 0) "
-            f"ON CONFLICT(path) DO UPDATE SET {updates}, missing = 0 RETURNING id"
+            f"ON CONFLICT(path) DO UPDATE SET {updates}, missing = 0"
         )
-        ids = []
         with self.transaction() as db:
-            for row in rows:
-                cur = db.conn.execute(sql, [*_track_values(row), now])
-                ids.append(int(cur.fetchone()[0]))
-        return ids
+            db.conn.executemany(sql, [[*_track_values(row), now] for row in rows])
 
     def update_tracks(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
         """Rewrite the scanned fields (path included, for moves) of existing tracks by id.
@@ -332,11 +328,10 @@ class Library:
         """
         sets = ", ".join(f"{f} = ?" for f in TRACK_FIELDS)
         with self.transaction() as db:
-            for track_id, row in updates:
-                db.conn.execute(
-                    f"UPDATE tracks SET {sets}, missing = 0 WHERE id = ?",
-                    [*_track_values(row), track_id],
-                )
+            db.conn.executemany(
+                f"UPDATE tracks SET {sets}, missing = 0 WHERE id = ?",
+                [[*_track_values(row), track_id] for track_id, row in updates],
+            )
 
     def set_missing(self, ids: Iterable[int], missing: bool) -> int:
         """Flag tracks as missing (file gone) or back; never deletes a row. Returns the count."""

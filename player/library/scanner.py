@@ -28,6 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -234,24 +235,36 @@ class Scanner:
                 yield from read_many(paths[i : i + CHUNK])
             return
         chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
-        with ProcessPoolExecutor(self.workers, mp_context=_mp_context()) as pool:
-            pending: set[Future[Any]] = set()
-            next_chunk = 0
-            try:
-                while next_chunk < len(chunks) or pending:
-                    # Keep a few tasks per worker in flight: results stream back steadily and
-                    # memory stays flat however big the library is.
-                    while next_chunk < len(chunks) and len(pending) < self.workers * 3:
-                        pending.add(pool.submit(read_many, chunks[next_chunk]))
-                        next_chunk += 1
-                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        yield from fut.result()
-                    if cancel.is_set():
-                        return
-            finally:
-                for fut in pending:
-                    fut.cancel()
+        unread: dict[int, list[str]] = dict(enumerate(chunks))
+        try:
+            with ProcessPoolExecutor(self.workers, mp_context=_mp_context()) as pool:
+                pending: dict[Future[Any], int] = {}
+                next_chunk = 0
+                try:
+                    while next_chunk < len(chunks) or pending:
+                        # Keep a few tasks per worker in flight: results stream back steadily
+                        # and memory stays flat however big the library is.
+                        while next_chunk < len(chunks) and len(pending) < self.workers * 3:
+                            pending[pool.submit(read_many, chunks[next_chunk])] = next_chunk
+                            next_chunk += 1
+                        done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            results = fut.result()
+                            del unread[pending.pop(fut)]
+                            yield from results
+                        if cancel.is_set():
+                            return
+                finally:
+                    for fut in pending:
+                        fut.cancel()
+        except (BrokenProcessPool, OSError) as exc:
+            # A worker died (out of memory, killed) or processes cannot be started here: the
+            # scan goes on in this process rather than failing.
+            log.warning("tag-reading workers failed (%s); reading in this process", exc)
+            for chunk in list(unread.values()):
+                if cancel.is_set():
+                    return
+                yield from read_many(chunk)
 
 
 def _mp_context() -> Any:

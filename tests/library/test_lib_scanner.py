@@ -255,3 +255,21 @@ def test_mutagen_corpus_scans_without_loss(library: Library, tmp_path: Path) -> 
     assert not stored & failed
     assert result.added > 60 and len(failed) >= 3
     assert library.integrity_check() == "ok"
+
+
+def test_scan_survives_workers_that_cannot_start(music_dir: Path, data_dir: Path) -> None:
+    """A program fed on stdin has no main module the workers could re-import: they die at
+    start (BrokenProcessPool). The scan must still finish, in its own process."""
+    script = (
+        "from player.library import scanner\n"
+        "from player.library.db import Library\n"
+        "scanner.PARALLEL_THRESHOLD = 1\n"
+        f"lib = Library.open({str(data_dir)!r})\n"
+        f"res = scanner.scan_folders(lib, [{str(music_dir)!r}], workers=2)\n"
+        "print(res.added, len(res.failed))\n"
+    )
+    proc = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                          timeout=120, cwd=os.getcwd())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == [str(N_GOOD), "0"]
+    assert "reading in this process" in proc.stderr
