@@ -1,0 +1,128 @@
+"""Hyper-parameters of the next-track network, declared once. No torch here.
+
+The defaults are the setting that won on held-out data (the time-ordered validation tails
+of the public log and of the second check); docs/recommender.md has the measurements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class Config:
+    """Everything that shapes the model and its training. Plain values: goes in checkpoints."""
+
+    # --- network -----------------------------------------------------------------------
+    #: "gru" (default) or "rnn": the plain h_t = relu(W x_t + U h_{t-1}) cell, for comparison.
+    cell: str = "gru"
+    #: Size of the track embedding W (and of the output vectors when tied).
+    embedding_dim: int = 64
+    #: Size of the hidden state h. Small: one person's log has tens of thousands of plays.
+    hidden_dim: int = 128
+    #: Output vectors V tied to the input embedding W (GRU4Rec's "constrained embedding").
+    tied: bool = True
+    #: Dropout on the input embedding and on the hidden state before the output layer.
+    dropout: float = 0.3
+    #: Add an artist embedding to every track vector (shares strength among an artist's
+    #: tracks, and gives a new track by a known artist a sensible vector from day one).
+    artist_embedding: bool = True
+    #: Carry the hidden state across a listener's sessions (a session start is then a
+    #: learned input signal) instead of resetting it as GRU4Rec does.
+    carry_state: bool = True
+
+    # --- repeat / recency scorer (RepeatNet-like) -----------------------------------------
+    #: How many of the latest plays the repeat scorer looks back over (0 = off). Personal
+    #: logs repeat a lot: a track heard recently is the likeliest next one.
+    repeat_window: int = 512
+    #: Also score the artists of recent plays (a learned bonus for every track of them).
+    artist_repeat: bool = True
+    #: Successor memory: how many earlier plays of the current track are looked up to
+    #: boost what followed them (0 = off). Albums and playlists get replayed in order.
+    successor_memory: int = 16
+
+    # --- skips ---------------------------------------------------------------------------
+    #: Weight of the unlikelihood loss that pushes down a track the listener skipped right
+    #: after a play (0 = skips ignored).
+    skip_weight: float = 0.0
+    #: At most this many skips between two kept plays are used (longer runs are zapping).
+    max_skips: int = 4
+
+    # --- training ------------------------------------------------------------------------
+    #: Parallel lanes of the session-parallel mini-batch.
+    batch_size: int = 32
+    #: Truncated back-propagation through time: steps per window.
+    bptt: int = 32
+    #: Upper bound on epochs; early stopping usually ends sooner.
+    epochs: int = 30
+    #: Adam learning rate and L2 weight decay.
+    lr: float = 0.003
+    weight_decay: float = 0.0
+    #: Gradient clipping (global norm): the recurrence can blow up otherwise.
+    clip: float = 5.0
+    #: Share of the training sessions (the latest ones) held out for early stopping.
+    val_share: float = 0.1
+    #: Epochs without improvement of the validation score before stopping.
+    patience: int = 3
+    #: After early stopping, train this many extra epochs on the validation tail itself,
+    #: so that the most recent listening (the most telling) is not left out of the model.
+    tail_epochs: int = 1
+    #: Probability of replacing an input track by the "unknown track" vector, so that the
+    #: model knows what to do with tracks it never saw (new music in the context).
+    unk_rate: float = 0.05
+    #: Epochs and learning rate of a fine-tune on new listens (``fit`` on a fitted model).
+    finetune_epochs: int = 3
+    finetune_lr: float = 0.001
+    #: Seed of every random choice: same data + same seed = same model.
+    seed: int = 0
+
+    # --- inference -----------------------------------------------------------------------
+    #: Latest plays the recurrent state is rebuilt from in ``recommend`` (older plays only
+    #: count through the repeat scorer); bounds the cost of one recommendation.
+    context_window: int = 64
+    #: A gap longer than this between two plays of a context starts a new session.
+    session_gap_s: float = 1800.0
+    #: Threads torch may use (the target machine has 2 cores).
+    threads: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for checkpoints and reports."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Build from a dict, ignoring unknown keys (forward compatibility) and checking types."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for k, v in data.items():
+            if k not in known:
+                continue
+            default = getattr(cls(), k)
+            if isinstance(default, bool):
+                if not isinstance(v, bool):
+                    raise TypeError(f"config {k}: expected bool, got {type(v).__name__}")
+            elif isinstance(default, (int, float)) and not isinstance(v, (int, float)):
+                raise TypeError(f"config {k}: expected a number, got {type(v).__name__}")
+            elif isinstance(default, str) and not isinstance(v, str):
+                raise TypeError(f"config {k}: expected str, got {type(v).__name__}")
+            kwargs[k] = type(default)(v) if isinstance(default, float) else v
+        cfg = cls(**kwargs)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` on values the model cannot work with."""
+        if self.cell not in ("gru", "rnn"):
+            raise ValueError(f"cell must be 'gru' or 'rnn', not {self.cell!r}")
+        for name in ("embedding_dim", "hidden_dim", "batch_size", "bptt", "context_window",
+                     "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.unk_rate < 1.0:
+            raise ValueError("dropout and unk_rate must be in [0, 1)")
+        if not 0.0 <= self.val_share < 1.0:
+            raise ValueError("val_share must be in [0, 1)")
+        if self.repeat_window < 0 or self.successor_memory < 0 or self.epochs < 0 \
+                or self.lr <= 0:
+            raise ValueError("repeat_window, successor_memory, epochs must be >= 0, lr > 0")
