@@ -16,6 +16,7 @@ import struct
 import subprocess
 import tempfile
 import wave
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,11 +102,20 @@ def encode(wav: Path, fmt: str, dest: Path) -> None:
         raise ValueError(f"unknown format {fmt!r}")
 
 
-# A tiny valid PNG (1x1), enough for every tag family to carry "a cover".
-_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415408d7"
-    "63f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
-)
+def png_bytes(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+    """A valid, solid-colour PNG: enough for every tag family to carry a cover."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+_PNG = png_bytes()
 
 
 _APE_KEYS = {

@@ -132,8 +132,41 @@ def _migrate_to_1(db: sqlite_utils.Database) -> None:
     _run_script(db, _SCHEMA_V1)
 
 
+_SCHEMA_V2 = """
+ALTER TABLE tracks ADD COLUMN no_autoqueue INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tracks ADD COLUMN play_error TEXT;
+ALTER TABLE listens ADD COLUMN artist TEXT;
+ALTER TABLE listens ADD COLUMN title TEXT;
+ALTER TABLE listens ADD COLUMN album TEXT;
+ALTER TABLE listens ADD COLUMN import_key TEXT;
+CREATE UNIQUE INDEX listens_import_key ON listens(import_key) WHERE import_key IS NOT NULL;
+CREATE INDEX listens_session ON listens(session_id);
+CREATE TABLE playlists (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    source_path TEXT UNIQUE,
+    imported_at REAL NOT NULL
+);
+CREATE TABLE playlist_items (
+    playlist_id INTEGER NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    track_id INTEGER REFERENCES tracks(id),
+    artist TEXT,
+    title TEXT,
+    PRIMARY KEY (playlist_id, position)
+)
+"""
+
+
+def _migrate_to_2(db: sqlite_utils.Database) -> None:
+    """Auto-queue opt-out and playback errors per track; imported listens keep their text
+    (an unmatched import still teaches the model) and a key that makes re-imports no-ops;
+    imported playlists."""
+    _run_script(db, _SCHEMA_V2)
+
+
 #: MIGRATIONS[n] takes a database at version n to version n + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_to_1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_to_1, _migrate_to_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -329,7 +362,7 @@ class Library:
         sets = ", ".join(f"{f} = ?" for f in TRACK_FIELDS)
         with self.transaction() as db:
             db.conn.executemany(
-                f"UPDATE tracks SET {sets}, missing = 0 WHERE id = ?",
+                f"UPDATE tracks SET {sets}, missing = 0, play_error = NULL WHERE id = ?",
                 [[*_track_values(row), track_id] for track_id, row in updates],
             )
 
@@ -340,7 +373,8 @@ class Library:
             for chunk in _chunks(list(ids), 500):
                 marks = ",".join("?" * len(chunk))
                 cur = db.conn.execute(
-                    f"UPDATE tracks SET missing = ? WHERE id IN ({marks}) AND missing != ?",
+                    f"UPDATE tracks SET missing = ?, play_error = NULL "
+                    f"WHERE id IN ({marks}) AND missing != ?",
                     [int(missing), *chunk, int(missing)],
                 )
                 n += cur.rowcount
@@ -385,6 +419,175 @@ class Library:
 
     def scan_errors(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT path, reason, seen_at FROM scan_errors ORDER BY path"))
+
+    # -- per-track flags -----------------------------------------------------------------------
+
+    def set_no_autoqueue(self, track_id: int, value: bool) -> None:
+        """The user's "don't auto-queue this track"."""
+        with self.transaction() as db:
+            db.conn.execute(
+                "UPDATE tracks SET no_autoqueue = ? WHERE id = ?", (int(value), track_id)
+            )
+
+    def set_play_error(self, track_id: int, reason: str | None) -> None:
+        """Remember (or clear) why a track could not be played."""
+        with self.transaction() as db:
+            db.conn.execute("UPDATE tracks SET play_error = ? WHERE id = ?", (reason, track_id))
+
+    # -- the listening log ---------------------------------------------------------------------
+
+    def open_listen(
+        self, track_id: int, started_at: float, source: str, session_id: int
+    ) -> int:
+        """Start a listen (``ended_at`` NULL until closed); returns its id."""
+        if source not in LISTEN_SOURCES:
+            raise ValueError(f"unknown listen source {source!r}")
+        with self.transaction() as db:
+            cur = db.conn.execute(
+                "INSERT INTO listens(track_id, started_at, played_ms, source, session_id) "
+                "VALUES (?, ?, 0, ?, ?)",
+                (track_id, started_at, source, session_id),
+            )
+            return int(cur.lastrowid)
+
+    def save_listen_progress(self, listen_id: int, played_ms: int) -> None:
+        """Checkpoint an open listen, so that a crash loses at most the last few seconds."""
+        with self.transaction() as db:
+            db.conn.execute(
+                "UPDATE listens SET played_ms = ? WHERE id = ? AND ended_at IS NULL",
+                (played_ms, listen_id),
+            )
+
+    def close_listen(
+        self, listen_id: int, ended_at: float, played_ms: int, skipped: bool
+    ) -> None:
+        with self.transaction() as db:
+            db.conn.execute(
+                "UPDATE listens SET ended_at = ?, played_ms = ?, skipped = ? WHERE id = ?",
+                (ended_at, played_ms, int(skipped), listen_id),
+            )
+
+    def delete_listen(self, listen_id: int) -> None:
+        """Remove a listen that never was one (the file failed before playing)."""
+        with self.transaction() as db:
+            db.conn.execute("DELETE FROM listens WHERE id = ? AND ended_at IS NULL", (listen_id,))
+
+    def open_listens(self) -> list[dict[str, Any]]:
+        """Listens never closed (the app was killed mid-song), with their tracks' durations."""
+        return list(
+            self.db.query(
+                "SELECT l.id, l.track_id, l.started_at, l.played_ms, t.duration_ms "
+                "FROM listens l LEFT JOIN tracks t ON t.id = l.track_id "
+                "WHERE l.ended_at IS NULL ORDER BY l.started_at"
+            )
+        )
+
+    def last_listen(self) -> dict[str, Any] | None:
+        """The latest listen by start time (any source)."""
+        rows = list(
+            self.db.query("SELECT * FROM listens ORDER BY started_at DESC, id DESC LIMIT 1")
+        )
+        return rows[0] if rows else None
+
+    def max_session_id(self) -> int:
+        return int(self.db.conn.execute("SELECT coalesce(max(session_id), 0) FROM listens")
+                   .fetchone()[0])
+
+    def listens(
+        self, since: float | None = None, limit: int | None = None, newest_first: bool = False
+    ) -> list[dict[str, Any]]:
+        """Listens in time order (or newest first), optionally since a time / the last N."""
+        where = "WHERE started_at >= ?" if since is not None else ""
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT * FROM listens {where} ORDER BY started_at {order}, id {order}"
+        params: list[Any] = [since] if since is not None else []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return list(self.db.query(sql, params))
+
+    def listen_count(self, source: str | None = None, closed_only: bool = False) -> int:
+        conds, params = [], []
+        if source is not None:
+            conds.append("source = ?")
+            params.append(source)
+        if closed_only:
+            conds.append("ended_at IS NOT NULL")
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        return int(self.db.conn.execute(f"SELECT count(*) FROM listens {where}", params)
+                   .fetchone()[0])
+
+    # -- tracks for the UI and the auto-queue ----------------------------------------------------
+
+    #: Sortable columns of :meth:`query_tracks`, by name.
+    SORT_KEYS = {
+        "title": "t.title COLLATE NOCASE",
+        "artist": "coalesce(t.artist, '') COLLATE NOCASE, t.album COLLATE NOCASE, "
+        "t.disc_number, t.track_number",
+        "album": "coalesce(t.album, '') COLLATE NOCASE, t.disc_number, t.track_number",
+        "duration": "t.duration_ms",
+        "plays": "plays",
+        "added": "t.added_at",
+    }
+
+    def _track_filter(self, text: str) -> tuple[str, list[Any]]:
+        """WHERE clause for the search box: every word must match title, artist or album."""
+        conds, params = ["t.missing = 0"], []
+        for word in text.split():
+            like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conds.append(
+                "(t.title LIKE ? ESCAPE '\\' OR t.artist LIKE ? ESCAPE '\\' "
+                "OR t.album LIKE ? ESCAPE '\\')"
+            )
+            params += [like, like, like]
+        return " AND ".join(conds), params
+
+    def count_tracks(self, text: str = "") -> int:
+        where, params = self._track_filter(text)
+        return int(self.db.conn.execute(f"SELECT count(*) FROM tracks t WHERE {where}", params)
+                   .fetchone()[0])
+
+    def query_tracks(
+        self,
+        text: str = "",
+        sort: str = "artist",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 1000,
+    ) -> list[tuple[Any, ...]]:
+        """A page of present tracks for the library view:
+        ``(id, title, artist, album, duration_ms, plays)`` rows."""
+        where, params = self._track_filter(text)
+        order = self.SORT_KEYS.get(sort, self.SORT_KEYS["artist"])
+        if descending:
+            order = ", ".join(part.strip() + " DESC" for part in order.split(","))
+        sql = (
+            "SELECT t.id, t.title, t.artist, t.album, t.duration_ms, "
+            "coalesce(p.n, 0) AS plays FROM tracks t "
+            "LEFT JOIN (SELECT track_id, count(*) AS n FROM listens "
+            "WHERE skipped = 0 GROUP BY track_id) p ON p.track_id = t.id "
+            f"WHERE {where} ORDER BY {order}, t.id LIMIT ? OFFSET ?"
+        )
+        return [tuple(r) for r in self.db.conn.execute(sql, [*params, limit, offset])]
+
+    def play_count(self, track_id: int) -> int:
+        return int(self.db.conn.execute(
+            "SELECT count(*) FROM listens WHERE track_id = ? AND skipped = 0", (track_id,)
+        ).fetchone()[0])
+
+    def queueable_tracks(self) -> list[dict[str, Any]]:
+        """Every track the auto-queue may pick: present, playable, not opted out."""
+        return list(
+            self.db.query(
+                "SELECT id, title, artist, album, albumartist, genre, duration_ms FROM tracks "
+                "WHERE missing = 0 AND no_autoqueue = 0 AND play_error IS NULL"
+            )
+        )
+
+    def all_track_meta(self) -> list[dict[str, Any]]:
+        """id, artist, album, genre, title of every track (for the recommender's metadata)."""
+        return list(self.db.query(
+            "SELECT id, title, artist, album, albumartist, genre, missing FROM tracks"))
 
     # -- statistics --------------------------------------------------------------------------
 

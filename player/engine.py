@@ -1,0 +1,321 @@
+"""The player engine: queue, transport, hands-free continuation and the listening log.
+
+It sits between the GUI (and MPRIS, and tests) and a playback backend. What it guarantees:
+
+* the user's queue plays first; when it is empty the auto-queue's pick plays, chosen in the
+  background as the previous track started, so the next track starts at once;
+* every play is logged (:class:`~player.history.ListenLog`) with who chose it (``user`` or
+  ``auto``) and whether it was skipped; "next" by the user is a skip candidate, playing
+  through is not;
+* a track that cannot be played is marked, reported on the status line, and skipped — the
+  music does not stop for good because of one bad file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from player.autoqueue import AutoQueue, Pick
+from player.history import ListenLog
+from player.library.db import Library
+from player.playback.base import Backend, PlaybackState
+from player.workers import Job
+
+log = logging.getLogger(__name__)
+
+#: "Previous" restarts the current track when it has played longer than this.
+RESTART_THRESHOLD_MS = 3_000
+#: After this many tracks failing in a row, stop trying (the library is probably offline).
+MAX_CONSECUTIVE_FAILURES = 25
+
+
+class Engine(QObject):
+    """Plays tracks of a :class:`Library` through a :class:`Backend`."""
+
+    trackChanged = Signal(object)  # the current track's row (dict) or None
+    stateChanged = Signal(object)  # PlaybackState
+    positionChanged = Signal(int, int)  # position ms, duration ms
+    queueChanged = Signal()  # the user queue changed
+    autoPickChanged = Signal(object)  # Pick or None
+    listenLogged = Signal(int)  # a play of this track id was closed
+    volumeChanged = Signal(int)
+    message = Signal(str)  # a line for the status bar
+
+    def __init__(
+        self,
+        library: Library,
+        backend: Backend,
+        autoqueue: AutoQueue,
+        clock: Callable[[], float] = time.time,
+        background_picks: bool = True,
+    ) -> None:
+        super().__init__()
+        self.library = library
+        self.backend = backend
+        self.autoqueue = autoqueue
+        self.listens = ListenLog(library, clock)
+        self.background_picks = background_picks
+        self.autoqueue_enabled = True
+        self.queue: list[int] = []
+        self.current: dict[str, Any] | None = None
+        self.current_source: str = "user"
+        self.auto_pick: Pick | None = None
+        self.played: list[int] = []  # this run's tracks, for "previous"
+        self._pick_job: Job | None = None
+        self._pick_generation = 0
+        self._last_position = 0
+        self._failures = 0
+        self._listen_open = False
+        backend.positionChanged.connect(self._on_position)
+        backend.durationChanged.connect(self._on_duration)
+        backend.stateChanged.connect(self._on_state)
+        backend.finished.connect(self._on_finished)
+        backend.failed.connect(self._on_failed)
+        self.listens.recover()
+
+    # -- the queue ---------------------------------------------------------------------------
+
+    def enqueue(self, track_ids: list[int], front: bool = False) -> None:
+        """Add tracks to the user queue: at the end, or next (``front``)."""
+        if front:
+            self.queue[0:0] = track_ids
+        else:
+            self.queue.extend(track_ids)
+        self.queueChanged.emit()
+        self._request_pick()
+
+    def remove_from_queue(self, index: int) -> None:
+        if 0 <= index < len(self.queue):
+            del self.queue[index]
+            self.queueChanged.emit()
+            self._request_pick()
+
+    def clear_queue(self) -> None:
+        self.queue.clear()
+        self.queueChanged.emit()
+        self._request_pick()
+
+    def set_autoqueue_enabled(self, enabled: bool) -> None:
+        self.autoqueue_enabled = enabled
+        if enabled:
+            self._request_pick()
+        else:
+            self._set_auto_pick(None)
+
+    # -- transport ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> PlaybackState:
+        return self.backend.state()
+
+    def play_track(self, track_id: int, source: str = "user") -> bool:
+        """Play a track now. Returns False if the track is unknown."""
+        track = self.library.track(track_id)
+        if track is None:
+            self.message.emit(f"Track {track_id} is not in the library")
+            return False
+        self._close_listen(completed=False)
+        self.current = track
+        self.current_source = source
+        self._last_position = 0
+        self._listen_open = False
+        self.played.append(track_id)
+        self.trackChanged.emit(track)
+        self.backend.load(track["path"])
+        if self.current is track:  # load() may have failed and moved on already
+            self.backend.play()
+        self._request_pick()
+        return True
+
+    def play(self) -> None:
+        """Play: resume, or start from the queue, or start hands-free from the auto-queue."""
+        if self.current is not None and self.state is PlaybackState.PAUSED:
+            self.backend.play()
+        elif self.current is not None and self.state is PlaybackState.STOPPED:
+            if self.backend.duration() > 0:
+                self.backend.play()
+            else:
+                self.play_track(self.current["id"], self.current_source)
+        elif self.current is None:
+            self._advance(user_skip=False)
+
+    def pause(self) -> None:
+        self.backend.pause()
+
+    def play_pause(self) -> None:
+        if self.state is PlaybackState.PLAYING:
+            self.pause()
+        else:
+            self.play()
+
+    def stop(self) -> None:
+        self._close_listen(completed=False)
+        self.backend.stop()
+
+    def next(self) -> None:
+        """The user moves on: the play so far is logged (a skip if short), the next one starts."""
+        self._advance(user_skip=True)
+
+    def previous(self) -> None:
+        if self.current is not None and self.backend.position() > RESTART_THRESHOLD_MS:
+            self.backend.seek(0)
+            self._last_position = 0
+            return
+        if len(self.played) >= 2:
+            self.played.pop()  # the current one
+            prev = self.played.pop()
+            self.play_track(prev, "user")
+        elif self.current is not None:
+            self.backend.seek(0)
+
+    def seek(self, position_ms: int) -> None:
+        self.backend.seek(position_ms)
+        self._last_position = int(position_ms)  # a jump is not listening
+
+    def set_volume(self, volume: int) -> None:
+        self.backend.set_volume(volume)
+        self.volumeChanged.emit(self.backend.volume())
+
+    def shutdown(self) -> None:
+        """Close the listen in progress and release the audio device."""
+        self._close_listen(completed=False)
+        if self._pick_job is not None:
+            self._pick_job.cancel()
+        self.backend.shutdown()
+
+    # -- what comes next ---------------------------------------------------------------------
+
+    def up_next(self) -> tuple[list[int], Pick | None]:
+        """The user queue, then the auto pick that would follow it."""
+        return list(self.queue), (self.auto_pick if self.autoqueue_enabled else None)
+
+    def _advance(self, user_skip: bool) -> None:
+        # After the end of a track the listen is already closed as complete; otherwise
+        # (the user's "next", a failure) it closes now, and the skip rule decides.
+        self._close_listen(completed=False)
+        if self.queue:
+            track_id = self.queue.pop(0)
+            self.queueChanged.emit()
+            self.play_track(track_id, "user")
+            return
+        if not self.autoqueue_enabled:
+            self.current = None
+            self.backend.stop()
+            self.trackChanged.emit(None)
+            self.message.emit("End of the queue (auto-queue is off)")
+            return
+        pick = self.auto_pick
+        if pick is None or pick.track_id == (self.current or {}).get("id"):
+            if self._pick_job is not None and self._pick_job.running:
+                self._pick_job.cancel()  # it will be stale; pick now instead of waiting
+            pick = self.autoqueue.pick(self._current_id(), exclude=self.queue)
+        self._set_auto_pick(None)
+        if pick is None:
+            self.current = None
+            self.backend.stop()
+            self.trackChanged.emit(None)
+            self.message.emit("Nothing to play: add a music folder")
+            return
+        self.play_track(pick.track_id, "auto")
+
+    def _request_pick(self) -> None:
+        """Compute, in the background, what the auto-queue will play after the current track."""
+        if not self.autoqueue_enabled:
+            return
+        self._pick_generation += 1
+        generation = self._pick_generation
+        current, exclude = self._current_id(), list(self.queue)
+        if not self.background_picks:
+            self._set_auto_pick(self.autoqueue.pick(current, exclude=exclude))
+            return
+        if self._pick_job is not None:
+            self._pick_job.cancel()
+
+        def work(report: Callable[[Any], None], cancel: Any) -> Pick | None:
+            return self.autoqueue.pick(current, exclude=exclude)
+
+        job = Job(work, "autoqueue-pick", parent=self)
+        job.done.connect(lambda pick: self._pick_ready(generation, pick))
+        job.ended.connect(job.deleteLater)
+        self._pick_job = job
+        job.start()
+
+    def _pick_ready(self, generation: int, pick: Pick | None) -> None:
+        if generation == self._pick_generation:  # not overtaken by a newer request
+            self._set_auto_pick(pick)
+
+    def _set_auto_pick(self, pick: Pick | None) -> None:
+        self.auto_pick = pick
+        self.autoPickChanged.emit(pick)
+
+    def _current_id(self) -> int | None:
+        return self.current["id"] if self.current else None
+
+    # -- backend events ----------------------------------------------------------------------
+
+    def _on_state(self, state: PlaybackState) -> None:
+        if state is PlaybackState.PLAYING and self.current is not None and not self._listen_open:
+            self.listens.start(self.current["id"], self.current_source,
+                               self.current.get("duration_ms"))
+            self._listen_open = True
+        self.stateChanged.emit(state)
+
+    def _on_position(self, position: int) -> None:
+        delta = position - self._last_position
+        # Forward steps of playback are listening. Seeks go through seek(), which moves
+        # _last_position, so they never count; the bound only guards against a backend's odd
+        # jump (a minute at once is not something heard).
+        if self._listen_open and 0 < delta <= 60_000:
+            self.listens.heard(delta)
+        self._last_position = position
+        self.positionChanged.emit(position, self.backend.duration())
+
+    def _on_duration(self, duration: int) -> None:
+        if self.listens.current is not None and duration > 0:
+            self.listens.current.duration_ms = duration
+        self.positionChanged.emit(self.backend.position(), duration)
+
+    def _on_finished(self) -> None:
+        if self.current is None:
+            return
+        self._failures = 0
+        if self.current.get("play_error"):
+            self.library.set_play_error(self.current["id"], None)
+        self._close_listen(completed=True)
+        self._advance(user_skip=False)
+
+    def _on_failed(self, reason: str) -> None:
+        track = self.current
+        if track is None:
+            return
+        name = track.get("title") or os.path.basename(track["path"])
+        log.warning("cannot play %s: %s", track["path"], reason)
+        self.library.set_play_error(track["id"], reason)
+        if self._listen_open:  # nothing was heard: not a listen at all
+            self.listens.discard()
+            self._listen_open = False
+        self._failures += 1
+        if self._failures >= MAX_CONSECUTIVE_FAILURES:
+            self.current = None
+            self.backend.stop()
+            self.trackChanged.emit(None)
+            self.message.emit(f"Stopped: {self._failures} tracks in a row could not be played")
+            self._failures = 0
+            return
+        self.message.emit(f"Cannot play “{name}”: {reason} — skipping")
+        self._advance(user_skip=False)
+
+    def _close_listen(self, completed: bool) -> None:
+        """Close the play in progress; ``completed`` when it reached the end."""
+        if not self._listen_open:
+            return
+        self._listen_open = False
+        closed = self.listens.finish(completed=completed)
+        if closed is not None:
+            self.listenLogged.emit(closed.track_id)

@@ -1,0 +1,111 @@
+"""Real playback: QMediaPlayer + QAudioOutput (Qt's FFmpeg backend decodes every common format).
+
+Where there is no sound server, Qt still plays on a real-time clock, so positions advance and
+files end; with a PulseAudio server (even a null sink) the samples reach an audio device.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from PySide6.QtCore import QUrl
+from PySide6.QtMultimedia import QAudio, QAudioOutput, QMediaPlayer
+
+from player.playback.base import Backend, PlaybackState
+
+log = logging.getLogger(__name__)
+
+_STATES = {
+    QMediaPlayer.PlaybackState.StoppedState: PlaybackState.STOPPED,
+    QMediaPlayer.PlaybackState.PlayingState: PlaybackState.PLAYING,
+    QMediaPlayer.PlaybackState.PausedState: PlaybackState.PAUSED,
+}
+
+
+class QtBackend(Backend):
+    name = "qt"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._player = QMediaPlayer(self)
+        self._output = QAudioOutput(self)
+        self._player.setAudioOutput(self._output)
+        self._volume = 100
+        self._failed_source = False
+        self._player.playbackStateChanged.connect(self._on_state)
+        self._player.positionChanged.connect(lambda ms: self.positionChanged.emit(int(ms)))
+        self._player.durationChanged.connect(lambda ms: self.durationChanged.emit(int(ms)))
+        self._player.mediaStatusChanged.connect(self._on_status)
+        self._player.errorOccurred.connect(self._on_error)
+
+    def load(self, path: str) -> None:
+        self._failed_source = False
+        if not os.path.exists(path):
+            # QMediaPlayer would report a generic resource error later; say it now, plainly.
+            self._player.setSource(QUrl())
+            self._failed_source = True
+            self.failed.emit("file not found")
+            return
+        self._player.setSource(QUrl.fromLocalFile(path))
+
+    def play(self) -> None:
+        if not self._failed_source:
+            self._player.play()
+
+    def pause(self) -> None:
+        self._player.pause()
+
+    def stop(self) -> None:
+        self._player.stop()
+
+    def seek(self, position_ms: int) -> None:
+        self._player.setPosition(int(position_ms))
+
+    def position(self) -> int:
+        return int(self._player.position())
+
+    def duration(self) -> int:
+        return int(self._player.duration())
+
+    def state(self) -> PlaybackState:
+        return _STATES[self._player.playbackState()]
+
+    def set_volume(self, volume: int) -> None:
+        self._volume = max(0, min(100, int(volume)))
+        # The slider is perceptual (logarithmic); the output takes a linear factor.
+        linear = QAudio.convertVolume(
+            self._volume / 100,
+            QAudio.VolumeScale.LogarithmicVolumeScale,
+            QAudio.VolumeScale.LinearVolumeScale,
+        )
+        self._output.setVolume(linear)
+
+    def volume(self) -> int:
+        return self._volume
+
+    def set_rate(self, rate: float) -> None:
+        self._player.setPlaybackRate(float(rate))
+
+    def shutdown(self) -> None:
+        self._player.stop()
+        self._player.setSource(QUrl())
+
+    # -- Qt signals -> the contract ------------------------------------------------------------
+
+    def _on_state(self, state: QMediaPlayer.PlaybackState) -> None:
+        self.stateChanged.emit(_STATES[state])
+
+    def _on_status(self, status: QMediaPlayer.MediaStatus) -> None:
+        if status == QMediaPlayer.MediaStatus.EndOfMedia:
+            self.finished.emit()
+        elif status == QMediaPlayer.MediaStatus.InvalidMedia and not self._failed_source:
+            self._failed_source = True
+            self.failed.emit(self._player.errorString() or "cannot decode the file")
+
+    def _on_error(self, error: QMediaPlayer.Error, message: str) -> None:
+        if error == QMediaPlayer.Error.NoError or self._failed_source:
+            return
+        self._failed_source = True
+        log.info("playback error %s: %s", error, message)
+        self.failed.emit(message or "cannot play the file")

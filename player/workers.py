@@ -1,0 +1,92 @@
+"""Background jobs for the GUI: scans, training, auto-queue picks.
+
+A :class:`Job` runs a plain function on a Python thread and reports back **on the GUI thread**
+through Qt signals: ``progress(object)``, then ``done(object)`` or ``failed(str)``, and always
+``ended()`` last. The function receives ``report(value)`` and a ``threading.Event`` it must
+check to stop early when the user cancels.
+
+Why the relay: a signal emitted on a worker thread and connected to a plain Python callable is
+delivered *on the worker thread*. Jobs therefore emit private signals, connected with
+``QueuedConnection`` to the job itself (a QObject of the GUI thread), which re-emits the public
+ones there. Whoever connects to a Job is called on the GUI thread, always.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[[Callable[[Any], None], threading.Event], Any]
+
+
+class Job(QObject):
+    """One background task with progress, cancel, and a result delivered to the GUI thread."""
+
+    progress = Signal(object)
+    done = Signal(object)
+    failed = Signal(str)
+    ended = Signal()
+
+    _progress = Signal(object)
+    _done = Signal(object)
+    _failed = Signal(str)
+
+    def __init__(self, fn: JobFunction, name: str = "job", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.fn = fn
+        self.name = name
+        self.cancel_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        queued = Qt.ConnectionType.QueuedConnection
+        self._progress.connect(self.progress.emit, queued)
+        self._done.connect(self._finish_done, queued)
+        self._failed.connect(self._finish_failed, queued)
+        self.result: Any = None
+        self.error: str | None = None
+        self.finished = False
+
+    def start(self) -> "Job":
+        self._thread = threading.Thread(target=self._run, name=f"segue-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the function to stop; it ends soon after with ``done`` or ``failed``."""
+        self.cancel_event.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the thread ends (tests, shutdown). True if it did."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            result = self.fn(self._progress.emit, self.cancel_event)
+        except Exception as exc:
+            log.error("%s failed:\n%s", self.name, traceback.format_exc())
+            self._failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self._done.emit(result)
+
+    def _finish_done(self, result: Any) -> None:
+        self.result, self.finished = result, True
+        self.done.emit(result)
+        self.ended.emit()
+
+    def _finish_failed(self, message: str) -> None:
+        self.error, self.finished = message, True
+        self.failed.emit(message)
+        self.ended.emit()
