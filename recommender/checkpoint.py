@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and structurally validate a checkpoint; any problem is a ``CheckpointError``."""
     p = Path(path)
     try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols of foreign files; the error says enough.
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(p, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise CheckpointError(f"{p}: no such checkpoint") from exc
     except Exception as exc:  # noqa: BLE001 - unpickling can fail in many ways

@@ -151,7 +151,7 @@ class Trainer:
             count += len(sel)
             self.report.steps += 1
             if self.progress is not None:
-                self.progress(epoch, step, float(loss))
+                self.progress(epoch, step, float(loss.detach()))
         return total / max(count, 1)
 
     def _skip_loss(self, logp: torch.Tensor, pos: torch.Tensor, target: torch.Tensor
