@@ -49,6 +49,7 @@ class TrackSpec:
     seconds: float = 1.0
     pitch: float = 440.0  # the tune's base frequency: different tracks sound different
     cover: bool = False
+    cover_rgb: tuple[int, int, int] = (200, 80, 40)
 
 
 def available_formats() -> list[str]:
@@ -115,9 +116,6 @@ def png_bytes(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (200,
             + chunk(b"IEND", b""))
 
 
-_PNG = png_bytes()
-
-
 _APE_KEYS = {
     "title": "Title",
     "artist": "Artist",
@@ -165,7 +163,8 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
         for key, value in fields.items():
             audio.tags.add(frames[key](encoding=3, text=value.split("\x00")))
         if spec.cover:
-            audio.tags.add(id3.APIC(encoding=3, mime="image/png", type=3, desc="", data=_PNG))
+            audio.tags.add(id3.APIC(encoding=3, mime="image/png", type=3, desc="",
+                                    data=png_bytes(rgb=spec.cover_rgb)))
         audio.save()
     elif fmt == "aac":
         audio = MP4(path)
@@ -187,7 +186,8 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
             num, _, total = fields["discnumber"].partition("/")
             audio["disk"] = [(int(num), int(total or 0))]
         if spec.cover:
-            audio["covr"] = [MP4Cover(_PNG, imageformat=MP4Cover.FORMAT_PNG)]
+            audio["covr"] = [MP4Cover(png_bytes(rgb=spec.cover_rgb),
+                                      imageformat=MP4Cover.FORMAT_PNG)]
         audio.save()
     else:  # Vorbis comments (FLAC, Ogg, Opus) and APEv2 (WavPack) take plain keys
         audio = mutagen.File(path)
@@ -199,7 +199,7 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
             audio.tags[key] = value.split("\x00")
         if spec.cover and fmt != "wavpack":
             pic = Picture()
-            pic.type, pic.mime, pic.data = 3, "image/png", _PNG
+            pic.type, pic.mime, pic.data = 3, "image/png", png_bytes(rgb=spec.cover_rgb)
             if fmt == "flac":
                 audio.add_picture(pic)
             else:

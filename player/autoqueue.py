@@ -120,9 +120,10 @@ class SimilarPicker:
                 continue
             if album and t.get("album") == album:
                 out.append((tid, 2.0, f"from the same album, {album}"))
-            elif genres and genres & _genres(t.get("genre")):
-                shared = sorted(genres & _genres(t.get("genre")))[0]
-                out.append((tid, 1.0, f"more {shared}"))
+            elif genres:
+                shared = genres.keys() & _genres(t.get("genre")).keys()
+                if shared:
+                    out.append((tid, 1.0, f"more {genres[min(shared)]}"))
         return out
 
 
@@ -138,8 +139,9 @@ class RandomPicker:
         return [(tid, 0.0, "a random pick from your library") for tid in ids]
 
 
-def _genres(genre: str | None) -> set[str]:
-    return {g.strip().casefold() for g in (genre or "").split(";") if g.strip()}
+def _genres(genre: str | None) -> dict[str, str]:
+    """The genres of a tag value, casefolded -> as written."""
+    return {g.strip().casefold(): g.strip() for g in (genre or "").split(";") if g.strip()}
 
 
 class AutoQueue:

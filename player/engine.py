@@ -72,6 +72,7 @@ class Engine(QObject):
         self._last_position = 0
         self._failures = 0
         self._listen_open = False
+        self._pending_seek = 0
         backend.positionChanged.connect(self._on_position)
         backend.durationChanged.connect(self._on_duration)
         backend.stateChanged.connect(self._on_state)
@@ -130,6 +131,23 @@ class Engine(QObject):
         self.backend.load(track["path"])
         if self.current is track:  # load() may have failed and moved on already
             self.backend.play()
+        self._request_pick()
+        return True
+
+    def cue(self, track_id: int, position_ms: int = 0) -> bool:
+        """Load a track paused at ``position_ms`` without playing it (state restored at
+        start-up); play() then resumes there."""
+        track = self.library.track(track_id)
+        if track is None:
+            return False
+        self.current, self.current_source = track, "user"
+        self._listen_open = False
+        self._pending_seek = max(0, int(position_ms))
+        self.trackChanged.emit(track)
+        self.backend.load(track["path"])
+        if self._pending_seek and self.backend.duration() > 0:
+            self.seek(self._pending_seek)
+            self._pending_seek = 0
         self._request_pick()
         return True
 
@@ -277,6 +295,9 @@ class Engine(QObject):
         self.positionChanged.emit(position, self.backend.duration())
 
     def _on_duration(self, duration: int) -> None:
+        if self._pending_seek and duration > 0:  # a cued track's media is now known
+            position, self._pending_seek = self._pending_seek, 0
+            self.seek(min(position, duration))
         if self.listens.current is not None and duration > 0:
             self.listens.current.duration_ms = duration
         self.positionChanged.emit(self.backend.position(), duration)

@@ -404,3 +404,50 @@ def read_many(paths: list[str]) -> list[tuple[str, dict[str, Any] | None, str | 
         except Exception as exc:  # pragma: no cover - read_tags already wraps everything
             out.append((path, None, f"unexpected error: {type(exc).__name__}: {_short(exc)}"))
     return out
+
+
+def read_cover(path: str | os.PathLike[str]) -> bytes | None:
+    """The embedded cover picture's bytes (the front cover when marked), or None.
+
+    Never raises: a file whose picture cannot be read simply has none.
+    """
+    try:
+        audio = _open_audio(os.fspath(path))
+        return _cover_bytes(audio) if audio is not None else None
+    except Exception:  # hostile or vanished file: no cover, not an error
+        log.debug("no cover from %r", path, exc_info=True)
+        return None
+
+
+def _cover_bytes(audio: Any) -> bytes | None:
+    from mutagen.flac import Picture
+
+    pictures: list[tuple[int, bytes]] = []  # (picture type, data); type 3 = front cover
+    for pic in getattr(audio, "pictures", None) or []:  # FLAC blocks
+        pictures.append((pic.type, pic.data))
+    tags = audio.tags
+    family = _family_of(tags)
+    if family == "id3":
+        pictures += [(f.type, f.data) for f in tags.getall("APIC")]
+        pictures += [(f.type, f.data) for f in tags.getall("PIC")]
+    elif family == "mp4":
+        pictures += [(3, bytes(c)) for c in tags.get("covr", [])]
+    elif family == "vorbis":
+        import base64
+
+        for block in tags.get("metadata_block_picture", []):
+            try:
+                pic = Picture(base64.b64decode(block))
+            except Exception:
+                continue
+            pictures.append((pic.type, pic.data))
+    elif family == "ape":
+        for key in tags.keys():
+            if str(key).lower().startswith("cover art"):
+                raw = bytes(tags[key].value)
+                pictures.append((3 if "front" in str(key).lower() else 0,
+                                 raw.split(b"\x00", 1)[-1]))  # "name\0data"
+    if not pictures:
+        return None
+    pictures.sort(key=lambda p: p[0] != 3)  # front cover first
+    return pictures[0][1] or None

@@ -1,0 +1,184 @@
+"""The GUI application: window first, then audio, then the services around it.
+
+Start-up order matters for the first impression: the window (Qt widgets and the SQLite
+library) shows at once; the audio backend (QtMultimedia, FFmpeg), MPRIS and, later, the model
+(torch) load after the first frame, from the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from player.autoqueue import AutoQueue, Rules
+from player.library.db import Library, LibraryError
+from player.playback.base import Backend
+from player.settings import Settings, resolve_data_dir
+from player.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+#: Save the queue and position this often, so that even a kill restores nearly everything.
+STATE_SAVE_INTERVAL_MS = 15_000
+
+
+class SegueApp(QObject):
+    """Everything a running Segue holds: library, settings, window, engine, services."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        backend_factory: Callable[[], Backend] | None = None,
+        enable_mpris: bool = True,
+    ) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.backend_factory = backend_factory
+        self.enable_mpris = enable_mpris
+        self.library = Library.open(data_dir)
+        self.settings = Settings.load(data_dir)
+        self.window = MainWindow(self.library, self.settings, data_dir)
+        self.engine: Any = None
+        self.mpris: Any = None
+        self._state_timer = QTimer(self, interval=STATE_SAVE_INTERVAL_MS)
+        self._state_timer.timeout.connect(self.save_state)
+        self._shut_down = False
+
+    def start_playback(self) -> None:
+        """Create the audio backend and the engine; restore the queue and the last track."""
+        from player.engine import Engine
+
+        if self.backend_factory is not None:
+            backend = self.backend_factory()
+        else:
+            from player.playback.qt import QtBackend  # QtMultimedia: after the first frame
+
+            backend = QtBackend()
+        backend.set_volume(self.settings.volume)
+        backend.set_rate(self.settings.playback_rate)
+        rules = Rules(self.settings.repeat_window_plays, self.settings.repeat_window_hours,
+                      self.settings.exploration)
+        self.engine = Engine(self.library, backend, AutoQueue(self.library, rules))
+        self.window.attach_engine(self.engine)
+        self._restore_state()
+        self._state_timer.start()
+        if self.enable_mpris:
+            self._start_mpris()
+
+    def _start_mpris(self) -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        try:
+            from player.mpris import MprisService
+        except ImportError:  # pragma: no cover - the module ships with the app
+            return
+        from player.covers import cover_path
+
+        def art_url(track: dict[str, Any]) -> str | None:
+            path = cover_path(track, self.data_dir / "covers")
+            return path.resolve().as_uri() if path else None
+
+        def raise_window() -> None:
+            self.window.showNormal()
+            self.window.raise_()
+            self.window.activateWindow()
+
+        self.mpris = MprisService(self.engine, raise_window=raise_window,
+                                  quit_app=self.window.close, art_url=art_url)
+        if not self.mpris.start():
+            self.mpris = None
+
+    def _restore_state(self) -> None:
+        existing = self.library.tracks_by_id(self.settings.queue)
+        queue = [t for t in self.settings.queue if t in existing]
+        if queue:
+            self.engine.enqueue(queue)
+        current = self.settings.current_track
+        if current is not None and self.library.track(current) is not None:
+            self.engine.cue(current, self.settings.current_position_ms)
+
+    def save_state(self) -> None:
+        """Write settings (queue, current track and position, volume) to disk."""
+        if self.engine is not None:
+            self.settings.queue = list(self.engine.queue)
+            cur = self.engine.current
+            self.settings.current_track = cur["id"] if cur else None
+            self.settings.current_position_ms = self.engine.backend.position() if cur else 0
+            self.settings.volume = self.engine.backend.volume()
+        try:
+            self.settings.save(self.data_dir)
+        except OSError as exc:
+            log.warning("cannot save settings: %s", exc)
+
+    def shutdown(self) -> None:
+        """Close the listen in progress, save the state, release audio and the database."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._state_timer.stop()
+        self.save_state()
+        if self.mpris is not None:
+            self.mpris.stop()
+        if self.engine is not None:
+            self.engine.shutdown()
+        self.library.close()
+
+
+def _quit_on_signals(app: QApplication) -> None:
+    """SIGTERM/SIGINT quit through the event loop, so that shutdown closes the listen.
+
+    Python runs signal handlers only when the interpreter gets control; Qt's loop is C++.
+    ``set_wakeup_fd`` writes to a socket that a QSocketNotifier watches, which wakes the loop.
+    """
+    read_sock, write_sock = socket.socketpair()
+    read_sock.setblocking(False)
+    write_sock.setblocking(False)
+    signal.set_wakeup_fd(write_sock.fileno())
+    notifier = QSocketNotifier(read_sock.fileno(), QSocketNotifier.Type.Read, app)
+
+    def drain() -> None:
+        try:
+            read_sock.recv(64)
+        except OSError:
+            pass
+
+    notifier.activated.connect(drain)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.closeAllWindows() or app.quit())
+    app._segue_signal_sockets = (read_sock, write_sock, notifier)  # keep them alive
+
+
+def run_gui(data_dir_arg: str | None = None) -> int:
+    """Open the player window; returns the exit status."""
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.ffmpeg=false")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Segue")
+    app.setApplicationDisplayName("Segue")
+    app.setDesktopFileName("segue")
+    icon = RESOURCES / "segue.png"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    data_dir = resolve_data_dir(data_dir_arg)
+    try:
+        segue = SegueApp(data_dir)
+    except LibraryError as exc:
+        QMessageBox.critical(None, "Segue", str(exc))
+        return 1
+    segue.window.show()
+    QTimer.singleShot(0, segue.start_playback)
+    _quit_on_signals(app)
+    app.aboutToQuit.connect(segue.shutdown)
+    status = app.exec()
+    segue.shutdown()
+    return status

@@ -1,0 +1,461 @@
+"""The main window: library table with search, Up next, now playing, menus and status bar.
+
+Widgets only: the window talks to the :class:`~player.engine.Engine` (playback), the
+:class:`~player.library.db.Library` through its methods (no SQL here), and runs long work
+(scans) as background :class:`~player.workers.Job` s.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from player.covers import cover_path
+from player.library.db import Library
+from player.library.scanner import ScanProgress, ScanResult, scan_folders
+from player.settings import Settings
+from player.ui.library_model import TRACK_ID_ROLE, LibraryModel
+from player.ui.now_playing import NowPlaying
+from player.ui.queue_view import QueueView
+from player.workers import Job
+
+log = logging.getLogger(__name__)
+
+SEARCH_DELAY_MS = 150
+
+
+class LibraryTable(QTableView):
+    """The track table; Enter plays the selection."""
+
+    activatedRows = Signal(list)
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
+            if rows:
+                self.activatedRows.emit(rows)
+                return
+        super().keyPressEvent(event)
+
+
+class MainWindow(QMainWindow):
+    """Segue's window. :meth:`attach_engine` connects playback once audio is ready."""
+
+    def __init__(self, library: Library, settings: Settings, data_dir: Path) -> None:
+        super().__init__()
+        self.library = library
+        self.settings = settings
+        self.data_dir = data_dir
+        self.engine: Any = None
+        self.scan_job: Job | None = None
+        self.after_scan: list[Any] = []  # callbacks to run when the running scan ends
+        self.setWindowTitle("Segue")
+        self.resize(1100, 700)
+
+        self.model = LibraryModel(library, self)
+        self.now_playing = NowPlaying()
+        self.queue_view = QueueView()
+        self._build_central()
+        self._build_status_bar()
+        self._build_menus()
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(lambda: self.model.set_filter(self.search.text()))
+        self.now_playing.setEnabled(False)  # until the audio backend is ready
+        if settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
+        self.refresh_library()
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def _build_central(self) -> None:
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search title, artist, album…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _: self._search_timer.start())
+        self.count_label = QLabel()
+        self.count_label.setStyleSheet("color: palette(placeholder-text);")
+
+        self.table = LibraryTable()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        for col, width in enumerate((300, 190, 210, 70, 55)):
+            header.resizeSection(col, width)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(self._play_index)
+        self.table.activatedRows.connect(self._play_rows)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._table_menu)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search, 1)
+        search_row.addWidget(self.count_label)
+        left_layout.addLayout(search_row)
+        left_layout.addWidget(self.table, 1)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.queue_view)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([800, 300])
+
+        self.empty_state = self._build_empty_state()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(splitter)
+        self.stack.addWidget(self.empty_state)
+
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.now_playing)
+        layout.addWidget(line)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+    def _build_empty_state(self) -> QWidget:
+        page = QWidget()
+        title = QLabel("Your library is empty")
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        title.setFont(font)
+        text = QLabel("Add a folder of music, or try Segue at once with a few demo tracks.\n"
+                      "Segue learns the order you like to listen in, and keeps the music "
+                      "coming.")
+        text.setWordWrap(True)
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text.setMinimumWidth(460)  # word wrap inside a centred layout would squeeze it
+        icon = QLabel()
+        icon.setPixmap(self.windowIcon().pixmap(96, 96))
+        add = QPushButton("Add music folder…")
+        add.clicked.connect(self.add_folder)
+        demo = QPushButton("Play the demo library")
+        demo.setDefault(True)
+        demo.clicked.connect(self.play_demo)
+        self.demo_button = demo
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(add)
+        buttons.addWidget(demo)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(page)
+        layout.addStretch(2)
+        layout.addWidget(icon, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addSpacing(8)
+        layout.addWidget(title, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addSpacing(8)
+        layout.addWidget(text, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addSpacing(16)
+        layout.addLayout(buttons)
+        layout.addStretch(3)
+        return page
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.cancel_scan_button = QToolButton()
+        self.cancel_scan_button.setText("Cancel")
+        self.cancel_scan_button.clicked.connect(self.cancel_scan)
+        self.cancel_scan_button.hide()
+        self.model_status = QLabel("")
+        self.model_status.setStyleSheet("color: palette(placeholder-text);")
+        bar.addPermanentWidget(self.model_status)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_scan_button)
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file = menu.addMenu("&File")
+        self.act_add = self._action(file, "&Add music folder…", self.add_folder, "Ctrl+O")
+        self.act_rescan = self._action(file, "&Rescan library", self.rescan, "F5")
+        self.act_import = self._action(file, "&Import listening history…", self.import_history)
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        playback = menu.addMenu("&Playback")
+        self.act_play = self._action(playback, "&Play/Pause", self._engine_call("play_pause"),
+                                     "Space")
+        self.act_next = self._action(playback, "&Next", self._engine_call("next"), "Ctrl+Right")
+        self.act_prev = self._action(playback, "P&revious", self._engine_call("previous"),
+                                     "Ctrl+Left")
+        playback.addSeparator()
+        self.act_autoqueue = self._action(playback, "&Auto-queue", self._toggle_autoqueue)
+        self.act_autoqueue.setCheckable(True)
+        self.act_autoqueue.setChecked(self.settings.autoqueue)
+
+        self.recommend_menu = menu.addMenu("&Recommendations")
+        self.act_retrain = self._action(self.recommend_menu, "&Retrain now…", self.retrain)
+
+        help_menu = menu.addMenu("&Help")
+        self._action(help_menu, "&About Segue", self.about)
+
+    def _action(self, menu: QMenu, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _engine_call(self, name: str) -> Any:
+        return lambda: getattr(self.engine, name)() if self.engine is not None else None
+
+    # -- the engine --------------------------------------------------------------------------
+
+    def attach_engine(self, engine: Any) -> None:
+        """Connect playback (called once the audio backend is ready)."""
+        self.engine = engine
+        np = self.now_playing
+        np.setEnabled(True)
+        np.playPauseClicked.connect(engine.play_pause)
+        np.nextClicked.connect(engine.next)
+        np.previousClicked.connect(engine.previous)
+        np.seekRequested.connect(engine.seek)
+        np.volumeChanged.connect(engine.set_volume)
+        engine.trackChanged.connect(self._on_track)
+        engine.stateChanged.connect(np.show_state)
+        engine.positionChanged.connect(np.show_position)
+        engine.volumeChanged.connect(np.show_volume)
+        engine.queueChanged.connect(self._show_queue)
+        engine.autoPickChanged.connect(lambda _pick: self._show_queue())
+        engine.listenLogged.connect(self.model.refresh_play_count)
+        engine.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.queue_view.removeRequested.connect(engine.remove_from_queue)
+        self.queue_view.clearRequested.connect(engine.clear_queue)
+        self.queue_view.playRequested.connect(lambda tid: engine.play_track(tid, "user"))
+        engine.set_autoqueue_enabled(self.settings.autoqueue)
+        np.show_volume(engine.backend.volume())
+        self._show_queue()
+
+    def _on_track(self, track: dict[str, Any] | None) -> None:
+        cover = cover_path(track, self.data_dir / "covers") if track else None
+        self.now_playing.show_track(track, cover)
+        title = f"{track['title']} — {track.get('artist') or 'Unknown artist'}" if track else ""
+        self.setWindowTitle(f"{title} · Segue" if track else "Segue")
+        if track is not None:
+            row = self.model.row_of(track["id"])
+            if row is not None:
+                self.table.scrollTo(self.model.index(row, 0))
+        self._show_queue()
+
+    def _show_queue(self) -> None:
+        if self.engine is None:
+            return
+        queue, pick = self.engine.up_next()
+        rows = self.library.tracks_by_id(queue + ([pick.track_id] if pick else []))
+        self.queue_view.show_queue([rows[t] for t in queue if t in rows], pick,
+                                   rows.get(pick.track_id) if pick else None)
+        self.queue_view.empty_hint.setText(
+            "Your queue is empty." + ("" if self.engine.autoqueue_enabled
+                                      else "\nAuto-queue is off."))
+
+    def _toggle_autoqueue(self) -> None:
+        self.settings.autoqueue = self.act_autoqueue.isChecked()
+        if self.engine is not None:
+            self.engine.set_autoqueue_enabled(self.settings.autoqueue)
+            self._show_queue()
+
+    # -- the library table ---------------------------------------------------------------------
+
+    def refresh_library(self) -> None:
+        self.model.reload()
+        self._update_count()
+        empty = self.library.count_tracks() == 0 and not self.search.text()
+        busy = self.scan_job is not None
+        self.stack.setCurrentWidget(self.empty_state if empty and not busy
+                                    else self.stack.widget(0))
+
+    def _update_count(self) -> None:
+        n = self.model.total()
+        self.count_label.setText(f"{n:,} track{'s' if n != 1 else ''}")
+
+    def _selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [tid for r in rows if (tid := self.model.track_id(r)) is not None]
+
+    def _play_index(self, index: QModelIndex) -> None:
+        tid = index.data(TRACK_ID_ROLE)
+        if tid is not None and self.engine is not None:
+            self.engine.play_track(tid, "user")
+
+    def _play_rows(self, rows: list[int]) -> None:
+        ids = [tid for r in rows if (tid := self.model.track_id(r)) is not None]
+        if ids and self.engine is not None:
+            self.engine.play_track(ids[0], "user")
+            if len(ids) > 1:
+                self.engine.enqueue(ids[1:], front=True)
+
+    def _table_menu(self, pos: Any) -> None:
+        ids = self._selected_ids()
+        if not ids or self.engine is None:
+            return
+        menu = QMenu(self)
+        menu.addAction("Play", lambda: self._play_rows(
+            sorted({i.row() for i in self.table.selectionModel().selectedRows()})))
+        menu.addAction("Play next", lambda: self.engine.enqueue(ids, front=True))
+        menu.addAction("Add to queue", lambda: self.engine.enqueue(ids))
+        menu.addSeparator()
+        excluded = all(bool((self.library.track(t) or {}).get("no_autoqueue")) for t in ids)
+        act = menu.addAction("Don't auto-queue this track" if len(ids) == 1
+                             else "Don't auto-queue these tracks")
+        act.setCheckable(True)
+        act.setChecked(excluded)
+        act.triggered.connect(lambda checked: self._set_no_autoqueue(ids, checked))
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def _set_no_autoqueue(self, ids: list[int], value: bool) -> None:
+        for tid in ids:
+            self.library.set_no_autoqueue(tid, value)
+        if self.engine is not None:
+            self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled)  # re-pick
+
+    # -- scanning ----------------------------------------------------------------------------
+
+    def add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add music folder", str(Path.home()))
+        if folder:
+            self.start_scan([folder])
+
+    def rescan(self) -> None:
+        self.start_scan([])
+
+    def play_demo(self) -> None:
+        from player.demo import install_demo_library
+
+        self.demo_button.setEnabled(False)
+        folder = install_demo_library(self.library, self.data_dir)
+        self.after_scan.append(lambda: self.engine.play() if self.engine else None)
+        self.start_scan([folder])
+
+    def start_scan(self, folders: list[str | Path]) -> None:
+        if self.scan_job is not None:
+            self.statusBar().showMessage("A scan is already running", 4000)
+            return
+
+        def work(report: Any, cancel: threading.Event) -> ScanResult:
+            return scan_folders(self.library, folders, progress=report, cancel=cancel)
+
+        job = Job(work, "scan", parent=self)
+        job.progress.connect(self._scan_progress)
+        job.done.connect(self._scan_done)
+        job.failed.connect(lambda msg: self._scan_ended(f"Scan failed: {msg}"))
+        self.scan_job = job
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("Scanning…")
+        self.progress.show()
+        self.cancel_scan_button.show()
+        self.act_rescan.setEnabled(False)
+        self.statusBar().showMessage("Scanning your music…")
+        job.start()
+
+    def cancel_scan(self) -> None:
+        if self.scan_job is not None:
+            self.scan_job.cancel()
+            self.statusBar().showMessage("Stopping the scan…")
+
+    def _scan_progress(self, event: ScanProgress) -> None:
+        if event.phase == "walk":
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(f"Looking: {event.seen:,} files")
+        elif event.to_read:
+            self.progress.setRange(0, event.to_read)
+            self.progress.setValue(event.read)
+            self.progress.setFormat(f"Reading %v / %m")
+
+    def _scan_done(self, result: ScanResult) -> None:
+        parts = [f"{result.added} added"]
+        if result.updated or result.moved:
+            parts.append(f"{result.updated + result.moved} updated")
+        if result.missing:
+            parts.append(f"{result.missing} missing")
+        if result.failed:
+            parts.append(f"{len(result.failed)} could not be read")
+        verb = "Scan cancelled" if result.cancelled else "Scan finished"
+        self._scan_ended(f"{verb}: " + ", ".join(parts))
+
+    def _scan_ended(self, message: str) -> None:
+        self.scan_job = None
+        self.progress.hide()
+        self.cancel_scan_button.hide()
+        self.act_rescan.setEnabled(True)
+        self.demo_button.setEnabled(True)
+        self.statusBar().showMessage(message, 10000)
+        self.refresh_library()
+        callbacks, self.after_scan = self.after_scan, []
+        for callback in callbacks:
+            callback()
+
+    # -- placeholders filled by later features -------------------------------------------------
+
+    def import_history(self) -> None:
+        QMessageBox.information(self, "Import listening history",
+                                "Importing histories is not available in this build yet.")
+
+    def retrain(self) -> None:
+        QMessageBox.information(self, "Retrain", "Training is not available in this build yet.")
+
+    def about(self) -> None:
+        stats = self.library.stats()
+        QMessageBox.about(
+            self,
+            "About Segue",
+            "<h3>Segue</h3><p>An offline music player that learns the order in which you "
+            "listen, and keeps the music coming.</p>"
+            f"<p>{stats['tracks']:,} tracks · {stats['listens']:,} listens logged</p>"
+            f"<p>Data: {self.data_dir}</p>",
+        )
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        if self.scan_job is not None:
+            self.scan_job.cancel()
+            self.scan_job.wait(5)
+        super().closeEvent(event)
