@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from player.autoqueue import AutoQueue, Pick
 from player.history import ListenLog
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: "Previous" restarts the current track when it has played longer than this.
 RESTART_THRESHOLD_MS = 3_000
+#: A track "playing" with no progress for this long is treated as unplayable (FFmpeg can open
+#: a corrupt file, report it playing, and never produce a sample).
+STALL_TIMEOUT_S = 10.0
 #: After this many tracks failing in a row, stop trying (the library is probably offline).
 MAX_CONSECUTIVE_FAILURES = 25
 
@@ -73,6 +76,10 @@ class Engine(QObject):
         self._failures = 0
         self._listen_open = False
         self._pending_seek = 0
+        self.stall_timeout_s = STALL_TIMEOUT_S
+        self._last_progress = time.monotonic()
+        self._watchdog = QTimer(self, interval=1000)
+        self._watchdog.timeout.connect(self._check_stall)
         backend.positionChanged.connect(self._on_position)
         backend.durationChanged.connect(self._on_duration)
         backend.stateChanged.connect(self._on_state)
@@ -193,6 +200,7 @@ class Engine(QObject):
             self.backend.seek(0)
 
     def seek(self, position_ms: int) -> None:
+        self._last_progress = time.monotonic()
         self.backend.seek(position_ms)
         self._last_position = int(position_ms)  # a jump is not listening
 
@@ -278,6 +286,11 @@ class Engine(QObject):
     # -- backend events ----------------------------------------------------------------------
 
     def _on_state(self, state: PlaybackState) -> None:
+        if state is PlaybackState.PLAYING:
+            self._last_progress = time.monotonic()
+            self._watchdog.start()
+        else:
+            self._watchdog.stop()
         if state is PlaybackState.PLAYING and self.current is not None and not self._listen_open:
             self.listens.start(self.current["id"], self.current_source,
                                self.current.get("duration_ms"))
@@ -289,6 +302,8 @@ class Engine(QObject):
         # Forward steps of playback are listening. Seeks go through seek(), which moves
         # _last_position, so they never count; the bound only guards against a backend's odd
         # jump (a minute at once is not something heard).
+        if delta > 0:
+            self._last_progress = time.monotonic()
         if self._listen_open and 0 < delta <= 60_000:
             self.listens.heard(delta)
         self._last_position = position
@@ -301,6 +316,14 @@ class Engine(QObject):
         if self.listens.current is not None and duration > 0:
             self.listens.current.duration_ms = duration
         self.positionChanged.emit(self.backend.position(), duration)
+
+    def _check_stall(self) -> None:
+        if self.state is not PlaybackState.PLAYING or self.current is None:
+            self._watchdog.stop()
+            return
+        if time.monotonic() - self._last_progress > self.stall_timeout_s:
+            self._watchdog.stop()
+            self._on_failed("no sound came out of the file (corrupt or unsupported)")
 
     def _on_finished(self) -> None:
         if self.current is None:

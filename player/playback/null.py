@@ -5,7 +5,8 @@ number of milliseconds (reaching the end emits ``finished``). With ``realtime=Tr
 advances it by the wall clock times the rate instead, like a real player.
 
 Durations come from a callable (the library's ``duration_ms``) or default to 3 minutes; a path
-that does not exist, or is listed in ``broken``, fails to load like an undecodable file.
+that does not exist, or is listed in ``broken``, fails to load like an undecodable file; one
+listed in ``stalled`` plays without ever advancing.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ class NullBackend(Backend):
         duration_of: Callable[[str], int | None] | None = None,
         realtime: bool = False,
         broken: set[str] | None = None,
+        stalled: set[str] | None = None,
     ) -> None:
         super().__init__()
         self._duration_of = duration_of or (lambda path: None)
         self.broken = broken if broken is not None else set()
+        #: Paths that "play" but never advance, like a corrupt file FFmpeg accepts.
+        self.stalled = stalled if stalled is not None else set()
         self._path: str | None = None
         self._state = PlaybackState.STOPPED
         self._position = 0
@@ -109,6 +113,8 @@ class NullBackend(Backend):
     def advance(self, ms: int) -> None:
         """Play ``ms`` milliseconds (only while playing); the end emits ``finished``."""
         if self._state is not PlaybackState.PLAYING or self._path is None:
+            return
+        if self._path in self.stalled:
             return
         self._position = min(self._position + int(ms), self._duration)
         self.positionChanged.emit(self._position)

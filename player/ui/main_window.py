@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.resize(1100, 700)
 
         self.model = LibraryModel(library, self)
+        self.model.modelReset.connect(self._update_count)
         self.now_playing = NowPlaying()
         self.queue_view = QueueView()
         self._build_central()
@@ -305,7 +306,6 @@ class MainWindow(QMainWindow):
 
     def refresh_library(self) -> None:
         self.model.reload()
-        self._update_count()
         empty = self.library.count_tracks() == 0 and not self.search.text()
         busy = self.scan_job is not None
         self.stack.setCurrentWidget(self.empty_state if empty and not busy

@@ -224,3 +224,17 @@ def test_background_pick_arrives_on_the_gui_thread(library: Library, backend: Nu
         engine.play_track(tracks[0])
     assert sig.args[0] is not None and sig.args[0].track_id != tracks[0]
     engine.shutdown()
+
+
+def test_a_stalled_track_is_skipped(library: Library, tracks: list[int], qtbot,
+                                    clock: FakeClock) -> None:
+    stalled = library.track(tracks[0])["path"]
+    backend = NullBackend(realtime=True, stalled={stalled})
+    engine = Engine(library, backend, AutoQueue(library, clock=clock), clock=clock,
+                    background_picks=False)
+    engine.stall_timeout_s = 0.5
+    engine.play_track(tracks[0])
+    qtbot.waitUntil(lambda: engine.current["id"] != tracks[0], timeout=5000)
+    assert "no sound" in library.track(tracks[0])["play_error"]
+    assert backend.state() is PlaybackState.PLAYING
+    engine.shutdown()
