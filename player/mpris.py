@@ -28,7 +28,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 from xml.sax.saxutils import quoteattr
 
@@ -49,6 +49,9 @@ from jeepney.bus_messages import message_bus
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer
 
 from player.playback.base import PlaybackState
+
+if TYPE_CHECKING:
+    from player.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +218,13 @@ def _file_url(path: str) -> str | None:
         return None
 
 
+def _action(fn: Callable[[], Any]) -> Callable[[Message], None]:
+    """A handler for an argument-less call: run ``fn``, answer with an empty reply."""
+    def handler(msg: Message) -> None:
+        fn()
+    return handler
+
+
 class _DBusError(Exception):
     """Raised by a handler to answer the call with a D-Bus error."""
 
@@ -229,7 +239,7 @@ class MprisService(QObject):
 
     def __init__(
         self,
-        engine: Any,
+        engine: Engine,
         *,
         raise_window: Callable[[], None],
         quit_app: Callable[[], None],
@@ -274,15 +284,15 @@ class MprisService(QObject):
             (PROPS_IFACE, "Get"): ("ss", self._get),
             (PROPS_IFACE, "GetAll"): ("s", self._get_all),
             (PROPS_IFACE, "Set"): ("ssv", self._set),
-            (ROOT_IFACE, "Raise"): ("", lambda m: self._raise_window()),
+            (ROOT_IFACE, "Raise"): ("", _action(self._raise_window)),
             (ROOT_IFACE, "Quit"): ("", self._quit),
-            (PLAYER_IFACE, "Next"): ("", lambda m: engine.next()),
-            (PLAYER_IFACE, "Previous"): ("", lambda m: engine.previous()),
-            (PLAYER_IFACE, "Pause"): ("", lambda m: engine.pause()),
-            (PLAYER_IFACE, "PlayPause"): ("", lambda m: engine.play_pause()),
-            (PLAYER_IFACE, "Stop"): ("", lambda m: engine.stop()),
+            (PLAYER_IFACE, "Next"): ("", _action(engine.next)),
+            (PLAYER_IFACE, "Previous"): ("", _action(engine.previous)),
+            (PLAYER_IFACE, "Pause"): ("", _action(engine.pause)),
+            (PLAYER_IFACE, "PlayPause"): ("", _action(engine.play_pause)),
+            (PLAYER_IFACE, "Stop"): ("", _action(engine.stop)),
             # With nothing loaded, Engine.play() starts hands-free playback (auto-queue).
-            (PLAYER_IFACE, "Play"): ("", lambda m: engine.play()),
+            (PLAYER_IFACE, "Play"): ("", _action(engine.play)),
             (PLAYER_IFACE, "Seek"): ("x", self._seek),
             (PLAYER_IFACE, "SetPosition"): ("ox", self._set_position),
             (PLAYER_IFACE, "OpenUri"): ("s", self._open_uri),
@@ -701,7 +711,8 @@ class MprisService(QObject):
             try:
                 self._dispatch(msg)
             except Exception:  # never out of the socket callback: log and keep serving
-                log.exception("MPRIS: error handling %s", msg.header.fields.get(HeaderFields.member))
+                log.exception("MPRIS: error handling %s",
+                              msg.header.fields.get(HeaderFields.member))
 
     def _dispatch(self, msg: Message) -> None:
         fields = msg.header.fields

@@ -19,8 +19,11 @@ import pytest
 from jeepney import DBusAddress, HeaderFields, Message, MessageType, new_method_call
 from jeepney.bus_messages import MatchRule, message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
+from PySide6.QtCore import Signal
 
 import player.mpris as mpris
+from player.autoqueue import AutoQueue, Rules
+from player.engine import Engine
 from player.mpris import MprisService
 from player.playback.base import PlaybackState
 
@@ -35,18 +38,18 @@ WAIT_MS = 5000
 # -- fixtures ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def bus_address():
-    """A private session bus for this test; killed at teardown."""
+def dbus_daemon():
+    """A private session bus for this test (its process; the address is ``.address``)."""
     if shutil.which("dbus-daemon") is None:
         pytest.skip("dbus-daemon is not installed (apt install dbus)")
     proc = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 5)
-        address = proc.stdout.readline().strip() if ready else ""
-        if not address:
+        proc.address = proc.stdout.readline().strip() if ready else ""
+        if not proc.address:
             pytest.fail("dbus-daemon did not print its address")
-        yield address
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -55,6 +58,11 @@ def bus_address():
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+@pytest.fixture
+def bus_address(dbus_daemon) -> str:
+    return dbus_daemon.address
 
 
 @pytest.fixture
@@ -306,7 +314,7 @@ def test_properties_changed_reaches_a_following_client(env, service, engine, qtb
 
 # -- wire types, errors and the rest of the API (jeepney client) ----------------------------
 
-def test_metadata_types_on_the_wire(client, engine, library, tmp_path):
+def test_metadata_types_on_the_wire(client, engine, library, covers, tmp_path):
     assert client.get("Metadata") == ("a{sv}", {
         "mpris:trackid": ("o", "/org/mpris/MediaPlayer2/TrackList/NoTrack")})
     path = tmp_path / "duo.opus"
@@ -315,6 +323,7 @@ def test_metadata_types_on_the_wire(client, engine, library, tmp_path):
                          "artist": "Alice; Bob", "albumartist": "Various Artists",
                          "album": "Mix", "duration_ms": 800, "track_number": 3}])
     duo = library.track_by_path(str(path))
+    covers[duo["id"]] = str(tmp_path / "cover art.png")  # a path becomes a file:// URL
 
     client.subscribe(interface="org.freedesktop.DBus.Properties")
     engine.play_track(duo["id"])
@@ -330,8 +339,19 @@ def test_metadata_types_on_the_wire(client, engine, library, tmp_path):
     assert md["xesam:title"] == ("s", "Duo")
     assert md["xesam:album"] == ("s", "Mix")
     assert md["xesam:trackNumber"] == ("i", 3)
+    assert md["mpris:artUrl"] == ("s", (tmp_path / "cover art.png").as_uri())
     assert client.get("Metadata") == ("a{sv}", md)
     assert client.get("Position") == ("x", 0)
+
+    # No tagged duration: the length is the backend's, once it knows it.
+    path = tmp_path / "untagged.wav"
+    path.write_bytes(b"")
+    library.add_tracks([{"path": str(path), "mtime": 1.0, "size": 0, "title": "untagged"}])
+    engine.play_track(library.track_by_path(str(path))["id"])
+    signal = client.wait_signal(lambda s: changed("Metadata")(s)
+                                and s.body[1]["Metadata"][1]["xesam:title"][1] == "untagged")
+    assert signal.body[1]["Metadata"][1]["mpris:length"] == ("x", 180_000_000)
+    assert "xesam:artist" not in signal.body[1]["Metadata"][1]
 
 
 def test_get_all_set_and_signals(client, engine, backend):
@@ -424,7 +444,8 @@ def test_seek_past_the_end_is_next_and_stale_set_position_is_ignored(client, eng
     assert engine.current["id"] != first
 
 
-def test_second_instance_and_lost_bus(engine, bus_address, service, qtbot, caplog):
+def test_second_instance_and_lost_bus(engine, dbus_daemon, bus_address, service, qtbot,
+                                      caplog):
     other = MprisService(engine, raise_window=lambda: None, quit_app=lambda: None,
                          bus_address=bus_address)
     assert other.start() is True
@@ -433,9 +454,48 @@ def test_second_instance_and_lost_bus(engine, bus_address, service, qtbot, caplo
     assert not other.running
 
     # The daemon going away is logged, not raised; the player plays on.
-    service._sock.shutdown(socket.SHUT_RDWR)  # as if the daemon died
+    dbus_daemon.terminate()
+    dbus_daemon.wait(timeout=5)
     qtbot.waitUntil(lambda: not service.running, timeout=WAIT_MS)
     assert "disconnected from the session bus" in caplog.text
     engine.play()
     qtbot.wait(10)  # pending change timers fire harmlessly
     assert engine.state is PlaybackState.PLAYING
+
+
+class SeekReportingEngine(Engine):
+    """An engine that reports every jump of the position (a seek bar in the GUI, say)."""
+
+    seeked = Signal(int)
+
+    def seek(self, position_ms: int) -> None:
+        super().seek(position_ms)
+        self.seeked.emit(self.backend.position())
+
+
+def test_seeks_made_elsewhere_are_signalled_when_the_engine_reports_them(
+        library, backend, clock, tracks, bus_address, qtbot):
+    engine = SeekReportingEngine(library, backend, AutoQueue(library, Rules(exploration=0.0),
+                                                             seed=1, clock=clock),
+                                 clock=clock, background_picks=False)
+    svc = MprisService(engine, raise_window=lambda: None, quit_app=lambda: None,
+                       bus_address=bus_address)
+    assert svc.start()
+    client = Client(bus_address, qtbot)
+    try:
+        client.subscribe(interface=PLAYER_IFACE, member="Seeked")
+        engine.play()
+        engine.seek(20_000)  # not through D-Bus
+        client.wait_signal(lambda s: s.body == (20_000_000,))
+        client.ok(new_method_call(PLAYER, "Seek", "x", (5_000_000,)))
+        client.wait_signal(lambda s: s.body == (25_000_000,))
+        qtbot.wait(20)
+        client._pump()
+        # One Seeked per jump: the service does not add its own on top of the engine's.
+        assert [s.body for s in client.signals
+                if s.header.fields[HeaderFields.member] == "Seeked"] == [(20_000_000,),
+                                                                          (25_000_000,)]
+    finally:
+        client.close()
+        svc.stop()
+        engine.shutdown()
