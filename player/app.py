@@ -159,6 +159,15 @@ def _quit_on_signals(app: QApplication) -> None:
     app._segue_signal_sockets = (read_sock, write_sock, notifier)  # keep them alive
 
 
+def _startup_probe(app: QApplication) -> None:
+    """Print when the first frame is up and whether torch was imported, then quit."""
+    import time
+
+    print(f"window-shown {time.time():.6f} torch={'torch' in sys.modules}", file=sys.stderr,
+          flush=True)
+    app.quit()
+
+
 def run_gui(data_dir_arg: str | None = None) -> int:
     """Open the player window; returns the exit status."""
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.ffmpeg=false")
@@ -176,7 +185,10 @@ def run_gui(data_dir_arg: str | None = None) -> int:
         QMessageBox.critical(None, "Segue", str(exc))
         return 1
     segue.window.show()
-    QTimer.singleShot(0, segue.start_playback)
+    if os.environ.get("SEGUE_STARTUP_PROBE"):  # bench/startup.py: report, then leave
+        QTimer.singleShot(0, lambda: _startup_probe(app))
+    else:
+        QTimer.singleShot(0, segue.start_playback)
     _quit_on_signals(app)
     app.aboutToQuit.connect(segue.shutdown)
     status = app.exec()

@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="count tracks, artists, albums and listens")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
 
+    desktop = sub.add_parser(
+        "install-desktop",
+        help="add Segue to the applications menu (a .desktop file and an icon, per user)",
+    )
+    desktop.add_argument("--prefix", metavar="DIR", default=None,
+                         help="data folder to install into (default: ~/.local/share)")
+
     evaluate = sub.add_parser(
         "evaluate",
         help="measure the recommender and its baselines on a listening log (protocol v1)",
@@ -78,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from recommender.evaluate_cli import main as evaluate_main  # torch: only on demand
 
         return evaluate_main(args.rest)
-    handler = {"scan": cmd_scan, "stats": cmd_stats}[args.command]
+    handler = {"scan": cmd_scan, "stats": cmd_stats,
+               "install-desktop": cmd_install_desktop}[args.command]
     return handler(args)
 
 
@@ -153,6 +161,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"{stats['albums']} albums, {stats['listens']} listens, "
             f"{stats['scan_errors']} files with errors, {stats['roots']} music folders"
         )
+    return EXIT_OK
+
+
+def cmd_install_desktop(args: argparse.Namespace) -> int:
+    from player.desktop import install_desktop_entry
+
+    entry = install_desktop_entry(Path(args.prefix) if args.prefix else None)
+    print(f"installed {entry}; Segue is in your applications menu")
     return EXIT_OK
 
 

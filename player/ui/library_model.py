@@ -49,6 +49,7 @@ class LibraryModel(QAbstractTableModel):
         self._filter = ""
         self._sort = "artist"
         self._descending = False
+        self._current: int | None = None  # the playing track, shown in bold
         self.reload()
 
     # -- what the view asks ------------------------------------------------------------------
@@ -81,6 +82,12 @@ class LibraryModel(QAbstractTableModel):
             from PySide6.QtGui import QPalette
 
             return QPalette().brush(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        elif role == Qt.ItemDataRole.FontRole and row[0] == self._current:
+            from PySide6.QtGui import QFont
+
+            font = QFont()
+            font.setBold(True)
+            return font
         elif role == TRACK_ID_ROLE:
             return row[0]
         elif role == Qt.ItemDataRole.ToolTipRole and col == 0:
@@ -151,6 +158,15 @@ class LibraryModel(QAbstractTableModel):
 
     def row_of(self, track_id: int) -> int | None:
         return self._row_of.get(track_id)
+
+    def set_current(self, track_id: int | None) -> None:
+        """Mark the playing track (bold); only its row and the previous one repaint."""
+        previous, self._current = self._current, track_id
+        for tid in (previous, track_id):
+            row = self._row_of.get(tid) if tid is not None else None
+            if row is not None:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1),
+                                      [Qt.ItemDataRole.FontRole])
 
     def refresh_play_count(self, track_id: int) -> None:
         """A listen was logged: update that one cell, if the row is loaded."""

@@ -279,6 +279,7 @@ class MainWindow(QMainWindow):
         self.now_playing.show_track(track, cover)
         title = f"{track['title']} — {track.get('artist') or 'Unknown artist'}" if track else ""
         self.setWindowTitle(f"{title} · Segue" if track else "Segue")
+        self.model.set_current(track["id"] if track else None)
         if track is not None:
             row = self.model.row_of(track["id"])
             if row is not None:
