@@ -48,6 +48,7 @@ class Engine(QObject):
     autoPickChanged = Signal(object)  # Pick or None
     listenLogged = Signal(int)  # a play of this track id was closed
     volumeChanged = Signal(int)
+    seeked = Signal(int)  # position ms after a jump (seek bar, MPRIS, "previous" restarting)
     message = Signal(str)  # a line for the status bar
 
     def __init__(
@@ -189,20 +190,20 @@ class Engine(QObject):
 
     def previous(self) -> None:
         if self.current is not None and self.backend.position() > RESTART_THRESHOLD_MS:
-            self.backend.seek(0)
-            self._last_position = 0
+            self.seek(0)
             return
         if len(self.played) >= 2:
             self.played.pop()  # the current one
             prev = self.played.pop()
             self.play_track(prev, "user")
         elif self.current is not None:
-            self.backend.seek(0)
+            self.seek(0)
 
     def seek(self, position_ms: int) -> None:
         self._last_progress = time.monotonic()
         self.backend.seek(position_ms)
         self._last_position = int(position_ms)  # a jump is not listening
+        self.seeked.emit(self.backend.position())
 
     def set_volume(self, volume: int) -> None:
         self.backend.set_volume(volume)
