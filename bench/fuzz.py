@@ -1,0 +1,127 @@
+"""Fuzzing the tag reader and the scanner with mutated copies of real audio files.
+
+Seeds: every generated format plus, where present, the real odd files of
+``../shared/corpora/mutagen-testdata``. Mutations: truncation, bit flips, inserted and
+deleted bytes, a zeroed or garbled header, a chunk duplicated. The rule: :func:`read_tags`
+returns tags or raises :class:`TagReadError` — nothing else ever escapes — and a scan of the
+mutants records each one as a track or as an error, never both, never neither.
+
+``python -m bench fuzz --inputs 10000`` prints how many inputs ran and how many escaped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from player.audiogen import TrackSpec, available_formats, make_library
+from player.library.tags import AUDIO_EXTENSIONS, TagReadError, read_tags
+
+SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "mutagen-testdata"
+
+
+def seed_files(folder: Path) -> list[Path]:
+    """Real files to mutate: one per generated format, plus the shared corpus."""
+    specs = [(f"seed-{fmt}", fmt, TrackSpec("Seed", "Fuzz", "Corpus", "Fuzz", "1/2", "1",
+                                            "Noise", "2020", seconds=0.4, cover=True))
+             for fmt in available_formats()]
+    seeds = make_library(folder, specs)
+    if SHARED_CORPUS.is_dir():
+        seeds += [p for p in sorted(SHARED_CORPUS.iterdir())
+                  if p.suffix.lower() in AUDIO_EXTENSIONS]
+    return seeds
+
+
+def mutate(data: bytes, rng: random.Random) -> bytes:
+    """One random mutation of ``data``."""
+    if not data:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+    kind = rng.randrange(7)
+    buf = bytearray(data)
+    if kind == 0:  # truncated anywhere
+        return bytes(buf[: rng.randrange(len(buf))])
+    if kind == 1:  # bit flips, more of them near the start where headers live
+        for _ in range(rng.randrange(1, 16)):
+            limit = len(buf) if rng.random() < 0.3 else min(len(buf), 4096)
+            i = rng.randrange(limit)
+            buf[i] ^= 1 << rng.randrange(8)
+        return bytes(buf)
+    if kind == 2:  # random bytes inserted
+        i = rng.randrange(len(buf))
+        return bytes(buf[:i] + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+                     + buf[i:])
+    if kind == 3:  # a slice deleted
+        i = rng.randrange(len(buf))
+        return bytes(buf[:i] + buf[i + rng.randrange(1, 512):])
+    if kind == 4:  # the header zeroed
+        n = min(len(buf), rng.randrange(1, 256))
+        return bytes(n) + bytes(buf[n:])
+    if kind == 5:  # sizes garbled: 0xFF runs, as in overflowing length fields
+        i = rng.randrange(min(len(buf), 2048))
+        buf[i : i + 4] = b"\xff\xff\xff\xff"
+        return bytes(buf)
+    i, j = sorted(rng.randrange(len(buf)) for _ in range(2))  # a chunk duplicated
+    return bytes(buf[:j] + buf[i:j] + buf[j:])
+
+
+def fuzz_read_tags(seeds: list[Path], inputs: int, seed: int, work: Path) -> dict[str, Any]:
+    """Feed ``inputs`` mutants to read_tags; returns counts. Escapes are listed."""
+    rng = random.Random(seed)
+    originals = [(p.suffix, p.read_bytes()) for p in seeds]
+    read = rejected = 0
+    escaped: list[str] = []
+    path = work / "mutant"
+    for n in range(inputs):
+        suffix, data = originals[rng.randrange(len(originals))]
+        target = path.with_suffix(suffix)
+        target.write_bytes(mutate(data, rng))
+        try:
+            tags = read_tags(target)
+        except TagReadError as exc:
+            assert str(exc), "an error without a reason"
+            rejected += 1
+        except BaseException as exc:  # noqa: BLE001 - this is exactly what we count
+            escaped.append(f"input {n} ({suffix}): {type(exc).__name__}: {exc}")
+        else:
+            assert tags.title, "a track without a title"
+            read += 1
+        target.unlink()
+    return {"inputs": inputs, "read": read, "rejected": rejected, "escaped": escaped}
+
+
+def mutant_folder(seeds: list[Path], count: int, seed: int, folder: Path) -> list[Path]:
+    """Write ``count`` mutants into ``folder`` (for a scan)."""
+    rng = random.Random(seed)
+    originals = [(p.suffix, p.read_bytes()) for p in seeds]
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for n in range(count):
+        suffix, data = originals[rng.randrange(len(originals))]
+        path = folder / f"mutant-{n:05d}{suffix}"
+        path.write_bytes(mutate(data, rng))
+        out.append(path)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench fuzz")
+    parser.add_argument("--inputs", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds = seed_files(Path(tmp) / "seeds")
+        t0 = time.monotonic()
+        result = fuzz_read_tags(seeds, args.inputs, args.seed, Path(tmp))
+        result["seconds"] = round(time.monotonic() - t0, 1)
+        result["seed_files"] = len(seeds)
+    result["escaped_count"] = len(result.pop("escaped"))
+    return result
+
+
+if __name__ == "__main__":
+    for key, value in main().items():
+        print(f"{key:16} {value}")
