@@ -89,15 +89,16 @@ class SegueApp(QObject):
             path = cover_path(track, self.data_dir / "covers")
             return path.resolve().as_uri() if path else None
 
-        def raise_window() -> None:
-            self.window.showNormal()
-            self.window.raise_()
-            self.window.activateWindow()
-
-        self.mpris = MprisService(self.engine, raise_window=raise_window,
+        self.mpris = MprisService(self.engine, raise_window=self.raise_window,
                                   quit_app=self.window.close, art_url=art_url)
         if not self.mpris.start():
             self.mpris = None
+
+    def raise_window(self) -> None:
+        """Bring the window to the front (MPRIS Raise, a second launch)."""
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
 
     def _restore_state(self) -> None:
         existing = self.library.tracks_by_id(self.settings.queue)
@@ -168,8 +169,9 @@ def _startup_probe(app: QApplication) -> None:
     app.quit()
 
 
-def run_gui(data_dir_arg: str | None = None) -> int:
-    """Open the player window; returns the exit status."""
+def run_gui(data_dir_arg: str | None = None, play: bool = False) -> int:
+    """Open the player window (``play``: start hands-free playback at once); returns the
+    exit status."""
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.ffmpeg=false")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Segue")
@@ -179,6 +181,14 @@ def run_gui(data_dir_arg: str | None = None) -> int:
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
     data_dir = resolve_data_dir(data_dir_arg)
+    from player.single_instance import SingleInstance
+
+    instance = SingleInstance(data_dir)
+    if not instance.claim():
+        answered = instance.ask_first_to_raise()
+        print("Segue is already running" + ("; its window was brought to the front."
+                                            if answered else "."), file=sys.stderr)
+        return 0
     try:
         segue = SegueApp(data_dir)
     except LibraryError as exc:
@@ -189,8 +199,12 @@ def run_gui(data_dir_arg: str | None = None) -> int:
         QTimer.singleShot(0, lambda: _startup_probe(app))
     else:
         QTimer.singleShot(0, segue.start_playback)
+        if play:
+            QTimer.singleShot(0, lambda: segue.engine.play() if segue.engine else None)
+    instance.activated.connect(segue.raise_window)
     _quit_on_signals(app)
     app.aboutToQuit.connect(segue.shutdown)
     status = app.exec()
     segue.shutdown()
+    instance.release()
     return status

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $SEGUE_DATA_DIR, else the platform's user data folder)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (to stderr)")
+    parser.add_argument("--play", action="store_true",
+                        help="with no command: start playing hands-free as the window opens")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     scan = sub.add_parser("scan", help="add music folders and scan the library")
@@ -73,14 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     if args.command is None:
         from player.app import run_gui  # Qt is imported only for the GUI
 
-        return run_gui(args.data_dir)
+        return run_gui(args.data_dir, play=args.play)
     if args.command == "evaluate":
         from recommender.evaluate_cli import main as evaluate_main  # torch: only on demand
 

@@ -1,0 +1,95 @@
+"""One Segue window per data dir: a second launch brings the first to the front and leaves.
+
+Who is first is decided by an exclusive ``flock`` on ``<data-dir>/segue.lock`` — the kernel
+releases it when the process dies, however it dies, so a crash never leaves Segue unable to
+start. The first instance also listens on a local socket; a second one sends it ``raise``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import hashlib
+import logging
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "segue.lock"
+
+
+def server_name(data_dir: Path) -> str:
+    """A socket name private to this user and data dir."""
+    key = f"{getpass.getuser()}:{data_dir.resolve()}".encode()
+    return "segue-" + hashlib.sha1(key).hexdigest()[:16]
+
+
+class SingleInstance(QObject):
+    """Holds the data dir's lock; emits ``activated`` when another launch asks for us."""
+
+    activated = Signal()
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.name = server_name(data_dir)
+        self._lock_fd: int | None = None
+        self._server: QLocalServer | None = None
+
+    def claim(self) -> bool:
+        """True if this is the first instance (it now owns the lock and the socket)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        QLocalServer.removeServer(self.name)  # a socket file left by a killed instance
+        self._server = QLocalServer(self)
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not self._server.listen(self.name):
+            log.warning("single-instance socket unavailable: %s", self._server.errorString())
+        self._server.newConnection.connect(self._on_connection)
+        return True
+
+    def ask_first_to_raise(self, timeout_s: float = 3.0) -> bool:
+        """From a second instance: ask the first to come forward. True if it answered."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:  # the first may still be starting its server
+            sock = QLocalSocket()
+            sock.connectToServer(self.name)
+            if sock.waitForConnected(300):
+                sock.write(b"raise\n")
+                sock.waitForBytesWritten(1000)
+                sock.disconnectFromServer()
+                return True
+            time.sleep(0.1)
+        return False
+
+    def _on_connection(self) -> None:
+        while self._server is not None and self._server.hasPendingConnections():
+            sock = self._server.nextPendingConnection()
+            sock.readyRead.connect(lambda s=sock: self._read(s))
+            sock.disconnected.connect(sock.deleteLater)
+            if sock.bytesAvailable():  # arrived before readyRead was connected
+                self._read(sock)
+
+    def _read(self, sock: QLocalSocket) -> None:
+        if bytes(sock.readAll()).strip() == b"raise":
+            log.info("another launch asked this window to come to the front")
+            self.activated.emit()
+
+    def release(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None

@@ -1,0 +1,78 @@
+"""The real ``segue`` process: one instance per data dir, and a clean SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from player.audiogen import TrackSpec, make_library
+from player.library.db import Library
+from player.library.scanner import scan_folders
+
+
+def launch(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.Popen([sys.executable, "-m", "player", "--data-dir", str(data_dir), "-v",
+                             *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def test_second_launch_raises_the_first_and_leaves(data_dir: Path) -> None:
+    first = launch(data_dir)
+    try:
+        wait_for(lambda: (data_dir / "library.db").exists())
+        second = subprocess.run([sys.executable, "-m", "player", "--data-dir", str(data_dir)],
+                                env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+                                capture_output=True, text=True, timeout=30)
+        assert second.returncode == 0
+        assert "already running" in second.stderr and "front" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _, err = first.communicate(timeout=30)
+    assert first.returncode == 0, err[-2000:]
+    assert "asked this window to come to the front" in err
+
+
+def test_sigterm_closes_the_listen_in_progress(data_dir: Path, tmp_path: Path) -> None:
+    make_library(tmp_path / "music", [
+        (f"t{i}", "wav", TrackSpec(f"Long {i}", f"Artist {i}", seconds=30, pitch=300 + 50 * i))
+        for i in range(3)])
+    lib = Library.open(data_dir)
+    scan_folders(lib, [tmp_path / "music"])
+    lib.close()
+    proc = launch(data_dir, "--play")
+
+    def listening() -> bool:
+        conn = sqlite3.connect(data_dir / "library.db")
+        try:
+            return conn.execute("SELECT count(*) FROM listens").fetchone()[0] > 0
+        finally:
+            conn.close()
+
+    try:
+        wait_for(listening)
+        time.sleep(2.0)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
+    conn = sqlite3.connect(data_dir / "library.db")
+    rows = conn.execute("SELECT ended_at, played_ms, skipped, source FROM listens").fetchall()
+    conn.close()
+    assert len(rows) == 1
+    ended_at, played_ms, skipped, source = rows[0]
+    assert ended_at is not None and source == "auto"
+    assert 1000 <= played_ms <= 15000 and skipped == 1  # quit before half of a 30 s track
