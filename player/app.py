@@ -172,7 +172,8 @@ def _startup_probe(app: QApplication) -> None:
 def run_gui(data_dir_arg: str | None = None, play: bool = False) -> int:
     """Open the player window (``play``: start hands-free playback at once); returns the
     exit status."""
-    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.ffmpeg=false")
+    # FFmpeg and audio-device chatter on stderr helps nobody who double-clicked the app.
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Segue")
     app.setApplicationDisplayName("Segue")

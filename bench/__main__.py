@@ -1,0 +1,84 @@
+"""One command for every benchmark: ``python -m bench [NAME ...] [--quick]``.
+
+Each benchmark module has ``main(argv) -> dict`` of figures (ratios to a baseline measured in
+the same run where one exists). The figures are printed as a table and written to
+``bench/results/latest.json``. With no NAME, every benchmark runs (about half an hour on 2
+cores); ``--quick`` shrinks the workloads to a few minutes for a smoke check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: name -> (module, argv for a full run, argv for --quick)
+BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
+    "startup": ("bench.startup", [], []),
+    "scan": ("bench.scan", ["--files", "10000"], ["--files", "1000"]),
+    "handsfree": ("bench.handsfree", ["--tracks", "200"], ["--tracks", "30"]),
+    "fuzz": ("bench.fuzz", ["--inputs", "10000"], ["--inputs", "1000"]),
+    "kills": ("bench.kills", ["--kills", "120"], ["--kills", "9"]),
+    "rec_speed": ("bench.rec_speed", [], ["--quick"]),
+    "quality": ("bench.eval_public", [], ["--quick"]),
+}
+
+
+def _table(results: dict[str, Any]) -> str:
+    lines = []
+    for name, figures in results.items():
+        lines.append(f"== {name}")
+        if isinstance(figures, dict):
+            for key, value in figures.items():
+                if isinstance(value, (dict, list)):
+                    value = json.dumps(value)[:100]
+                lines.append(f"  {key:36} {value}")
+        else:
+            lines.append(f"  {figures}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME",
+                        help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
+    parser.add_argument("--quick", action="store_true", help="small workloads")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    names = args.names or list(BENCHMARKS)
+    results: dict[str, Any] = {}
+    for name in names:
+        module_name, full, quick = BENCHMARKS[name]
+        started = time.monotonic()
+        print(f"running {name}…", file=sys.stderr, flush=True)
+        try:
+            module = importlib.import_module(module_name)
+            figures = module.main(quick if args.quick else full)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            figures = {"error": f"{type(exc).__name__}: {exc}"}
+        if not isinstance(figures, dict):
+            figures = {"result": figures}
+        figures["bench_seconds"] = round(time.monotonic() - started, 1)
+        results[name] = figures
+    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick,
+              "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count(),
+                          "platform": platform.platform()},
+              "results": results}
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / ("latest-quick.json" if args.quick else "latest.json")
+    out.write_text(json.dumps(report, indent=2))
+    print(_table(results))
+    print(f"\nwritten to {out}")
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Hands-free playback soak: N short generated tracks in a row through real QtMultimedia.
+
+Measures the gap between one track's end and the next one's first advancing position (the
+silence a listener hears), checks that every play was logged in order with no error, and
+compares the process's memory after the first tracks with the end. Optionally a rescan and
+model fine-tunes run meanwhile (``--busy``), as in a long day of listening.
+
+Run: ``python -m bench handsfree --tracks 200`` (prints a table, returns the figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from player.audiogen import TrackSpec, make_library
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool = False,
+        timeout_s: float = 1800) -> dict[str, Any]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from player.app import SegueApp
+    from player.library.db import Library
+    from player.library.scanner import scan_folders
+    from player.settings import Settings
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        music, data = Path(tmp) / "music", Path(tmp) / "data"
+        formats = ("mp3", "flac", "vorbis", "opus", "aac")
+        # More distinct tracks than plays within the repeat window, spread over artists
+        n_files = max(120, tracks // 2)
+        make_library(music, [
+            (f"{i % 23}/{i:04d}", formats[i % len(formats)],
+             TrackSpec(f"Track {i}", f"Artist {i % 23}", f"Album {i % 41}", seconds=seconds,
+                       pitch=220.0 + 20 * (i % 9)))
+            for i in range(n_files)])
+        lib = Library.open(data)
+        scan_folders(lib, [music])
+        lib.close()
+        Settings(playback_rate=rate).save(data)
+        segue = SegueApp(data, enable_mpris=False)
+        segue.start_playback()
+        engine = segue.engine
+        gaps: list[float] = []
+        errors: list[str] = []
+        state = {"ended_at": None, "plays": 0, "rss_early": None, "started": time.monotonic()}
+
+        def on_finished() -> None:
+            state["ended_at"] = time.perf_counter()
+
+        def on_position(pos: int, _dur: int) -> None:
+            if pos > 0 and state["ended_at"] is not None:
+                gaps.append((time.perf_counter() - state["ended_at"]) * 1000)
+                state["ended_at"] = None
+
+        def on_logged(_tid: int) -> None:
+            state["plays"] += 1
+            if state["plays"] == 20:
+                state["rss_early"] = _rss_mb()
+            if busy and state["plays"] % 50 == 25:
+                segue.window.rescan()
+            if state["plays"] >= tracks:
+                app.quit()
+
+        engine.backend.finished.connect(on_finished)
+        engine.positionChanged.connect(on_position)
+        engine.listenLogged.connect(on_logged)
+        engine.message.connect(lambda m: errors.append(m) if "Cannot" in m or "Stopped" in m
+                               else None)
+        QTimer.singleShot(int(timeout_s * 1000), app.quit)
+        engine.play()
+        app.exec()
+        rss_end = _rss_mb()
+        listens = segue.library.listens()
+        segue.shutdown()
+    closed = [r for r in listens if r["ended_at"] is not None]
+    ordered = all(a["started_at"] <= b["started_at"] for a, b in zip(closed, closed[1:]))
+    gaps_sorted = sorted(gaps)
+    return {
+        "tracks_played": state["plays"],
+        "errors": len(errors),
+        "listens_in_order": ordered,
+        "all_completed": all(r["skipped"] == 0 for r in closed),
+        "gap_ms_median": round(statistics.median(gaps), 1) if gaps else None,
+        "gap_ms_p95": round(gaps_sorted[int(0.95 * (len(gaps) - 1))], 1) if gaps else None,
+        "gap_ms_max": round(max(gaps), 1) if gaps else None,
+        "rss_mb_after_20": round(state["rss_early"] or 0, 1),
+        "rss_mb_end": round(rss_end, 1),
+        "rss_growth_pct": round(100 * (rss_end / state["rss_early"] - 1), 1)
+        if state["rss_early"] else None,
+        "wall_s": round(time.monotonic() - state["started"], 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench handsfree")
+    parser.add_argument("--tracks", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=8.0)
+    parser.add_argument("--busy", action="store_true", help="rescans during playback")
+    args = parser.parse_args(argv)
+    return run(args.tracks, args.rate, busy=args.busy)
+
+
+if __name__ == "__main__":
+    for key, value in main().items():
+        print(f"{key:20} {value}")
