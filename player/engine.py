@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -72,6 +73,8 @@ class Engine(QObject):
         self.auto_pick: Pick | None = None
         self.played: list[int] = []  # this run's tracks, for "previous"
         self._pick_job: Job | None = None
+        # One long-lived thread for picks: one SQLite connection, not one per track.
+        self._pick_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segue-pick")
         self._pick_generation = 0
         self._last_position = 0
         self._failures = 0
@@ -214,6 +217,7 @@ class Engine(QObject):
         self._close_listen(completed=False)
         if self._pick_job is not None:
             self._pick_job.cancel()
+        self._pick_executor.shutdown(wait=True, cancel_futures=True)
         self.backend.shutdown()
 
     # -- what comes next ---------------------------------------------------------------------
@@ -267,7 +271,7 @@ class Engine(QObject):
         def work(report: Callable[[Any], None], cancel: Any) -> Pick | None:
             return self.autoqueue.pick(current, exclude=exclude)
 
-        job = Job(work, "autoqueue-pick", parent=self)
+        job = Job(work, "autoqueue-pick", parent=self, executor=self._pick_executor)
         job.done.connect(lambda pick: self._pick_ready(generation, pick))
         job.ended.connect(job.deleteLater)
         self._pick_job = job

@@ -17,6 +17,8 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -38,8 +40,18 @@ class Job(QObject):
     _done = Signal(object)
     _failed = Signal(str)
 
-    def __init__(self, fn: JobFunction, name: str = "job", parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        fn: JobFunction,
+        name: str = "job",
+        parent: QObject | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        """``executor``: run on this (e.g. a one-thread pool reused for frequent small jobs)
+        instead of a new thread of its own."""
         super().__init__(parent)
+        self._executor = executor
+        self._future: Future[None] | None = None
         self.fn = fn
         self.name = name
         self.cancel_event = threading.Event()
@@ -53,6 +65,9 @@ class Job(QObject):
         self.finished = False
 
     def start(self) -> "Job":
+        if self._executor is not None:
+            self._future = self._executor.submit(self._run)
+            return self
         self._thread = threading.Thread(target=self._run, name=f"segue-{self.name}", daemon=True)
         self._thread.start()
         return self
@@ -63,10 +78,18 @@ class Job(QObject):
 
     @property
     def running(self) -> bool:
+        if self._future is not None:
+            return not self._future.done()
         return self._thread is not None and self._thread.is_alive()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the thread ends (tests, shutdown). True if it did."""
+        """Block until the work ends (tests, shutdown). True if it did."""
+        if self._future is not None:
+            try:
+                self._future.result(timeout)
+            except FutureTimeout:
+                return False
+            return True
         if self._thread is None:
             return True
         self._thread.join(timeout)

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,7 +187,9 @@ class Library:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self._all_conns: list[sqlite3.Connection] = []
+        # Weak: when a thread ends, its thread-local wrapper goes and its connection closes;
+        # strong references here would keep one connection per finished thread for ever.
+        self._all_dbs: weakref.WeakSet[sqlite_utils.Database] = weakref.WeakSet()
         self._conns_lock = threading.Lock()
         if self.path.exists() and self.path.is_dir():
             raise LibraryError(f"cannot open the library: {self.path} is a folder, not a file")
@@ -214,6 +217,8 @@ class Library:
         if db is None:
             db = sqlite_utils.Database(self._connect())
             self._local.db = db
+            with self._conns_lock:
+                self._all_dbs.add(db)
         return db
 
     def _connect(self) -> sqlite3.Connection:
@@ -233,17 +238,16 @@ class Library:
         except sqlite3.DatabaseError:
             conn.close()
             raise
-        with self._conns_lock:
-            self._all_conns.append(conn)
         return conn
 
     def close(self) -> None:
         """Close every thread's connection (call once, at shutdown)."""
         with self._conns_lock:
-            conns, self._all_conns = self._all_conns, []
-        for conn in conns:
+            dbs = list(self._all_dbs)
+            self._all_dbs = weakref.WeakSet()
+        for db in dbs:
             with contextlib.suppress(sqlite3.Error):
-                conn.close()
+                db.conn.close()
         self._local = threading.local()
 
     @contextlib.contextmanager
