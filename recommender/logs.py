@@ -150,8 +150,14 @@ def _natural_key(path: Path) -> list[Any]:
 
 def load_tsv(path: str | os.PathLike[str], default_user: str = "") -> list[Play]:
     """Load a TSV log with the header ``user timestamp artist title ms_played``."""
+    return _strict(iter_tsv(path, default_user))
+
+
+def iter_tsv(path: str | os.PathLike[str], default_user: str = ""
+             ) -> Iterator[Play | LogFormatError]:
+    """Each row of a TSV log: a ``Play``, or a ``LogFormatError`` for a row that cannot be
+    read (dropped rows yield nothing). A file without the header raises at once."""
     p = Path(path)
-    plays: list[Play] = []
     with p.open(encoding="utf-8-sig", newline="") as fh:
         header = fh.readline().rstrip("\r\n").split("\t")
         if [h.strip().lower() for h in header] != _TSV_HEADER:
@@ -162,16 +168,27 @@ def load_tsv(path: str | os.PathLike[str], default_user: str = "") -> list[Play]
                 continue
             cells = line.split("\t")
             if len(cells) != 5:
-                raise LogFormatError(f"{p}:{lineno}: expected 5 tab-separated fields")
+                yield LogFormatError(f"{p}:{lineno}: expected 5 tab-separated fields")
+                continue
             user, stamp, artist, title, ms = cells
             if _dropped(artist, title):
                 continue
             try:
                 when = parse_time(stamp)
                 ms_played = int(float(ms)) if ms.strip() else None
-            except ValueError as exc:
-                raise LogFormatError(f"{p}:{lineno}: {exc}") from exc
-            plays.append(Play(user.strip() or default_user, when, artist, title, ms_played))
+            except (ValueError, OverflowError) as exc:
+                yield LogFormatError(f"{p}:{lineno}: {exc}")
+                continue
+            yield Play(user.strip() or default_user, when, artist, title, ms_played)
+
+
+def _strict(rows: Iterable[Play | LogFormatError]) -> list[Play]:
+    """The plays of ``rows``; the first bad row raises (the evaluation wants whole logs)."""
+    plays = []
+    for row in rows:
+        if isinstance(row, LogFormatError):
+            raise row
+        plays.append(row)
     return plays
 
 
@@ -227,16 +244,33 @@ def _record_to_play(rec: Any, default_user: str) -> Play | None:
 
 def load_json(path: str | os.PathLike[str], default_user: str = "") -> list[Play]:
     """Load a Spotify (account data or extended) or ListenBrainz JSON / JSON-lines file."""
+    return _strict(iter_json(path, default_user))
+
+
+def iter_json(path: str | os.PathLike[str], default_user: str = ""
+              ) -> Iterator[Play | LogFormatError]:
+    """Each record of a JSON log: a ``Play``, or a ``LogFormatError`` for a record that
+    cannot be read (dropped records yield nothing). A file that is not JSON raises at once."""
     p = Path(path)
-    plays = []
-    for rec in _json_records(p):
+    for n, rec in enumerate(_json_records(p)):
         try:
             play = _record_to_play(rec, default_user)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise LogFormatError(f"{p}: {exc}") from exc
+        except LogFormatError as exc:
+            yield LogFormatError(f"{p}: record {n + 1}: {exc}")
+            continue
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            yield LogFormatError(f"{p}: record {n + 1}: {type(exc).__name__}: {exc}")
+            continue
         if play is not None:
-            plays.append(play)
-    return plays
+            yield play
+
+
+def iter_plays(path: str | os.PathLike[str], default_user: str = ""
+               ) -> Iterator[Play | LogFormatError]:
+    """Each row of one log file of any supported format (TSV by its extension, else JSON)."""
+    if Path(path).suffix.lower() == ".tsv":
+        return iter_tsv(path, default_user)
+    return iter_json(path, default_user)
 
 
 def log_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -403,31 +437,57 @@ def _playlists_tsv(path: Path) -> list[list[TrackKey]]:
     return [[k for _, _, k in sorted(rows)] for rows in lists.values()]
 
 
-def _m3u_entries(path: Path) -> Iterator[TrackKey]:
-    """Yield the track keys of an M3U/M3U8 playlist."""
-    encoding = "utf-8-sig" if path.suffix.lower() == ".m3u8" else "utf-8"
+@dataclass(frozen=True, slots=True)
+class M3UEntry:
+    """One entry of an M3U/M3U8 playlist: where it points, and what ``#EXTINF`` or the file
+    name says it is (``artist`` empty when nothing says)."""
+
+    location: str
+    artist: str
+    title: str
+    seconds: float | None = None
+
+
+def m3u_entries(path: str | os.PathLike[str]) -> Iterator[M3UEntry]:
+    """Every entry of an M3U/M3U8 playlist, in order."""
+    p = Path(path)
+    encoding = "utf-8-sig" if p.suffix.lower() == ".m3u8" else "utf-8"
     try:
-        text = path.read_text(encoding=encoding)
+        text = p.read_text(encoding=encoding)
     except UnicodeDecodeError:
-        text = path.read_text(encoding="latin-1")  # old M3U files are often Latin-1
+        text = p.read_text(encoding="latin-1")  # old M3U files are often Latin-1
     extinf: str | None = None
+    seconds: float | None = None
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
             continue
         if line.upper().startswith("#EXTINF:"):
-            _, _, extinf = line.partition(",")
+            head, _, extinf = line[8:].partition(",")
+            try:
+                seconds = float(head.split()[0]) if head.split() else None
+            except ValueError:
+                seconds = None
             continue
         if line.startswith("#"):
             continue
         label = extinf if extinf and " - " in extinf else Path(line.replace("\\", "/")).stem
-        extinf = None
         artist, sep, title = label.partition(" - ")
-        if sep and not _dropped(artist, title):
-            yield track_key(artist, title)
-        elif not sep and label.strip():
+        if not sep:
+            artist, title = "", label
+        yield M3UEntry(line, artist.strip(), title.strip(),
+                       seconds if seconds is not None and seconds > 0 else None)
+        extinf, seconds = None, None
+
+
+def _m3u_entries(path: Path) -> Iterator[TrackKey]:
+    """Yield the track keys of an M3U/M3U8 playlist."""
+    for entry in m3u_entries(path):
+        if entry.artist and not _dropped(entry.artist, entry.title):
+            yield track_key(entry.artist, entry.title)
+        elif not entry.artist and entry.title:
             # No artist to be found: key by title alone rather than lose the entry.
-            yield track_key("", label)
+            yield track_key("", entry.title)
 
 
 def split_playlists(playlists: Sequence[Any], train_share: float = 0.9, seed: int = 0
