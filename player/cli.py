@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="count tracks, artists, albums and listens")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
 
+    imp = sub.add_parser(
+        "import",
+        help="import listening history (Spotify, ListenBrainz, TSV) and playlists (M3U)",
+    )
+    imp.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    imp.add_argument("--json", action="store_true", help="print one JSON object")
+
     desktop = sub.add_parser(
         "install-desktop",
         help="add Segue to the applications menu (a .desktop file and an icon, per user)",
@@ -87,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from recommender.evaluate_cli import main as evaluate_main  # torch: only on demand
 
         return evaluate_main(args.rest)
-    handler = {"scan": cmd_scan, "stats": cmd_stats,
+    handler = {"scan": cmd_scan, "stats": cmd_stats, "import": cmd_import,
                "install-desktop": cmd_install_desktop}[args.command]
     return handler(args)
 
@@ -163,6 +170,36 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"{stats['albums']} albums, {stats['listens']} listens, "
             f"{stats['scan_errors']} files with errors, {stats['roots']} music folders"
         )
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from player.importer import import_history
+
+    for path in args.paths:
+        if not os.path.exists(path):
+            print(f"segue: {path}: no such file or folder", file=sys.stderr)
+            return EXIT_USAGE
+    library = _open_library(args)
+    if library is None:
+        return EXIT_ERROR
+    try:
+        report = import_history(library, args.paths)
+    except ValueError as exc:
+        print(f"segue: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        library.close()
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        print(f"{report.rows} plays read: {report.listens} new listens ({report.matched} "
+              f"matched to your library, {report.unmatched} not), {report.duplicates} already "
+              f"imported; {report.playlists} playlists")
+        for where, reason in report.errors[:20]:
+            print(f"  skipped: {reason}")
+        if len(report.errors) > 20:
+            print(f"  ... and {len(report.errors) - 20} more")
     return EXIT_OK
 
 

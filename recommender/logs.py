@@ -213,19 +213,27 @@ def _json_records(path: Path) -> list[Any]:
     return data
 
 
+def _text(rec: dict[str, Any], key: str) -> str | None:
+    """A text field of a record: None when absent; anything but text is a format error."""
+    value = rec.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise LogFormatError(f"{key} is not text: {value!r:.40}")
+
+
 def _record_to_play(rec: Any, default_user: str) -> Play | None:
     """Map one JSON record of any supported format to a ``Play`` (``None`` = dropped)."""
     if not isinstance(rec, dict):
         raise LogFormatError(f"not a play record: {rec!r:.80}")
     if "endTime" in rec:  # Spotify account data: StreamingHistory*.json
-        artist, title = rec.get("artistName"), rec.get("trackName")
+        artist, title = _text(rec, "artistName"), _text(rec, "trackName")
         if _dropped(artist, title):
             return None
         return Play(default_user, parse_time(rec["endTime"]), artist, title,
                     int(rec.get("msPlayed", 0)))
     if "ts" in rec:  # Spotify extended streaming history
-        artist = rec.get("master_metadata_album_artist_name")
-        title = rec.get("master_metadata_track_name")
+        artist = _text(rec, "master_metadata_album_artist_name")
+        title = _text(rec, "master_metadata_track_name")
         if _dropped(artist, title):
             return None
         user = rec.get("username") or default_user
@@ -233,7 +241,9 @@ def _record_to_play(rec: Any, default_user: str) -> Play | None:
                     int(rec.get("ms_played", 0)))
     if "listened_at" in rec:  # ListenBrainz
         meta = rec.get("track_metadata") or {}
-        artist, title = meta.get("artist_name"), meta.get("track_name")
+        if not isinstance(meta, dict):
+            raise LogFormatError(f"track_metadata is not an object: {meta!r:.40}")
+        artist, title = _text(meta, "artist_name"), _text(meta, "track_name")
         if _dropped(artist, title):
             return None
         user = rec.get("user_name") or default_user
@@ -413,18 +423,20 @@ def load_playlists(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[s
     return out
 
 
-def _playlists_tsv(path: Path) -> list[list[TrackKey]]:
-    """Read a ``playlist position artist title`` TSV into ordered sequences."""
-    lists: dict[str, list[tuple[float, int, TrackKey]]] = {}
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+def playlist_tsv_rows(path: str | os.PathLike[str]) -> dict[str, list[tuple[str, str]]]:
+    """A ``playlist position artist title`` TSV as ``{playlist: [(artist, title), ...]}``,
+    each playlist in position order (rows without artist or title dropped)."""
+    p = Path(path)
+    lists: dict[str, list[tuple[float, int, str, str]]] = {}
+    with p.open(encoding="utf-8-sig", newline="") as fh:
         header = fh.readline().rstrip("\r\n").split("\t")
         if [h.strip().lower() for h in header] != _PLAYLIST_HEADER:
-            raise LogFormatError(f"{path}: TSV header must be {' '.join(_PLAYLIST_HEADER)!r}")
+            raise LogFormatError(f"{p}: TSV header must be {' '.join(_PLAYLIST_HEADER)!r}")
         for lineno, line in enumerate(fh, start=2):
             cells = line.rstrip("\r\n").split("\t")
             if len(cells) != 4:
                 if line.strip():
-                    raise LogFormatError(f"{path}:{lineno}: expected 4 tab-separated fields")
+                    raise LogFormatError(f"{p}:{lineno}: expected 4 tab-separated fields")
                 continue
             name, pos, artist, title = cells
             if _dropped(artist, title):
@@ -432,9 +444,14 @@ def _playlists_tsv(path: Path) -> list[list[TrackKey]]:
             try:
                 position = float(pos)
             except ValueError as exc:
-                raise LogFormatError(f"{path}:{lineno}: bad position {pos!r}") from exc
-            lists.setdefault(name, []).append((position, lineno, track_key(artist, title)))
-    return [[k for _, _, k in sorted(rows)] for rows in lists.values()]
+                raise LogFormatError(f"{p}:{lineno}: bad position {pos!r}") from exc
+            lists.setdefault(name, []).append((position, lineno, artist, title))
+    return {name: [(a, t) for _, _, a, t in sorted(rows)] for name, rows in lists.items()}
+
+
+def _playlists_tsv(path: Path) -> list[list[TrackKey]]:
+    """Read a ``playlist position artist title`` TSV into ordered sequences of keys."""
+    return [[track_key(a, t) for a, t in rows] for rows in playlist_tsv_rows(path).values()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -589,9 +589,73 @@ class Library:
         )
 
     def all_track_meta(self) -> list[dict[str, Any]]:
-        """id, artist, album, genre, title of every track (for the recommender's metadata)."""
+        """What identifies every track: for the recommender's metadata and the importer."""
         return list(self.db.query(
-            "SELECT id, title, artist, album, albumartist, genre, missing FROM tracks"))
+            "SELECT id, path, title, artist, album, albumartist, genre, duration_ms, missing "
+            "FROM tracks"))
+
+    def track_durations(self) -> dict[int, int | None]:
+        return dict(self.db.conn.execute("SELECT id, duration_ms FROM tracks").fetchall())
+
+    # -- imports -------------------------------------------------------------------------------
+
+    def add_imported_listens(
+        self, rows: Sequence[dict[str, Any]], session_gap_s: float
+    ) -> tuple[int, int]:
+        """Insert imported plays (time-ordered dicts with track_id, started_at, ended_at,
+        played_ms, skipped, artist, title, import_key) in one transaction; a play whose
+        ``import_key`` is already there is ignored. Sessions break at ``session_gap_s``.
+
+        Returns (inserted, of which matched to a track).
+        """
+        sql = (
+            "INSERT OR IGNORE INTO listens(track_id, started_at, ended_at, played_ms, skipped, "
+            "source, session_id, artist, title, import_key) "
+            "VALUES (?, ?, ?, ?, ?, 'import', ?, ?, ?, ?)"
+        )
+        with self.transaction() as db:
+            session = self.max_session_id()
+            last_end: float | None = None
+            values: dict[bool, list[tuple[Any, ...]]] = {True: [], False: []}
+            for r in rows:
+                if last_end is None or r["started_at"] - last_end > session_gap_s:
+                    session += 1
+                last_end = r["ended_at"]
+                values[r["track_id"] is not None].append((
+                    r["track_id"], r["started_at"], r["ended_at"], r["played_ms"], r["skipped"],
+                    session, r["artist"], r["title"], r["import_key"]))
+            matched = db.conn.executemany(sql, values[True]).rowcount
+            unmatched = db.conn.executemany(sql, values[False]).rowcount
+        return matched + unmatched, matched
+
+    def save_playlist(
+        self, name: str, source_path: str, items: Sequence[tuple[int | None, str | None, str | None]]
+    ) -> int:
+        """Store a playlist ``(track_id or None, artist, title)`` per entry, replacing one
+        imported before from the same source. Returns its id."""
+        with self.transaction() as db:
+            db.conn.execute("DELETE FROM playlists WHERE source_path = ?", (source_path,))
+            cur = db.conn.execute(
+                "INSERT INTO playlists(name, source_path, imported_at) VALUES (?, ?, ?)",
+                (name, source_path, time.time()),
+            )
+            playlist_id = int(cur.lastrowid)
+            db.conn.executemany(
+                "INSERT INTO playlist_items(playlist_id, position, track_id, artist, title) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(playlist_id, i, t, a, ti) for i, (t, a, ti) in enumerate(items)],
+            )
+        return playlist_id
+
+    def playlists(self) -> list[dict[str, Any]]:
+        """Every playlist with its entries' track ids (None where unmatched), in order."""
+        out = []
+        for pl in self.db.query("SELECT id, name, source_path FROM playlists ORDER BY id"):
+            pl["items"] = [r[0] for r in self.db.conn.execute(
+                "SELECT track_id FROM playlist_items WHERE playlist_id = ? ORDER BY position",
+                (pl["id"],))]
+            out.append(pl)
+        return out
 
     # -- statistics --------------------------------------------------------------------------
 
