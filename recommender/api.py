@@ -248,12 +248,14 @@ class Recommender(SequenceModel):
         """Copy inputs for the latest play of ``log_`` as [1, R] tensors."""
         net, cfg = self._require(), self.config
         out: Feats = {}
-        if net.n_buckets:
-            out["repeat"] = tuple(torch.from_numpy(np.ascontiguousarray(a))[None]
-                                  for a in log_.repeat_inputs(cfg.repeat_window))
-        if net.n_succ:
-            out["succ"] = tuple(torch.from_numpy(a)[None]
-                                for a in log_.successor_inputs(cfg.successor_memory))
+        if net.has_repeat:
+            out["repeat"] = tuple(  # type: ignore[assignment]
+                torch.from_numpy(a)[None]
+                for a in log_.repeat_inputs(cfg.repeat_window, cfg.repeat_latest))
+        if net.has_succ:
+            out["succ"] = tuple(  # type: ignore[assignment]
+                torch.from_numpy(a)[None] for a in log_.successor_inputs(
+                    cfg.successor_memory, cfg.successor_offsets))
         return out
 
     def _plays(self, context: Sequence[EventLike]) -> list[tuple[int, int]]:
@@ -424,9 +426,7 @@ class _GRUScorer(Scorer):
                 if not ev.skipped:
                     self.log.append(self.rec.vocab.get(ev.track), self.session)
                     self.new_session = False
-        window = self.cfg.context_window
-        plays = list(zip(self.log.items[-window:], self.log.session[-window:]))
-        self.h = self.rec._hidden(plays)
+        self.h = self.rec._hidden(self.log.pairs(self.cfg.context_window))
 
     @torch.no_grad()
     def scores(self) -> tuple[np.ndarray, np.ndarray | None]:

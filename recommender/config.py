@@ -36,11 +36,17 @@ class Config:
     #: How many of the latest plays the repeat scorer looks back over (0 = off). Personal
     #: logs repeat a lot: a track heard recently is the likeliest next one.
     repeat_window: int = 512
+    #: Tell the repeat scorer which play is a track's latest (the ``recent`` rule) apart
+    #: from its older plays (frequency).
+    repeat_latest: bool = True
     #: Also score the artists of recent plays (a learned bonus for every track of them).
     artist_repeat: bool = True
     #: Successor memory: how many earlier plays of the current track are looked up to
     #: boost what followed them (0 = off). Albums and playlists get replayed in order.
     successor_memory: int = 16
+    #: How far after those earlier plays to look (1 = the next track only; more helps
+    #: with shuffled playlists and partly replayed albums).
+    successor_offsets: int = 1
 
     # --- skips ---------------------------------------------------------------------------
     #: Weight of the unlikelihood loss that pushes down a track the listener skipped right
@@ -124,5 +130,5 @@ class Config:
         if not 0.0 <= self.val_share < 1.0:
             raise ValueError("val_share must be in [0, 1)")
         if self.repeat_window < 0 or self.successor_memory < 0 or self.epochs < 0 \
-                or self.lr <= 0:
+                or self.lr <= 0 or self.successor_offsets < 1:
             raise ValueError("repeat_window, successor_memory, epochs must be >= 0, lr > 0")

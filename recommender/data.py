@@ -180,90 +180,152 @@ def previous_occurrences(items: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-class PlayLog:
-    """A growing list of kept plays with an index of where each track was played.
+def next_occurrences(items: np.ndarray) -> np.ndarray:
+    """[L]: position of the next play of the same track (``NEVER`` if none; also for 0)."""
+    out = np.full(len(items), NEVER, dtype=np.int64)
+    last: dict[int, int] = {}
+    for p, it in enumerate(items.tolist()):
+        if it == PAD:
+            continue
+        j = last.get(it)
+        if j is not None:
+            out[j] = p
+        last[it] = p
+    return out
 
-    The inference-time twin of ``Stream``: it yields the same repeat and successor inputs
-    for its latest play as the training code computes for a stream position.
+
+#: "No next play" in ``next_occurrences``.
+NEVER = np.iinfo(np.int64).max
+
+
+def repeat_features(items: np.ndarray, session: np.ndarray, next_occ: np.ndarray,
+                    pos: np.ndarray, window: int, latest: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The repeat scorer's inputs for positions ``pos`` [M]: the latest ``window`` plays.
+
+    Returns (track [M, W], slot [M, W], valid [M, W]), distance 0 (the play at ``pos``)
+    first. ``slot`` = distance bucket + nb * (from an earlier session) + 2 nb * (not the
+    latest play of that track, when ``latest``), nb = ``n_buckets(window)``; so the model
+    can weigh "last heard d plays ago" (what the ``recent`` rule uses) apart from "also
+    heard d plays ago" (frequency).
+    """
+    nb = n_buckets(window)
+    idx = pos[:, None] - np.arange(window)[None, :]
+    valid = idx >= 0
+    idx = np.where(valid, idx, 0)
+    hist = np.where(valid, items[idx], PAD)
+    slot = bucket_table(window)[None, :] + nb * (session[idx] != session[pos][:, None])
+    if latest:
+        slot = slot + 2 * nb * (next_occ[idx] <= pos[:, None])
+    return hist, slot, valid & (hist != PAD)
+
+
+def repeat_slots(window: int) -> int:
+    """How many repeat slots ``repeat_features`` can produce."""
+    return 4 * n_buckets(window)
+
+
+def successor_features(items: np.ndarray, session: np.ndarray, pos: np.ndarray,
+                       occ: np.ndarray, offsets: int = 1
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What followed earlier plays of the current track: the successor memory's inputs.
+
+    ``occ`` [M, K] are earlier positions of the track played at ``pos`` [M] (-1 = none).
+    For each occurrence j and offset o in 1..``offsets``, the track at j + o when it is in
+    the same session and already in the context (j + o <= pos). Returns (track [M, K*O],
+    slot [M, K*O], valid [M, K*O]) with slot = occurrence-rank bucket + nk * (o - 1) +
+    nk * O * (the play before j matched the play before ``pos``: the same two-track run
+    was heard before), nk = ``n_buckets(K)``.
+    """
+    m, k = occ.shape
+    nk = n_buckets(k)
+    ok = occ >= 0
+    j = np.where(ok, occ, 0)
+    last = len(items) - 1
+    jp = np.maximum(j - 1, 0)
+    pp = np.maximum(pos - 1, 0)[:, None]
+    bigram = (j >= 1) & (pos[:, None] >= 1) & (items[jp] == items[pp]) & \
+        (session[jp] == session[j]) & (session[pp] == session[pos][:, None]) & \
+        (items[jp] != PAD)
+    ranks = bucket_table(k)[None, :]
+    tracks, slots, valids = [], [], []
+    for o in range(1, offsets + 1):
+        nxt = np.minimum(j + o, last)
+        succ = items[nxt]
+        valid = ok & (j + o <= pos[:, None]) & (session[nxt] == session[j]) & (succ != PAD)
+        tracks.append(np.where(valid, succ, PAD))
+        slots.append(ranks + nk * (o - 1) + nk * offsets * bigram)
+        valids.append(valid)
+    return (np.concatenate(tracks, axis=1), np.concatenate(slots, axis=1),
+            np.concatenate(valids, axis=1))
+
+
+def successor_slots(k: int, offsets: int) -> int:
+    """How many successor slots ``successor_features`` can produce."""
+    return 2 * n_buckets(k) * offsets
+
+
+class PlayLog:
+    """A growing list of kept plays: the inference-time twin of ``Stream``.
+
+    It keeps the arrays the feature functions need (items, sessions, next occurrence,
+    where each track was played), so that inference calls the very functions training
+    uses, for the latest position only.
     """
 
-    def __init__(self) -> None:
-        self.items: list[int] = []
-        self.session: list[int] = []
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self.items = np.zeros(capacity, dtype=np.int64)
+        self.session = np.zeros(capacity, dtype=np.int64)
+        self.next_occ = np.full(capacity, NEVER, dtype=np.int64)
         self.where: dict[int, list[int]] = {}
 
     def append(self, item: int, session: int) -> None:
         """Add one kept play (``item`` 0 = unknown track)."""
+        if self.n == len(self.items):  # amortised growth
+            grow = len(self.items)
+            self.items = np.concatenate([self.items, np.zeros(grow, dtype=np.int64)])
+            self.session = np.concatenate([self.session, np.zeros(grow, dtype=np.int64)])
+            self.next_occ = np.concatenate([self.next_occ,
+                                            np.full(grow, NEVER, dtype=np.int64)])
+        p = self.n
         if item != PAD:
-            self.where.setdefault(item, []).append(len(self.items))
-        self.items.append(item)
-        self.session.append(session)
+            lst = self.where.setdefault(item, [])
+            if lst:
+                self.next_occ[lst[-1]] = p
+            lst.append(p)
+        self.items[p], self.session[p] = item, session
+        self.n += 1
 
     def __len__(self) -> int:
-        return len(self.items)
+        return self.n
 
-    def repeat_inputs(self, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(items, slot, valid) of the latest ``window`` plays, latest first.
+    def pairs(self, last: int) -> list[tuple[int, int]]:
+        """The latest ``last`` plays as (item, session)."""
+        a = max(self.n - last, 0)
+        return list(zip(self.items[a:self.n].tolist(), self.session[a:self.n].tolist()))
 
-        ``slot`` = distance bucket + ``n_buckets(window)`` if the play is from an earlier
-        session than the latest one - as ``repeat_slots`` computes for training.
-        """
-        items = np.zeros(window, dtype=np.int64)
-        same = np.zeros(window, dtype=bool)
-        recent = self.items[-window:][::-1]
-        sess = self.session[-window:][::-1]
-        if recent:
-            items[: len(recent)] = recent
-            same[: len(recent)] = np.asarray(sess) == sess[0]
-        slot = bucket_table(window) + n_buckets(window) * (~same)
-        return items, slot, items != PAD
+    def repeat_inputs(self, window: int, latest: bool = True
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``repeat_features`` of the latest play, each [W]."""
+        if self.n == 0:
+            z = np.zeros(window, dtype=np.int64)
+            return z, z, z.astype(bool)
+        out = repeat_features(self.items[: self.n], self.session[: self.n],
+                              self.next_occ[: self.n], np.array([self.n - 1]), window, latest)
+        return out[0][0], out[1][0], out[2][0]
 
-    def successor_inputs(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``successors`` for the latest play (a scalar loop: k is small, the log is not)."""
-        succ = np.zeros(k, dtype=np.int64)
-        slot = bucket_table(k).copy()
-        valid = np.zeros(k, dtype=bool)
-        p = len(self.items) - 1
-        if p < 0 or self.items[p] == PAD:
-            return succ, slot, valid
-        items, sess = self.items, self.session
-        where = self.where[items[p]]
-        prev = where[-2: -k - 2: -1]  # where[-1] is p itself
-        nb = n_buckets(k)
-        for r, j in enumerate(prev):
-            nxt = j + 1
-            if sess[nxt] != sess[j] or items[nxt] == PAD:
-                continue
-            succ[r], valid[r] = items[nxt], True
-            if j >= 1 and items[j - 1] != PAD and items[j - 1] == items[p - 1] and \
-                    sess[j - 1] == sess[j] and sess[p - 1] == sess[p]:
-                slot[r] += nb
-        return succ, slot, valid
-
-
-def successors(items: np.ndarray, session: np.ndarray, pos: np.ndarray, occ: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What followed earlier plays of the current track: the successor memory's inputs.
-
-    ``occ`` [M, K] are earlier positions of the track played at ``pos`` [M] (-1 = none).
-    Returns (the track played right after each occurrence, in the same session [M, K];
-    its slot = occurrence-rank bucket + n * (the play before also matched, i.e. the same
-    two-track run was heard before); validity mask).
-    """
-    m, k = occ.shape
-    valid = occ >= 0
-    j = np.where(valid, occ, 0)
-    nxt = np.minimum(j + 1, len(items) - 1)
-    succ = np.where(valid, items[nxt], PAD)
-    valid &= (session[nxt] == session[j]) & (nxt > j) & (succ != PAD)
-    prev_ok = (j >= 1) & (pos[:, None] >= 1)
-    jp = np.maximum(j - 1, 0)
-    pp = np.maximum(pos - 1, 0)[:, None]
-    bigram = prev_ok & (items[jp] == items[pp]) & (session[jp] == session[j]) & \
-        (session[pp] == session[pos][:, None]) & (items[jp] != PAD)
-    ranks = bucket_table(k)
-    slot = ranks[None, :] + n_buckets(k) * bigram
-    return np.where(valid, succ, PAD), slot, valid
+    def successor_inputs(self, k: int, offsets: int = 1
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``successor_features`` of the latest play, each [K * offsets]."""
+        p = self.n - 1
+        occ = np.full((1, k), -1, dtype=np.int64)
+        if p >= 0 and self.items[p] != PAD:
+            prev = self.where[int(self.items[p])][-2: -k - 2: -1]  # [-1] is p itself
+            occ[0, : len(prev)] = prev
+        out = successor_features(self.items[: max(self.n, 1)], self.session[: max(self.n, 1)],
+                                 np.array([max(p, 0)]), occ, offsets)
+        return out[0][0], out[1][0], out[2][0]
 
 
 @functools.lru_cache(maxsize=16)

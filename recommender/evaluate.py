@@ -96,19 +96,21 @@ def metadata_for(tracks: Iterable[TrackId]) -> Metadata:
 
 def evaluate_model(model: SequenceModel, data: UserData, *,
                    progress: Callable[[float, str], None] | None = None,
-                   cancel: threading.Event | None = None) -> tuple[Metrics, dict[str, float]]:
+                   cancel: threading.Event | None = None,
+                   metadata: Metadata | None = None) -> tuple[Metrics, dict[str, float]]:
     """Fit ``model`` on the user's train sessions and rank every test target (steps 5-8).
 
     Returns the metrics and ``{"train_s": .., "ms_per_pred": ..}``. The context before a
     target is the train sessions, the earlier test sessions and the current prefix.
+    ``metadata`` (default: the artist half of track keys) is what the model may use.
     """
     fit_progress = None
     if progress is not None:
         def fit_progress(epoch: int, step: int, loss: float) -> None:
             frac = getattr(model, "progress_fraction", lambda e, s: 0.0)(epoch, step)
             progress(frac, f"epoch {epoch} step {step} loss {loss:.3f}")
-    metadata = metadata_for(set(data.candidates) | {
-        e.track for s in data.train for e in s})
+    if metadata is None:
+        metadata = metadata_for(set(data.candidates) | {e.track for s in data.train for e in s})
     t0 = time.perf_counter()
     model.fit(data.train, metadata=metadata, progress=fit_progress, cancel=cancel)
     train_s = time.perf_counter() - t0

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .config import Config
-from .data import n_buckets
+from .data import repeat_slots, successor_slots
 
 #: Copy-mechanism inputs by name: (track indices, slot, valid), each [M, R].
 Feats = dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
@@ -59,28 +59,21 @@ class Net(nn.Module):
         if self.out is not None:
             nn.init.normal_(self.out.weight, std=0.1)
         self.bias = nn.Parameter(torch.zeros(n_items))
-        nb = n_buckets(cfg.repeat_window) if cfg.repeat_window > 0 else 0
-        self.n_buckets = nb
-        if nb:
-            # Index: bucket + nb * (not in the current session).
-            self.rep = nn.Parameter(torch.zeros(2 * nb))
-            self.rep_gate = nn.Linear(h, 2 * nb)
-            nn.init.zeros_(self.rep_gate.weight)
-            nn.init.zeros_(self.rep_gate.bias)
-        self.artist_rep = bool(nb and cfg.artist_repeat)
-        ns = n_buckets(cfg.successor_memory) if cfg.successor_memory > 0 else 0
-        self.n_succ = ns
-        if ns:
-            # Index: occurrence-rank bucket + ns * (the play before matched as well).
-            self.succ = nn.Parameter(torch.zeros(2 * ns))
-            self.succ_gate = nn.Linear(h, 2 * ns)
-            nn.init.zeros_(self.succ_gate.weight)
-            nn.init.zeros_(self.succ_gate.bias)
+        # Copy mechanisms: one learned weight per slot (see data.repeat_features and
+        # data.successor_features), plus a hidden-state-dependent part (the gate) that
+        # lets the state decide how much repeating fits the moment. Zero at start.
+        nr = repeat_slots(cfg.repeat_window) if cfg.repeat_window > 0 else 0
+        self.has_repeat = nr > 0
+        if nr:
+            self.rep, self.rep_gate = _slot_weights(h, nr)
+        self.artist_rep = bool(nr and cfg.artist_repeat)
         if self.artist_rep:
-            self.arep = nn.Parameter(torch.zeros(2 * nb))
-            self.arep_gate = nn.Linear(h, 2 * nb)
-            nn.init.zeros_(self.arep_gate.weight)
-            nn.init.zeros_(self.arep_gate.bias)
+            self.arep, self.arep_gate = _slot_weights(h, nr)
+        ns = successor_slots(cfg.successor_memory, cfg.successor_offsets) \
+            if cfg.successor_memory > 0 else 0
+        self.has_succ = ns > 0
+        if ns:
+            self.succ, self.succ_gate = _slot_weights(h, ns)
 
     @property
     def n_items(self) -> int:
@@ -149,9 +142,9 @@ class Net(nn.Module):
         v = self.output_vectors() if vectors is None else vectors
         out = q @ v.t() + self.bias
         if feats:
-            if self.n_buckets and "repeat" in feats:
+            if self.has_repeat and "repeat" in feats:
                 out = out + self.repeat_scores(h, *feats["repeat"])
-            if self.n_succ and "succ" in feats:
+            if self.has_succ and "succ" in feats:
                 items, slot, valid = feats["succ"]
                 c = (self.succ[slot] + self.succ_gate(h).gather(1, slot)) * valid.to(h.dtype)
                 out = out.scatter_add(1, items, c)
@@ -172,3 +165,11 @@ class Net(nn.Module):
             arts[:, 0] = 0.0  # "unknown artist" is not an artist
             out = out + arts.index_select(1, self.item_artist)
         return out
+
+
+def _slot_weights(hidden: int, slots: int) -> tuple[nn.Parameter, nn.Linear]:
+    """A per-slot weight and a per-slot linear gate on the hidden state, both zero."""
+    gate = nn.Linear(hidden, slots)
+    nn.init.zeros_(gate.weight)
+    nn.init.zeros_(gate.bias)
+    return nn.Parameter(torch.zeros(slots)), gate

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import Config
-from .data import (Stream, bucket_table, lane_layout, previous_occurrences, successors,
-                   windows)
+from .data import (Stream, lane_layout, next_occurrences, previous_occurrences,
+                   repeat_features, successor_features, windows)
 from .model import Feats, Net
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,8 @@ class Trainer:
         self.starts = torch.from_numpy(stream.starts)
         self.targets = torch.from_numpy(stream.targets())
         self.skips = torch.from_numpy(stream.skips)
-        self.window = cfg.repeat_window
-        self.buckets = torch.from_numpy(bucket_table(max(self.window, 1)).copy())
         self.prev_occ = previous_occurrences(stream.items, cfg.successor_memory)
+        self.next_occ = next_occurrences(stream.items)
         self.opt = self._optimizer()
         self.good_state = copy.deepcopy(net.state_dict())
         self.report = TrainReport()
@@ -92,20 +91,16 @@ class Trainer:
     def feats(self, pos: torch.Tensor) -> Feats:
         """Copy-mechanism inputs for stream positions ``pos`` [M] (see ``Net.logits``)."""
         out: Feats = {}
-        if self.window and self.net.n_buckets:
-            idx = pos[:, None] - torch.arange(self.window)[None, :]
-            valid = idx >= 0
-            idx = idx.clamp(min=0)
-            hist = self.items[idx] * valid
-            same = self.session[idx] == self.session[pos][:, None]
-            slot = self.buckets[None, :] + self.net.n_buckets * (~same).long()
-            out["repeat"] = (hist, slot, valid & (hist != 0))
-        if self.net.n_succ:
-            p = pos.numpy()
-            succ, slot, valid = successors(self.stream.items, self.stream.session, p,
-                                           self.prev_occ[p])
-            out["succ"] = (torch.from_numpy(succ), torch.from_numpy(slot),
-                           torch.from_numpy(valid))
+        p = pos.numpy()
+        st, cfg = self.stream, self.cfg
+        if self.net.has_repeat:
+            arrays = repeat_features(st.items, st.session, self.next_occ, p,
+                                     cfg.repeat_window, cfg.repeat_latest)
+            out["repeat"] = tuple(torch.from_numpy(a) for a in arrays)  # type: ignore[assignment]
+        if self.net.has_succ:
+            arrays = successor_features(st.items, st.session, p, self.prev_occ[p],
+                                        cfg.successor_offsets)
+            out["succ"] = tuple(torch.from_numpy(a) for a in arrays)  # type: ignore[assignment]
         return out
 
     # ------------------------------------------------------------------ one epoch

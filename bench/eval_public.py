@@ -1,0 +1,235 @@
+"""Protocol v1 on the public listening log: the GRU against every baseline.
+
+    python -m bench.eval_public                   # table + bench/results/eval_public.json
+    python -m bench.eval_public --second-check    # + synthetic multi-user log and the public
+                                                  #   log cut into four time quarters
+    python -m bench.eval_public --ablations       # + the GRU's ablation / tuning table
+    python -m bench.eval_public --seeds 3         # GRU repeated with seeds 0..2
+
+The public log is ../shared/datasets/spotify-streaming-history-jonas-mika (one person's
+Spotify export, 54,429 plays). Results go to bench/results/*.json; the numbers quoted in
+docs/recommender.md come from these files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from recommender.evaluate import (MODEL_NAMES, UserData, evaluate_model, evaluate_users,
+                                  format_table, load_users, make_model, users_from_plays)
+from recommender.logs import Play, load_log
+from recommender.metrics import macro
+from recommender.synth import synthetic_log
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC = ROOT.parent / "shared" / "datasets" / "spotify-streaming-history-jonas-mika"
+RESULTS = ROOT / "bench" / "results"
+
+log = logging.getLogger("bench.eval_public")
+
+#: GRU variants: (name, what it tests, Config overrides). The first row is the plain
+#: GRU4Rec-like network; each following row adds or changes one thing against "default".
+PLAIN = dict(carry_state=False, repeat_window=0, successor_memory=0, artist_embedding=False,
+             artist_repeat=False)
+ABLATIONS: list[tuple[str, str, dict[str, Any]]] = [
+    ("plain", "GRU4Rec-like: reset per session, no repeat/successor/artist", PLAIN),
+    ("plain+carry", "+ hidden state carried across sessions", {**PLAIN, "carry_state": True}),
+    ("plain+carry+repeat", "+ repeat/recency scorer (items)",
+     {**PLAIN, "carry_state": True, "repeat_window": 512}),
+    ("plain+carry+repeat+succ", "+ successor memory",
+     {**PLAIN, "carry_state": True, "repeat_window": 512, "successor_memory": 16}),
+    ("default", "+ artist embedding and artist repeat = the default", {}),
+    ("-carry", "default without cross-session state", {"carry_state": False}),
+    ("-repeat", "default without the repeat scorer", {"repeat_window": 0}),
+    ("-succ", "default without the successor memory", {"successor_memory": 0}),
+    ("-artist", "default without artist embedding / artist repeat",
+     {"artist_embedding": False, "artist_repeat": False}),
+    ("+skips", "default + skips as unlikelihood signal (0.5)", {"skip_weight": 0.5}),
+    ("rnn", "plain relu cell instead of the GRU", {"cell": "rnn"}),
+    ("untied", "output vectors not tied to the embedding", {"tied": False}),
+    ("-tail", "no extra epoch on the validation tail", {"tail_epochs": 0}),
+    ("window128", "repeat window 128", {"repeat_window": 128}),
+    ("window2048", "repeat window 2048", {"repeat_window": 2048}),
+    ("succ4", "successor memory 4", {"successor_memory": 4}),
+    ("succ64", "successor memory 64", {"successor_memory": 64}),
+    ("hidden64", "hidden 64", {"hidden_dim": 64}),
+    ("hidden256", "hidden 256", {"hidden_dim": 256}),
+    ("emb32", "embedding 32", {"embedding_dim": 32}),
+    ("emb128", "embedding 128", {"embedding_dim": 128}),
+    ("dropout0.1", "dropout 0.1", {"dropout": 0.1}),
+    ("dropout0.5", "dropout 0.5", {"dropout": 0.5}),
+    ("lr0.001", "learning rate 0.001", {"lr": 0.001}),
+    ("lr0.01", "learning rate 0.01", {"lr": 0.01}),
+    ("batch16", "16 lanes", {"batch_size": 16}),
+    ("batch64", "64 lanes", {"batch_size": 64}),
+    ("bptt16", "BPTT 16", {"bptt": 16}),
+    ("bptt64", "BPTT 64", {"bptt": 64}),
+    ("unk0", "no unknown-track dropout", {"unk_rate": 0.0}),
+    ("wd1e-6", "weight decay 1e-6", {"weight_decay": 1e-6}),
+    ("wd1e-5", "weight decay 1e-5", {"weight_decay": 1e-5}),
+]
+
+
+def public_users() -> list[UserData]:
+    """The public log as protocol users (one)."""
+    return load_users([PUBLIC], default_user="jonas-mika")
+
+
+def quarter_users(plays: list[Play]) -> list[UserData]:
+    """The public log cut into four consecutive time quarters, each its own "user".
+
+    Each quarter gets its own 80/20 split, so the test periods (and the tastes) differ: a
+    check that the model is not tuned to one test period of one file.
+    """
+    ordered = sorted(plays, key=lambda p: (p.time, p.order))
+    n = len(ordered)
+    out = []
+    for q in range(4):
+        part = ordered[q * n // 4:(q + 1) * n // 4]
+        out.extend(users_from_plays([Play(f"quarter-{q + 1}", p.time, p.artist, p.title,
+                                          p.ms_played, p.order) for p in part]))
+    return out
+
+
+def synthetic_users() -> list[UserData]:
+    """Six synthetic listeners of four habits (see recommender.synth)."""
+    return users_from_plays(synthetic_log(users=6, plays_per_user=6000, seed=0))
+
+
+def run_gru(users: list[UserData], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Fit and evaluate the GRU with ``overrides`` on each user: test and validation rows."""
+    rows = []
+    for data in users:
+        model = make_model("gru", **overrides)
+        metrics, timing = evaluate_model(model, data)
+        val = model.metrics.get("val", {})  # type: ignore[attr-defined]
+        rows.append({"user": data.user, "targets": data.targets,
+                     **{k: round(v, 6) for k, v in metrics.as_dict().items()}, **timing,
+                     "epochs": model.metrics.get("epochs"),  # type: ignore[attr-defined]
+                     "best_epoch": model.metrics.get("best_epoch"),  # type: ignore[attr-defined]
+                     "val_hr@20": round(val.get("hr@20", 0.0), 6),
+                     "val_mrr@20": round(val.get("mrr@20", 0.0), 6)})
+        log.info("%s %s", data.user, rows[-1])
+    return {"users": rows, "macro": {k: round(v, 6) for k, v in macro(
+        {k: v for k, v in r.items() if isinstance(v, (int, float))} for r in rows).items()}}
+
+
+def meta() -> dict[str, Any]:
+    """Where and how the numbers were made."""
+    import torch
+    return {"command": "python -m " + " ".join(["bench.eval_public"] + sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "python": platform.python_version(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "machine": platform.machine(), "protocol": "v1"}
+
+
+def write(name: str, data: dict[str, Any]) -> Path:
+    """Write a results file (pretty JSON) under bench/results."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def ablation_table(results: dict[str, dict[str, Any]]) -> str:
+    """Readable ablation table: public test, public validation, second-check macros."""
+    lines = [f"{'variant':<26}{'pub hr@20':>10}{'pub mrr@20':>11}{'val hr@20':>10}"
+             f"{'val mrr@20':>11}{'q-macro hr':>11}{'q-macro mrr':>12}{'syn hr@20':>10}"
+             f"{'syn mrr@20':>11}{'train_s':>9}"]
+    for name, r in results.items():
+        p = r.get("public", {}).get("macro", {})
+        q = r.get("quarters", {}).get("macro", {})
+        s = r.get("synthetic", {}).get("macro", {})
+        lines.append(f"{name:<26}{p.get('hr@20', 0):>10.4f}{p.get('mrr@20', 0):>11.4f}"
+                     f"{p.get('val_hr@20', 0):>10.4f}{p.get('val_mrr@20', 0):>11.4f}"
+                     f"{q.get('hr@20', 0):>11.4f}{q.get('mrr@20', 0):>12.4f}"
+                     f"{s.get('hr@20', 0):>10.4f}{s.get('mrr@20', 0):>11.4f}"
+                     f"{p.get('train_s', 0):>9.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; see the module docstring."""
+    ap = argparse.ArgumentParser(prog="python -m bench.eval_public")
+    ap.add_argument("--models", default=",".join(MODEL_NAMES))
+    ap.add_argument("--second-check", action="store_true")
+    ap.add_argument("--ablations", nargs="?", const="all", default=None,
+                    help="run GRU variants (all, or a comma-separated list of names)")
+    ap.add_argument("--ablation-sets", default="public,quarters,synthetic",
+                    help="where ablations are measured")
+    ap.add_argument("--seeds", type=int, default=0, help="also run the GRU with N seeds")
+    ap.add_argument("--skip-main", action="store_true", help="skip the main table")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    if not PUBLIC.is_dir():
+        print(f"public log not found at {PUBLIC}", file=sys.stderr)
+        return 2
+    models = [m for m in args.models.split(",") if m]
+    users = public_users()
+    if not args.skip_main:
+        report = evaluate_users(users, models)
+        report["meta"] = meta()
+        path = write("eval_public.json", report)
+        print(format_table(report))
+        print(f"-> {path.relative_to(ROOT)}")
+
+    if args.second_check:
+        sets = {"quarters": quarter_users(load_log(PUBLIC, default_user="jonas-mika")),
+                "synthetic": synthetic_users()}
+        out = {"meta": meta()}
+        for name, us in sets.items():
+            rep = evaluate_users(us, models)
+            out[name] = rep
+            print(f"\n== {name} ==")
+            print(format_table(rep))
+        print(f"-> {write('second_check.json', out).relative_to(ROOT)}")
+
+    if args.seeds:
+        runs = {}
+        for seed in range(args.seeds):
+            runs[seed] = run_gru(users, {"seed": seed})["macro"]
+            print(f"seed {seed}: {runs[seed]}")
+        summary = {k: {"mean": statistics.mean(r[k] for r in runs.values()),
+                       "stdev": statistics.pstdev(r[k] for r in runs.values())}
+                   for k in ("hr@10", "hr@20", "mrr@10", "mrr@20", "train_s")}
+        print(json.dumps(summary, indent=1))
+        write("seeds_public.json", {"meta": meta(), "runs": runs, "summary": summary})
+
+    if args.ablations:
+        wanted = None if args.ablations == "all" else set(args.ablations.split(","))
+        path = RESULTS / "ablations.json"
+        results: dict[str, Any] = {}
+        if path.exists():  # keep earlier variants when re-running some of them
+            results = json.loads(path.read_text()).get("variants", {})
+        sets_wanted = args.ablation_sets.split(",")
+        pools = {"public": lambda: users,
+                 "quarters": lambda: quarter_users(load_log(PUBLIC, default_user="jm")),
+                 "synthetic": synthetic_users}
+        loaded = {k: pools[k]() for k in sets_wanted}
+        for name, what, over in ABLATIONS:
+            if wanted is not None and name not in wanted:
+                continue
+            r: dict[str, Any] = {"what": what, "overrides": over}
+            for set_name, us in loaded.items():
+                r[set_name] = run_gru(us, over)
+            results[name] = r
+            print(f"{name}: " + "  ".join(
+                f"{s} hr@20 {r[s]['macro']['hr@20']:.4f} mrr@20 {r[s]['macro']['mrr@20']:.4f}"
+                for s in loaded), flush=True)
+            write("ablations.json", {"meta": meta(), "variants": results})
+        print(ablation_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Speed of the recommender on this machine (targets from issue 3).
+
+    python -m bench.rec_speed            # prints a table, writes bench/results/rec_speed.json
+
+* training on 50,000 plays (the first 50,000 rows of the public log, skips included; and
+  a synthetic log of 50,000 kept plays over 20,000 tracks, the worst case for the softmax)
+  - target under 60 s on 2 cores;
+* a fine-tune on the next 500 plays of the public log - target under 5 s;
+* one recommendation over 20,000 candidate tracks (context: the latest 1,000 plays)
+  - target under 5 ms; also ``explain`` and checkpoint save/load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from recommender.api import Config, Event, Recommender
+from recommender.logs import load_log, sessions_by_user
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC = ROOT.parent / "shared" / "datasets" / "spotify-streaming-history-jonas-mika"
+RESULTS = ROOT / "bench" / "results"
+
+
+def public_sessions(lo: int, hi: int) -> list[list[Event]]:
+    """Sessions of the public log's rows ``lo..hi`` (in time order), skips included."""
+    plays = sorted(load_log(PUBLIC), key=lambda p: (p.time, p.order))[lo:hi]
+    return next(iter(sessions_by_user(plays).values()))
+
+
+def synthetic_sessions(plays: int = 50_000, tracks: int = 20_000, seed: int = 0
+                       ) -> tuple[list[list[int]], dict[int, dict[str, str]]]:
+    """Integer track ids (as the player passes them) on a sparse random graph, Zipf-ish."""
+    rng = random.Random(seed)
+    follow = {t: [rng.randrange(tracks) for _ in range(3)] for t in range(tracks)}
+    weights = [1.0 / (r + 10) for r in range(tracks)]
+    sessions, made = [], 0
+    while made < plays:
+        n = min(rng.randint(5, 30), plays - made)
+        cur = rng.choices(range(tracks), weights)[0]
+        s = [cur]
+        for _ in range(n - 1):
+            cur = rng.choice(follow[cur]) if rng.random() < 0.7 else \
+                rng.choices(range(tracks), weights)[0]
+            s.append(cur)
+        sessions.append(s)
+        made += n
+    # Every track appears at least once, so the vocabulary holds all 20,000.
+    seen = {t for s in sessions for t in s}
+    missing = [t for t in range(tracks) if t not in seen]
+    for i in range(0, len(missing), 20):
+        sessions.append(missing[i:i + 20])
+    meta = {t: {"artist": f"artist {t % 2000}"} for t in range(tracks)}
+    return sessions, meta
+
+
+def timed(fn, repeat: int = 1) -> tuple[float, Any]:
+    """(best-of-``repeat`` seconds, last result)."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def latency_ms(fn, n: int = 200) -> dict[str, float]:
+    """Median / p95 / max milliseconds of ``n`` calls (after 10 warm-up calls)."""
+    for _ in range(10):
+        fn()
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    return {"median": round(statistics.median(samples), 3),
+            "p95": round(samples[int(0.95 * n) - 1], 3), "max": round(samples[-1], 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every measurement; print and write the results."""
+    ap = argparse.ArgumentParser(prog="python -m bench.rec_speed")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    torch.set_num_threads(2)
+    res: dict[str, Any] = {"meta": {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "python": platform.python_version(),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "config": Config().to_dict()}}
+
+    if PUBLIC.is_dir():
+        sessions = public_sessions(0, 50_000)
+        n_kept = sum(1 for s in sessions for e in s if not e.skipped)
+        secs, rec = timed(lambda: Recommender().fit(sessions))
+        res["train_public_50k"] = {"rows": 50_000, "kept_plays": n_kept,
+                                   "tracks": len(rec.known_tracks()), "seconds": round(secs, 2),
+                                   "epochs": rec.metrics["epochs"],
+                                   "best_epoch": rec.metrics["best_epoch"]}
+        new = public_sessions(50_000, 50_500)
+        n_new = len({e.track for s in new for e in s} - set(rec.known_tracks()))
+        before = len(rec.known_tracks())
+        secs, _ = timed(lambda: rec.fit(new))
+        res["finetune_public_500"] = {"rows": 500, "new_tracks": n_new,
+                                      "vocab_before": before,
+                                      "vocab_after": len(rec.known_tracks()),
+                                      "seconds": round(secs, 2)}
+    else:
+        print(f"public log not found at {PUBLIC}: public measurements skipped",
+              file=sys.stderr)
+
+    syn, meta = synthetic_sessions()
+    secs, big = timed(lambda: Recommender().fit(syn, metadata=meta))
+    res["train_synthetic_50k_20k_tracks"] = {
+        "kept_plays": sum(len(s) for s in syn), "tracks": len(big.known_tracks()),
+        "seconds": round(secs, 2), "epochs": big.metrics["epochs"],
+        "best_epoch": big.metrics["best_epoch"]}
+
+    flat = [t for s in syn for t in s]
+    ctx1000 = [Event(t, time=float(i * 200)) for i, t in enumerate(flat[-1000:])]
+    ctx100 = ctx1000[-100:]
+    res["recommend_20k_tracks_ctx1000_ms"] = latency_ms(lambda: big.recommend(ctx1000, k=10))
+    res["recommend_20k_tracks_ctx100_ms"] = latency_ms(lambda: big.recommend(ctx100, k=10))
+    pick = big.recommend(ctx1000, k=1)[0][0]
+    res["explain_ctx1000_ms"] = latency_ms(lambda: big.explain(ctx1000, pick), n=30)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.pt"
+        save_s, _ = timed(lambda: big.save(path), repeat=3)
+        load_s, _ = timed(lambda: Recommender.load(path), repeat=3)
+        res["checkpoint_20k_tracks"] = {"save_s": round(save_s, 3), "load_s": round(load_s, 3),
+                                        "bytes": path.stat().st_size}
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "rec_speed.json"
+    out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    for k, v in res.items():
+        if k != "meta":
+            print(f"{k:<36} {v}")
+    print(f"-> {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
