@@ -51,6 +51,10 @@ class SegueApp(QObject):
         self.window = MainWindow(self.library, self.settings, data_dir)
         self.engine: Any = None
         self.mpris: Any = None
+        from player.learning import Learning
+
+        self.learning = Learning(self.library, data_dir, self.settings.finetune_every)
+        self.window.attach_learning(self.learning)
         self._state_timer = QTimer(self, interval=STATE_SAVE_INTERVAL_MS)
         self._state_timer.timeout.connect(self.save_state)
         self._shut_down = False
@@ -67,10 +71,19 @@ class SegueApp(QObject):
             backend = QtBackend()
         backend.set_volume(self.settings.volume)
         backend.set_rate(self.settings.playback_rate)
+        from player.bridge import ModelPicker
+
         rules = Rules(self.settings.repeat_window_plays, self.settings.repeat_window_hours,
                       self.settings.exploration)
-        self.engine = Engine(self.library, backend, AutoQueue(self.library, rules))
+        autoqueue = AutoQueue(self.library, rules,
+                              model_picker=ModelPicker(self.learning.holder))
+        self.engine = Engine(self.library, backend, autoqueue)
         self.window.attach_engine(self.engine)
+        self.engine.listenLogged.connect(lambda _tid: self.learning.maybe_finetune())
+        # A new model: pick again with it. Loaded after the window, off the GUI thread.
+        self.learning.modelChanged.connect(
+            lambda: self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled))
+        self.learning.load_async()
         self._restore_state()
         self._state_timer.start()
         if self.enable_mpris:
@@ -133,6 +146,8 @@ class SegueApp(QObject):
             self.mpris.stop()
         if self.engine is not None:
             self.engine.shutdown()
+        if self.learning.loaded:
+            self.learning.finetune_at_quit()
         self.library.close()
 
 

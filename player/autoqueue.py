@@ -65,7 +65,11 @@ class Context:
 
 
 class Picker(Protocol):
-    """One source of candidates: ``(track_id, score, reason)``, best first."""
+    """One source of candidates: ``(track_id, score, reason)``, best first.
+
+    A picker whose reasons are costly (the model's) may return empty reasons and have a
+    ``reason_for(ctx, track_id) -> str`` method, called for the chosen track only.
+    """
 
     name: str
 
@@ -181,6 +185,28 @@ class AutoQueue:
         ctx = self.context(current, exclude)
         if not ctx.tracks:
             return None
+        for picker, ranked in self._allowed_candidates(ctx):
+            tid, score, reason = self._choose(ranked, picker.name)
+            return Pick(tid, self._reason(picker, ctx, tid, reason), picker.name, score)
+        if current is not None and current in ctx.tracks and current not in ctx.exclude:
+            return Pick(current, "the only track in your library", "random", None)
+        return None
+
+    def ranked(self, current: int | None, n: int, exclude: Iterable[int] = ()) -> list[Pick]:
+        """The ``n`` best next tracks of the first picker that has any under the listening
+        rules (loosened as :meth:`pick` does), each with its reason."""
+        ctx = self.context(current, exclude)
+        for picker, ranked in self._allowed_candidates(ctx):
+            return [Pick(t, self._reason(picker, ctx, t, r), picker.name, s)
+                    for t, s, r in ranked[:n]]
+        return []
+
+    def _allowed_candidates(
+        self, ctx: Context
+    ) -> Iterable[tuple[Picker, list[tuple[int, float, str]]]]:
+        """Each picker's candidates that the rules allow, strictest rules first; only
+        non-empty lists. A picker that fails is logged and skipped: the music goes on."""
+        current = ctx.current
         current_artist = _artist_key(ctx.tracks.get(current or -1)) if current else None
         for spacing, window in self._relaxations():
             recent = self._recently_played(ctx, window)
@@ -200,11 +226,18 @@ class AutoQueue:
                     log.exception("picker %s failed; falling back", picker.name)
                     continue
                 if ranked:
-                    tid, score, reason = self._choose(ranked, picker.name)
-                    return Pick(tid, reason, picker.name, score)
-        if current is not None and current in ctx.tracks and current not in ctx.exclude:
-            return Pick(current, "the only track in your library", "random", None)
-        return None
+                    yield picker, ranked
+
+    @staticmethod
+    def _reason(picker: Picker, ctx: Context, track_id: int, default: str) -> str:
+        explain = getattr(picker, "reason_for", None)
+        if explain is None:  # costly reasons come from reason_for, for chosen tracks only
+            return default
+        try:
+            return explain(ctx, track_id) or default
+        except Exception:
+            log.exception("reason of %s failed", picker.name)
+            return default
 
     #: How far the repeat window shrinks, step by step, when the library is too small for it.
     WINDOW_STEPS = (1.0, 0.75, 0.5, 0.25, 0.1, 0.0)

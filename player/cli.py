@@ -60,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     imp.add_argument("--json", action="store_true", help="print one JSON object")
 
+    train = sub.add_parser(
+        "train", help="train the recommendation model on your listening (held-out metrics)")
+    train.add_argument("--fresh", action="store_true",
+                       help="retrain from scratch (default: continue the saved model on the "
+                            "listens since it was trained; from scratch when there is none)")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+
+    nxt = sub.add_parser("next", help="what the auto-queue would play next, and why")
+    nxt.add_argument("-n", type=int, default=10, help="how many picks (default 10)")
+    nxt.add_argument("--json", action="store_true", help="print one JSON object")
+
     desktop = sub.add_parser(
         "install-desktop",
         help="add Segue to the applications menu (a .desktop file and an icon, per user)",
@@ -95,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return evaluate_main(args.rest)
     handler = {"scan": cmd_scan, "stats": cmd_stats, "import": cmd_import,
+               "train": cmd_train, "next": cmd_next,
                "install-desktop": cmd_install_desktop}[args.command]
     return handler(args)
 
@@ -200,6 +212,74 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"  skipped: {reason}")
         if len(report.errors) > 20:
             print(f"  ... and {len(report.errors) - 20} more")
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from player.bridge import ModelHolder, NotEnoughHistory, finetune, train
+
+    library = _open_library(args)
+    if library is None:
+        return EXIT_ERROR
+    data_dir = resolve_data_dir(args.data_dir)
+    bar = None if args.json else TerminalProgress(sys.stderr)
+    try:
+        holder = ModelHolder(data_dir)
+        model = None if args.fresh else holder.load()
+        outcome = finetune(library, data_dir, model) if model is not None else None
+        if model is not None and outcome is None:
+            status = holder.status()
+            result = {"mode": "unchanged", "plays": 0, "seconds": 0.0,
+                      "targets": int(model.metrics.get("segue_targets", 0)),
+                      "heldout": status["heldout"], "model": str(holder.path)}
+        else:
+            if outcome is None:
+                progress = (lambda phase, frac, msg, loss: bar.show(int(frac * 1000), 1000, msg)
+                            ) if bar else None
+                outcome = train(library, data_dir, progress=progress)
+            result = outcome[1].as_json()
+    except NotEnoughHistory as exc:
+        print(f"segue: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if bar:
+            bar.close()
+        library.close()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['mode']}: {result['plays']:,} listens in {result['seconds']:.1f} s")
+        for name, m in result["heldout"].items():
+            print(f"  {name:8} HR@20 {m['hr@20']:.3f}  MRR@20 {m['mrr@20']:.3f}")
+    return EXIT_OK
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    from player.autoqueue import AutoQueue
+    from player.bridge import ModelHolder, ModelPicker
+
+    library = _open_library(args)
+    if library is None:
+        return EXIT_ERROR
+    try:
+        holder = ModelHolder(resolve_data_dir(args.data_dir))
+        holder.load()
+        queue = AutoQueue(library, model_picker=ModelPicker(holder))
+        last = library.listens(newest_first=True, limit=1)
+        current = last[0]["track_id"] if last else None
+        picks = queue.ranked(current, args.n)
+        rows = library.tracks_by_id(p.track_id for p in picks)
+    finally:
+        library.close()
+    out = [{"track_id": p.track_id, "path": rows[p.track_id]["path"],
+            "artist": rows[p.track_id]["artist"], "title": rows[p.track_id]["title"],
+            "score": round(p.score, 6) if p.score is not None else None,
+            "reason": p.reason, "strategy": p.strategy} for p in picks]
+    if args.json:
+        print(json.dumps({"next": out}, ensure_ascii=False))
+    else:
+        for i, p in enumerate(out, 1):
+            print(f"{i:2}. {p['title']} — {p['artist'] or 'Unknown artist'}   ({p['reason']})")
     return EXIT_OK
 
 

@@ -80,6 +80,7 @@ class Engine(QObject):
         self._failures = 0
         self._listen_open = False
         self._pending_seek = 0
+        self._shut_down = False
         self.stall_timeout_s = STALL_TIMEOUT_S
         self._last_progress = time.monotonic()
         self._watchdog = QTimer(self, interval=1000)
@@ -214,6 +215,7 @@ class Engine(QObject):
 
     def shutdown(self) -> None:
         """Close the listen in progress and release the audio device."""
+        self._shut_down = True
         self._close_listen(completed=False)
         if self._pick_job is not None:
             self._pick_job.cancel()
@@ -257,7 +259,7 @@ class Engine(QObject):
 
     def _request_pick(self) -> None:
         """Compute, in the background, what the auto-queue will play after the current track."""
-        if not self.autoqueue_enabled:
+        if not self.autoqueue_enabled or self._shut_down:
             return
         self._pick_generation += 1
         generation = self._pick_generation

@@ -510,6 +510,12 @@ class Library:
             params.append(limit)
         return list(self.db.query(sql, params))
 
+    def completed_listens_after(self, listen_id: int) -> int:
+        """Closed, not skipped listens newer than ``listen_id`` (what a fine-tune would add)."""
+        return int(self.db.conn.execute(
+            "SELECT count(*) FROM listens WHERE id > ? AND ended_at IS NOT NULL "
+            "AND coalesce(skipped, 0) = 0", (listen_id,)).fetchone()[0])
+
     def listen_count(self, source: str | None = None, closed_only: bool = False) -> int:
         conds, params = [], []
         if source is not None:

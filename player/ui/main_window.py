@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -47,6 +47,17 @@ from player.workers import Job
 log = logging.getLogger(__name__)
 
 SEARCH_DELAY_MS = 150
+#: Recommendations → Exploration: from always the top pick to sampling widely.
+EXPLORATION_LEVELS = (("Familiar: the likeliest next track", 0.0),
+                      ("Balanced", 0.2),
+                      ("Adventurous", 0.5),
+                      ("Discover: sample widely", 1.0))
+
+
+def _training_failure(message: str) -> str:
+    if "NotEnoughHistory" in message:
+        return message.split(": ", 1)[-1].capitalize() + "."
+    return f"Something went wrong: {message}"
 
 
 class LibraryTable(QTableView):
@@ -72,6 +83,8 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.data_dir = data_dir
         self.engine: Any = None
+        self.learning: Any = None
+        self.retrain_dialog: Any = None
         self.scan_job: Job | None = None
         self.after_scan: list[Any] = []  # callbacks to run when the running scan ends
         self.setWindowTitle("Segue")
@@ -231,6 +244,20 @@ class MainWindow(QMainWindow):
 
         self.recommend_menu = menu.addMenu("&Recommendations")
         self.act_retrain = self._action(self.recommend_menu, "&Retrain now…", self.retrain)
+        self.act_reset_model = self._action(self.recommend_menu, "Re&set model",
+                                            self.reset_model)
+        self.recommend_menu.addSeparator()
+        explore = self.recommend_menu.addMenu("&Exploration")
+        group = QActionGroup(self)
+        self.exploration_actions = {}
+        for label, value in EXPLORATION_LEVELS:
+            act = QAction(label, self, checkable=True)
+            act.setData(value)
+            act.setChecked(abs(self.settings.exploration - value) < 1e-6)
+            act.triggered.connect(lambda _c=False, v=value: self._set_exploration(v))
+            group.addAction(act)
+            explore.addAction(act)
+            self.exploration_actions[value] = act
 
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&About Segue", self.about)
@@ -432,14 +459,80 @@ class MainWindow(QMainWindow):
         for callback in callbacks:
             callback()
 
-    # -- placeholders filled by later features -------------------------------------------------
+    # -- recommendations -------------------------------------------------------------------------
+
+    def attach_learning(self, learning: Any) -> None:
+        self.learning = learning
+        learning.statusChanged.connect(self.model_status.setText)
+
+    def retrain(self) -> Any:
+        """Open the retrain dialog and start training; returns the dialog (tests use it)."""
+        from player.ui.retrain_dialog import RetrainDialog
+
+        if self.learning is None:
+            return None
+        job = self.learning.retrain()
+        dialog = RetrainDialog(self)
+        if job is None:
+            dialog.show_failure("A training is already running; try again when it ends.",
+                                cancelled=False)
+        else:
+            job.progress.connect(dialog.show_progress)
+            job.done.connect(dialog.show_result_of)
+            job.failed.connect(lambda msg: dialog.show_failure(
+                _training_failure(msg), cancelled="Cancelled" in msg))
+            dialog.cancelRequested.connect(job.cancel)
+        self.retrain_dialog = dialog
+        dialog.setModal(False)
+        dialog.show()
+        return dialog
+
+    def reset_model(self) -> None:
+        if self.learning is None:
+            return
+        answer = QMessageBox.question(
+            self, "Reset model", "Forget the trained model? Segue goes back to simple picks "
+            "until you retrain. Your listening history is kept.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.learning.reset()
+
+    def _set_exploration(self, value: float) -> None:
+        self.settings.exploration = value
+        if self.engine is not None:
+            self.engine.autoqueue.rules.exploration = value
+            self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled)  # pick again
+
+    # -- importing history -----------------------------------------------------------------------
 
     def import_history(self) -> None:
-        QMessageBox.information(self, "Import listening history",
-                                "Importing histories is not available in this build yet.")
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Import listening history or playlists", str(Path.home()),
+            "Histories and playlists (*.json *.jsonl *.tsv *.m3u *.m3u8);;All files (*)")
+        if paths:
+            self.start_import(paths)
 
-    def retrain(self) -> None:
-        QMessageBox.information(self, "Retrain", "Training is not available in this build yet.")
+    def start_import(self, paths: list[str]) -> Job:
+        from player.importer import import_history
+
+        def work(report: Any, cancel: threading.Event) -> Any:
+            return import_history(self.library, paths, progress=report, cancel=cancel)
+
+        job = Job(work, "import", parent=self)
+        job.progress.connect(lambda text: self.statusBar().showMessage(text))
+        job.done.connect(self._import_done)
+        job.failed.connect(lambda msg: self.statusBar().showMessage(f"Import failed: {msg}",
+                                                                    10000))
+        self.import_job = job
+        job.start()
+        return job
+
+    def _import_done(self, report: Any) -> None:
+        text = (f"Imported {report.listens:,} listens ({report.matched:,} matched to your "
+                f"library), {report.duplicates:,} already there, {report.playlists} playlists")
+        if report.errors:
+            text += f"; {len(report.errors)} rows skipped"
+        self.statusBar().showMessage(text, 15000)
+        self.model.reload()
 
     def about(self) -> None:
         stats = self.library.stats()

@@ -74,7 +74,7 @@ def test_hands_free_real_playback_logs_every_listen(real_app: SegueApp, qtbot) -
     assert all(1400 <= r["played_ms"] <= 1700 for r in rows)
     assert len(set(starts[:4])) == 4  # no repeats
     assert max(positions) >= 1000 and len(positions) >= 8  # positions advanced
-    assert engine.state is PlaybackState.PLAYING  # and it goes on
+    qtbot.waitUntil(lambda: len(starts) >= 5, timeout=10_000)  # and it goes on
 
 
 def test_user_skip_on_real_playback(real_app: SegueApp, short_library: list[int], qtbot) -> None:

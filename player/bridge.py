@@ -1,0 +1,326 @@
+"""The bridge between the player and the recommender: history in, a model and picks out.
+
+* :func:`training_data` turns the ``listens`` table (the player's own plays, with skips, and
+  imported history) and imported playlists into the recommender's sessions. Unmatched
+  imported plays keep a text id (``"~artist|title"``): they teach the model what follows what,
+  but are never a library track, so never queued.
+* :func:`train` is the "Retrain now" pipeline: protocol v1 on the user's own held-out tail
+  (the model next to ``recent`` and ``markov``), then the same model fine-tuned on that tail
+  so that it knows the latest listens, then an atomic checkpoint.
+* :func:`finetune` continues the saved model on the listens since it was trained, growing its
+  vocabulary for new tracks.
+* :class:`ModelHolder` keeps the current model for the auto-queue; a new one is swapped in
+  atomically, and a missing or corrupt checkpoint simply means "no model".
+* :class:`ModelPicker` is the auto-queue's first picker, with honest reasons (the session's
+  tracks that most raised the pick's score).
+
+torch is imported only here and only when a model is trained or loaded, never at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from player.autoqueue import Context
+from player.history import SESSION_GAP_S
+from player.library.db import Library
+from recommender.logs import Event, normalise, split_sessions
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.pt"
+#: How much of the recent listening the model reads before a pick.
+CONTEXT_PLAYS = 200
+#: Below this many kept plays there is nothing to learn yet.
+MIN_PLAYS = 10
+
+#: progress(phase, fraction 0..1, message, loss or None)
+TrainProgress = Callable[[str, float, str, float | None], None]
+
+
+@dataclass
+class TrainingData:
+    """Sessions for the recommender, oldest first, and what the library says of each track."""
+
+    sessions: list[list[Event]]
+    metadata: dict[Any, dict[str, str]]
+    plays: int  # listens used (skips included)
+    last_listen_id: int  # the newest listen used: a fine-tune starts after it
+    playlists: int = 0
+
+    @property
+    def kept_plays(self) -> int:
+        return sum(1 for s in self.sessions for e in s if not e.skipped)
+
+
+def _text_id(artist: str | None, title: str | None) -> str:
+    return f"~{normalise(artist or '')}|{normalise(title or '')}"
+
+
+def training_data(library: Library, after_listen_id: int = 0,
+                  include_playlists: bool = True) -> TrainingData:
+    """The closed listens (after ``after_listen_id``) as sessions at 30-minute gaps; with
+    imported playlists first (as the oldest, timeless sessions) for a full training."""
+    sessions: list[list[Event]] = []
+    playlists = 0
+    if include_playlists and after_listen_id == 0:
+        for pl in library.playlists():
+            items = [Event(t) for t in pl["items"] if t is not None]
+            if len(items) >= 2:
+                sessions.append(items)
+                playlists += 1
+    current: list[Event] = []
+    last_end: float | None = None
+    plays = 0
+    last_id = after_listen_id
+    for row in library.listens():
+        if row["id"] <= after_listen_id or row["ended_at"] is None:
+            continue
+        track = row["track_id"] if row["track_id"] is not None else _text_id(row["artist"],
+                                                                             row["title"])
+        if last_end is not None and row["started_at"] - last_end > SESSION_GAP_S and current:
+            sessions.append(current)
+            current = []
+        current.append(Event(track, time=row["started_at"], skipped=bool(row["skipped"])))
+        last_end = row["ended_at"]
+        plays += 1
+        last_id = max(last_id, row["id"])
+    if current:
+        sessions.append(current)
+    metadata = {
+        t["id"]: {k: v for k, v in (("artist", t["artist"] or t["albumartist"]),
+                                    ("album", t["album"]), ("genre", t["genre"])) if v}
+        for t in library.all_track_meta()
+    }
+    return TrainingData(sessions, metadata, plays, last_id, playlists)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced (also what ``segue train --json`` prints)."""
+
+    mode: str  # "full" or "finetune"
+    plays: int
+    seconds: float
+    heldout: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> metrics
+    targets: int = 0
+    path: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "plays": self.plays, "seconds": round(self.seconds, 2),
+                "targets": self.targets, "heldout": self.heldout, "model": self.path}
+
+
+class NotEnoughHistory(ValueError):
+    """Too few listens to train on yet."""
+
+
+def model_path(data_dir: Path) -> Path:
+    return data_dir / MODEL_FILE
+
+
+def train(library: Library, data_dir: Path, progress: TrainProgress | None = None,
+          cancel: threading.Event | None = None, config: Any = None) -> tuple[Any, TrainResult]:
+    """Retrain from scratch: evaluate on the held-out tail, learn the tail, save. Returns the
+    model and the result. Raises ``recommender.train.Cancelled`` when cancelled (nothing is
+    saved then) and :class:`NotEnoughHistory` when there is too little to learn from."""
+    from recommender.api import Recommender
+    from recommender.evaluate import UserData, evaluate_model, make_model
+
+    started = time.monotonic()
+    data = training_data(library)
+    if data.kept_plays < MIN_PLAYS:
+        raise NotEnoughHistory(f"only {data.kept_plays} listens so far; Segue needs at least "
+                               f"{MIN_PLAYS} to learn from")
+    report = progress or (lambda *a: None)
+    rec = Recommender(config) if config is not None else Recommender()
+    result = TrainResult("full", data.plays, 0.0)
+    listen_sessions = data.sessions[data.playlists:]
+    if len(listen_sessions) >= 2:
+        train_part, test_part = split_sessions(listen_sessions)
+        train_part = data.sessions[: data.playlists] + train_part
+        user = UserData("you", train_part, [[e.track for e in s if not e.skipped]
+                                            for s in test_part])
+        result.targets = user.targets
+
+        def fit_progress(frac: float, message: str) -> None:
+            loss = _loss_of(message)
+            report("train", 0.8 * frac, message, loss)
+
+        metrics, _ = evaluate_model(rec, user, progress=fit_progress, cancel=cancel,
+                                    metadata=data.metadata)
+        result.heldout["gru"] = _card(metrics.as_dict())
+        for name in ("recent", "markov"):
+            base_metrics, _ = evaluate_model(make_model(name), user, metadata=data.metadata)
+            result.heldout[name] = _card(base_metrics.as_dict())
+        report("learn", 0.85, "learning your latest listens", None)
+        # The card is measured; now the model learns the held-out tail too, so that it knows
+        # what you played last.
+        rec.fit(test_part, metadata=data.metadata, cancel=cancel,
+                progress=lambda e, s, loss: report("learn", 0.9, f"epoch {e} step {s}", loss))
+    else:
+        rec.fit(data.sessions, metadata=data.metadata, cancel=cancel,
+                progress=lambda e, s, loss: report(
+                    "train", rec.progress_fraction(e, s), f"epoch {e} step {s}", loss))
+    if cancel is not None and cancel.is_set():
+        from recommender.train import Cancelled
+
+        raise Cancelled("cancelled")
+    rec.metrics.update({"segue_last_listen_id": data.last_listen_id,
+                        "segue_trained_at": time.time(), "segue_plays": data.plays,
+                        "segue_heldout": result.heldout, "segue_targets": result.targets})
+    path = model_path(data_dir)
+    report("save", 0.98, "saving the model", None)
+    rec.save(path)
+    result.seconds = time.monotonic() - started
+    result.path = str(path)
+    return rec, result
+
+
+def finetune(library: Library, data_dir: Path, rec: Any,
+             cancel: threading.Event | None = None) -> tuple[Any, TrainResult] | None:
+    """Continue ``rec`` (a loaded model, not modified: a copy learns) on the listens since it
+    was trained; save and return the new one, or None when there is nothing new."""
+    import copy
+
+    started = time.monotonic()
+    after = int(rec.metrics.get("segue_last_listen_id", 0))
+    data = training_data(library, after_listen_id=after)
+    if data.kept_plays == 0:
+        return None
+    new = copy.deepcopy(rec)
+    new.fit(data.sessions, metadata=data.metadata, cancel=cancel)
+    new.metrics["segue_last_listen_id"] = data.last_listen_id
+    new.metrics["segue_plays"] = int(rec.metrics.get("segue_plays", 0)) + data.plays
+    new.metrics["segue_finetuned_at"] = time.time()
+    path = model_path(data_dir)
+    new.save(path)
+    result = TrainResult("finetune", data.plays, time.monotonic() - started,
+                         dict(rec.metrics.get("segue_heldout", {})),
+                         int(rec.metrics.get("segue_targets", 0)), str(path))
+    return new, result
+
+
+def _card(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 4) for k, v in metrics.items()}
+
+
+def _loss_of(message: str) -> float | None:
+    if "loss " in message:
+        try:
+            return float(message.rsplit("loss ", 1)[1])
+        except ValueError:
+            return None
+    return None
+
+
+class ModelHolder:
+    """The model the auto-queue uses; swapped atomically, loaded lazily, never fatal."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self.load_error: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return model_path(self.data_dir)
+
+    def get(self) -> Any:
+        with self._lock:
+            return self._model
+
+    def set(self, model: Any) -> None:
+        with self._lock:
+            self._model = model
+
+    def load(self) -> Any:
+        """Load the checkpoint (imports torch); a missing or bad file gives None."""
+        if not self.path.exists():
+            self.set(None)
+            return None
+        from recommender.api import Recommender
+        from recommender.checkpoint import CheckpointError
+
+        try:
+            model = Recommender.load(self.path)
+        except CheckpointError as exc:
+            self.load_error = str(exc)
+            log.warning("the model checkpoint cannot be used (%s); using the fallbacks", exc)
+            self.set(None)
+            return None
+        self.load_error = None
+        self.set(model)
+        return model
+
+    def reset(self) -> None:
+        """Forget the model: delete the checkpoint (the fallbacks take over)."""
+        self.set(None)
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:
+            pass
+
+    def status(self) -> dict[str, Any]:
+        """Age and size of the current model, for the status bar."""
+        model = self.get()
+        if model is None:
+            return {"model": False, "error": self.load_error}
+        m = model.metrics
+        when = m.get("segue_finetuned_at") or m.get("segue_trained_at")
+        return {"model": True, "trained_at": when, "plays": int(m.get("segue_plays", 0)),
+                "last_listen_id": int(m.get("segue_last_listen_id", 0)),
+                "heldout": m.get("segue_heldout", {})}
+
+
+class ModelPicker:
+    """The auto-queue's first picker: the user's own model."""
+
+    name = "model"
+
+    def __init__(self, holder: ModelHolder, k: int = 300) -> None:
+        self.holder = holder
+        self.k = k
+
+    @staticmethod
+    def _context(ctx: Context) -> list[Event]:
+        rows = ctx.history[-CONTEXT_PLAYS:]
+        return [Event(r["track_id"] if r["track_id"] is not None
+                      else _text_id(r.get("artist"), r.get("title")),
+                      time=r["started_at"], skipped=bool(r.get("skipped")))
+                for r in rows if r.get("ended_at") is not None or r is rows[-1]]
+
+    def candidates(self, ctx: Context) -> Iterable[tuple[int, float, str]]:
+        model = self.holder.get()
+        if model is None:
+            return []
+        exclude = set(ctx.exclude)
+        if ctx.current is not None:
+            exclude.add(ctx.current)
+        ranked = model.recommend(self._context(ctx), k=self.k, exclude=exclude)
+        return [(t, score, "") for t, score in ranked
+                if isinstance(t, int) and t in ctx.tracks]
+
+    def reason_for(self, ctx: Context, track_id: int) -> str:
+        """Why the model picked it: the recent tracks that most raised its score."""
+        model = self.holder.get()
+        if model is None:
+            return ""
+        try:
+            drivers = model.explain(self._context(ctx), track_id, top=2)
+        except Exception:  # an explanation must never cost the pick
+            log.debug("explain failed", exc_info=True)
+            drivers = []
+        names = [ctx.tracks.get(t, {}).get("title") or str(t) for t, _ in drivers
+                 if isinstance(t, int)]
+        if names:
+            return "because you played " + " and ".join(f"“{n}”" for n in names)
+        return "one of your favourites lately"

@@ -1,0 +1,250 @@
+"""Recommendations → Retrain now…: training with progress, a live loss plot, Cancel, and a
+result card that says honestly whether the model beats the simple methods on your own
+listening."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class LossPlot(QWidget):
+    """A small live line plot of the training loss (no chart library needed)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.values: list[float] = []
+        self.setMinimumSize(420, 160)
+
+    def add(self, value: float) -> None:
+        if math.isfinite(value):
+            self.values.append(value)
+            self.update()
+
+    def clear(self) -> None:
+        self.values.clear()
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        rect = QRectF(self.rect()).adjusted(44, 10, -10, -22)
+        p.fillRect(self.rect(), pal.base())
+        p.setPen(QPen(pal.mid().color()))
+        p.drawRect(rect)
+        small = QFont(self.font())
+        small.setPointSizeF(small.pointSizeF() * 0.85)
+        p.setFont(small)
+        if len(self.values) < 2:
+            p.setPen(pal.placeholderText().color())
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, "the loss will appear here")
+            return
+        lo, hi = min(self.values), max(self.values)
+        if hi - lo < 1e-9:
+            hi = lo + 1.0
+        p.setPen(pal.text().color())
+        p.drawText(QRectF(0, rect.top() - 6, 40, 14), Qt.AlignmentFlag.AlignRight, f"{hi:.2f}")
+        p.drawText(QRectF(0, rect.bottom() - 8, 40, 14), Qt.AlignmentFlag.AlignRight, f"{lo:.2f}")
+        p.drawText(QRectF(rect.left(), rect.bottom() + 4, rect.width(), 14),
+                   Qt.AlignmentFlag.AlignCenter, f"training loss over {len(self.values)} steps")
+        n = len(self.values)
+        path = QPainterPath()
+        for i, v in enumerate(self.values):
+            x = rect.left() + rect.width() * i / (n - 1)
+            y = rect.bottom() - rect.height() * (v - lo) / (hi - lo)
+            if i == 0:
+                path.moveTo(QPointF(x, y))
+            else:
+                path.lineTo(QPointF(x, y))
+        p.setPen(QPen(QColor(52, 120, 190), 2))
+        p.drawPath(path)
+
+
+class RetrainDialog(QDialog):
+    """Shows a training job; ``cancelRequested`` when the user cancels."""
+
+    cancelRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Retrain recommendations")
+        self.setMinimumWidth(520)
+        self._started = time.monotonic()
+        self._last_fraction = 0.0
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self._build_progress_page())
+        self.stack.addWidget(self._build_result_page())
+
+        self.buttons = QDialogButtonBox()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._cancel)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.accept)
+        self.close_button.hide()
+        self.buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
+        self.buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.AcceptRole)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.stack)
+        layout.addWidget(self.buttons)
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    def _build_progress_page(self) -> QWidget:
+        page = QWidget()
+        self.headline = QLabel("Learning the order you listen in…")
+        font = QFont(self.headline.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.headline.setFont(font)
+        self.note = QLabel("Music keeps playing while Segue trains. Your current model stays in "
+                           "use until the new one is ready.")
+        self.note.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.status = QLabel("Preparing your listening history…")
+        self.eta = QLabel("")
+        self.eta.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.plot = LossPlot()
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.note)
+        layout.addSpacing(6)
+        layout.addWidget(self.bar)
+        row = QGridLayout()
+        row.addWidget(self.status, 0, 0)
+        row.addWidget(self.eta, 0, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.plot, 1)
+        return page
+
+    def _build_result_page(self) -> QWidget:
+        page = QWidget()
+        self.result_title = QLabel("")
+        font = QFont(self.result_title.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.result_title.setFont(font)
+        self.result_text = QLabel("")
+        self.result_text.setWordWrap(True)
+        self.result_grid = QGridLayout()
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.result_title)
+        layout.addWidget(self.result_text)
+        layout.addSpacing(8)
+        layout.addLayout(self.result_grid)
+        layout.addStretch(1)
+        return page
+
+    # -- slots for the training job ------------------------------------------------------------
+
+    def show_progress(self, event: tuple[str, float, str, float | None]) -> None:
+        phase, fraction, message, loss = event
+        fraction = max(self._last_fraction, min(1.0, fraction))
+        self._last_fraction = fraction
+        self.bar.setValue(int(fraction * 1000))
+        labels = {"train": "Training", "learn": "Learning your latest listens",
+                  "save": "Saving", "data": "Reading your history"}
+        self.status.setText(f"{labels.get(phase, phase)}: {message}")
+        elapsed = time.monotonic() - self._started
+        if fraction > 0.03:
+            left = elapsed * (1 - fraction) / fraction
+            self.eta.setText(f"about {_duration(left)} left")
+        if loss is not None:
+            self.plot.add(loss)
+
+    def show_result_of(self, outcome: tuple[Any, Any]) -> None:
+        """Slot for the training job's ``done``: (model, result)."""
+        self.show_result(outcome[1])
+
+    def show_result(self, result: Any) -> None:
+        """The result card: the model next to the simple methods on your held-out tail."""
+        self.stack.setCurrentIndex(1)
+        self.cancel_button.hide()
+        self.close_button.show()
+        self.close_button.setDefault(True)
+        held = result.heldout
+        self.result_title.setText("Your new model is in use")
+        if not held:
+            self.result_text.setText(
+                f"Trained on {result.plays:,} listens in {_duration(result.seconds)}. "
+                "Listen across a few more sessions for Segue to measure how well it predicts "
+                "you.")
+            return
+        gru, best_other = held["gru"], max(held[m]["hr@20"] for m in held if m != "gru")
+        verdict = ("It predicts your next track better than the simple methods — it has "
+                   "earned its place." if gru["hr@20"] > best_other else
+                   "It does not beat the simple methods on your history yet: Segue still uses "
+                   "it, and it improves as you listen.")
+        self.result_text.setText(
+            f"Trained on {result.plays:,} listens in {_duration(result.seconds)}. Tested on "
+            f"the last fifth of your sessions ({result.targets:,} next tracks it had not "
+            f"seen): {verdict}")
+        grid = self.result_grid
+        headers = ("", "Next track in its top 20", "Mean reciprocal rank")
+        for col, text in enumerate(headers):
+            label = QLabel(f"<b>{text}</b>")
+            grid.addWidget(label, 0, col)
+        names = {"gru": "Your model (GRU)", "recent": "Recently played",
+                 "markov": "What usually follows"}
+        best_hr = max(m["hr@20"] for m in held.values())
+        for row, key in enumerate(("gru", "recent", "markov"), start=1):
+            if key not in held:
+                continue
+            m = held[key]
+            grid.addWidget(QLabel(names[key]), row, 0)
+            hr = QLabel(f"{m['hr@20']:.1%}")
+            mrr = QLabel(f"{m['mrr@20']:.3f}")
+            if m["hr@20"] == best_hr:
+                hr.setText(f"<b>{m['hr@20']:.1%}</b>")
+            for widget in (hr, mrr):
+                widget.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(hr, row, 1)
+            grid.addWidget(mrr, row, 2)
+
+    def show_failure(self, message: str, cancelled: bool) -> None:
+        self.stack.setCurrentIndex(1)
+        self.cancel_button.hide()
+        self.close_button.show()
+        if cancelled:
+            self.result_title.setText("Training cancelled")
+            self.result_text.setText("Nothing changed: your previous model is still in use.")
+        else:
+            self.result_title.setText("Training did not finish")
+            self.result_text.setText(f"{message}\n\nYour previous model is still in use.")
+
+    def _cancel(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.status.setText("Stopping…")
+        self.cancelRequested.emit()
+
+    def reject(self) -> None:  # Esc / window close while training: cancel first
+        if self.cancel_button.isVisible():
+            self._cancel()
+        else:
+            super().reject()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"

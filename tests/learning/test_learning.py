@@ -1,0 +1,145 @@
+"""The model in the player: training data, Retrain now, fine-tunes, model picks, fallbacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from player.app import SegueApp
+from player.autoqueue import AutoQueue, Rules
+from player.bridge import ModelHolder, ModelPicker, NotEnoughHistory, train, training_data
+from player.engine import Engine
+from player.library.db import Library
+from player.playback.null import NullBackend
+from tests.learning.conftest import PER_ALBUM, listen_albums
+from tests.player.conftest import FakeClock
+
+
+def test_training_data_sessions_skips_and_imports(library: Library, habit_library) -> None:
+    rows = [{"track_id": None, "started_at": 1.0, "ended_at": 200.0, "played_ms": 199_000,
+             "skipped": 0, "artist": "Some One", "title": "Elsewhere", "import_key": "k1"},
+            {"track_id": habit_library[0], "started_at": 300.0, "ended_at": 480.0,
+             "played_ms": 180_000, "skipped": 0, "artist": "Band 0", "title": "Song 0-0",
+             "import_key": "k2"}]
+    library.add_imported_listens(rows, 1800)
+    library.save_playlist("mix", "/p.m3u", [(habit_library[5], None, None),
+                                            (habit_library[9], None, None), (None, "x", "y")])
+    data = training_data(library)
+    assert data.playlists == 1 and [e.track for e in data.sessions[0]] == [habit_library[5],
+                                                                           habit_library[9]]
+    imported = data.sessions[1]  # the oldest listens come first
+    assert [e.track for e in imported] == ["~some one|elsewhere", habit_library[0]]
+    assert len(data.sessions) == 1 + 1 + 40  # playlist, the import session, 40 albums
+    assert sum(e.skipped for s in data.sessions for e in s) > 0  # skips kept as a signal
+    assert data.metadata[habit_library[1]] == {"artist": "Band 1", "album": "Record 1",
+                                               "genre": "Jazz"}
+
+
+def test_train_measures_saves_and_beats_the_baselines(library: Library, habit_library,
+                                                      data_dir: Path) -> None:
+    phases = []
+    model, result = train(library, data_dir, progress=lambda *e: phases.append(e))
+    assert (data_dir / "model.pt").exists() and result.mode == "full"
+    held = result.heldout
+    assert set(held) == {"gru", "recent", "markov"} and result.targets > 20
+    assert held["gru"]["hr@20"] >= held["recent"]["hr@20"]
+    assert held["gru"]["mrr@20"] >= 0.8  # mixes in order: the next track is near certain
+    fractions = [e[1] for e in phases]
+    assert fractions == sorted(fractions) and fractions[-1] >= 0.9
+    assert any(e[3] is not None for e in phases)  # losses for the plot
+    loaded = ModelHolder(data_dir).load()
+    assert loaded is not None and set(habit_library) <= set(loaded.known_tracks())
+
+
+def test_too_little_history(library: Library, data_dir: Path) -> None:
+    with pytest.raises(NotEnoughHistory):
+        train(library, data_dir)
+
+
+def test_the_models_pick_is_what_plays_next(library: Library, habit_library, data_dir: Path,
+                                            qapp) -> None:
+    model, _ = train(library, data_dir)
+    holder = ModelHolder(data_dir)
+    holder.set(model)
+    clock = FakeClock(1_700_000_000.0)
+    backend = NullBackend(duration_of=lambda p: 180_000)
+    rules = Rules(repeat_window_plays=0, repeat_window_hours=0, exploration=0.0)
+    engine = Engine(library, backend, AutoQueue(library, rules,
+                                                model_picker=ModelPicker(holder), clock=clock),
+                    clock=clock, background_picks=False)
+    try:
+        start = habit_library[2 * PER_ALBUM + 3]  # mid-mix: the mix's next track follows
+        engine.play_track(start)
+        pick = engine.auto_pick
+        assert pick.strategy == "model" and pick.track_id == habit_library[2 * PER_ALBUM + 4]
+        assert pick.reason.startswith("because you played") and "Song 2-3" in pick.reason
+        backend.advance(180_000)
+        assert engine.current["id"] == pick.track_id and engine.current_source == "auto"
+    finally:
+        engine.shutdown()
+
+
+def test_corrupt_checkpoint_falls_back(library: Library, habit_library, data_dir: Path,
+                                       qapp) -> None:
+    (data_dir / "model.pt").write_bytes(b"PK\x03\x04 not really a checkpoint" * 10)
+    holder = ModelHolder(data_dir)
+    assert holder.load() is None and "checkpoint" in holder.load_error.lower()
+    backend = NullBackend(duration_of=lambda p: 180_000)
+    engine = Engine(library, backend, AutoQueue(library, model_picker=ModelPicker(holder)),
+                    background_picks=False)
+    try:
+        engine.play_track(habit_library[0])
+        assert engine.auto_pick is not None and engine.auto_pick.strategy != "model"
+    finally:
+        engine.shutdown()
+
+
+def test_finetune_after_new_listens_grows_the_vocabulary(
+        library: Library, habit_library, data_dir: Path, tmp_path: Path, qtbot) -> None:
+    train(library, data_dir)
+    app = SegueApp(data_dir, backend_factory=lambda: NullBackend(
+        duration_of=lambda p: 60_000), enable_mpris=False)
+    qtbot.addWidget(app.window)
+    try:
+        app.learning.finetune_every = 3
+        app.start_playback()
+        qtbot.waitUntil(lambda: app.learning.loaded, timeout=30_000)
+        before = app.learning.holder.get()
+        new_file = tmp_path / "new.mp3"
+        new_file.write_bytes(b"")
+        library.add_tracks([{"path": str(new_file), "mtime": 1.0, "size": 0,
+                             "title": "Brand New", "artist": "Band 1", "album": "Record 1",
+                             "duration_ms": 60_000}])
+        new_id = library.track_by_path(str(new_file))["id"]
+        assert new_id not in before.known_tracks()
+        for track in (new_id, habit_library[0], habit_library[1]):
+            app.engine.play_track(track)
+            app.engine.backend.advance(60_000)
+        qtbot.waitUntil(lambda: app.learning.holder.get() is not before, timeout=30_000)
+        after = app.learning.holder.get()
+        assert new_id in after.known_tracks()
+        assert app.learning.holder.status()["last_listen_id"] > before.metrics[
+            "segue_last_listen_id"]
+        qtbot.waitUntil(lambda: app.learning.job is None, timeout=10_000)
+        assert "trained on" in app.window.model_status.text()
+    finally:
+        app.shutdown()
+
+
+def test_cli_train_and_next(library: Library, habit_library, data_dir: Path) -> None:
+    run = [sys.executable, "-m", "player", "--data-dir", str(data_dir)]
+    out = json.loads(subprocess.run([*run, "train", "--json"], capture_output=True, text=True,
+                                    check=True, timeout=300).stdout)
+    assert out["mode"] == "full" and out["heldout"]["gru"]["hr@20"] > 0.5
+    again = json.loads(subprocess.run([*run, "train", "--json"], capture_output=True,
+                                      text=True, check=True, timeout=300).stdout)
+    assert again["mode"] == "unchanged"  # nothing new to learn
+    picks = json.loads(subprocess.run([*run, "next", "-n", "5", "--json"], capture_output=True,
+                                      text=True, check=True, timeout=300).stdout)["next"]
+    assert len(picks) == 5
+    assert set(picks[0]) >= {"track_id", "path", "artist", "title", "score", "reason"}
+    assert picks[0]["score"] >= picks[-1]["score"]
