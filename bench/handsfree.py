@@ -29,8 +29,44 @@ def _rss_mb() -> float:
     return 0.0
 
 
+def _seed_history(library: Any, plays: int) -> None:
+    """Imported history for a first model: the library's tracks in a few repeated orders."""
+    import random
+
+    from player.history import SESSION_GAP_S
+
+    ids = [r["id"] for r in library.all_track_meta()]
+    rng = random.Random(0)
+    orders = [rng.sample(ids, len(ids)) for _ in range(5)]
+    rows, t = [], 1_600_000_000.0
+    for n in range(plays):
+        order = orders[(n // 40) % len(orders)]
+        track = order[n % 40 % len(order)]
+        if n % 40 == 0:
+            t += 3 * 3600
+        rows.append({"track_id": track, "started_at": t, "ended_at": t + 60, "played_ms": 60_000,
+                     "skipped": 0, "artist": None, "title": None, "import_key": f"seed{n}"})
+        t += 61
+    library.add_imported_listens(rows, SESSION_GAP_S)
+
+
 def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool = False,
-        timeout_s: float = 1800) -> dict[str, Any]:
+        timeout_s: float = 1800, use_pulse: bool = False) -> dict[str, Any]:
+    if use_pulse:
+        from bench import pulse
+
+        if not pulse.available():
+            raise RuntimeError("pulseaudio is not installed")
+        with tempfile.TemporaryDirectory() as tmp, pulse.private_pulse(Path(tmp)) as env:
+            saved = dict(os.environ)
+            os.environ.update(env)
+            try:
+                figures = run(tracks, rate, seconds, busy, timeout_s, use_pulse=False)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+            figures["audio_device"] = "pulseaudio null sink"
+            return figures
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     from PySide6.QtCore import QTimer
@@ -54,11 +90,23 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
             for i in range(n_files)])
         lib = Library.open(data)
         scan_folders(lib, [music])
+        if busy:  # a model from the start, fine-tuned as the plays pile up
+            from player.bridge import train
+
+            _seed_history(lib, 2000)
+            train(lib, data)
         lib.close()
-        Settings(playback_rate=rate).save(data)
+        Settings(playback_rate=rate, finetune_every=25).save(data)
         segue = SegueApp(data, enable_mpris=False)
         segue.start_playback()
         engine = segue.engine
+        finetunes = {"n": 0}
+        from collections import Counter
+
+        strategies: Counter[str] = Counter()
+        engine.autoPickChanged.connect(lambda pick: strategies.update([pick.strategy])
+                                       if pick is not None else None)
+        segue.learning.modelChanged.connect(lambda: finetunes.__setitem__("n", finetunes["n"] + 1))
         gaps: list[float] = []
         errors: list[str] = []
         state = {"ended_at": None, "plays": 0, "rss_early": None, "started": time.monotonic()}
@@ -107,6 +155,8 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
         "rss_growth_pct": round(100 * (rss_end / state["rss_early"] - 1), 1)
         if state["rss_early"] else None,
         "wall_s": round(time.monotonic() - state["started"], 1),
+        "model_swaps": finetunes["n"],
+        "picks_by_strategy": dict(strategies),
     }
 
 
@@ -114,9 +164,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench handsfree")
     parser.add_argument("--tracks", type=int, default=200)
     parser.add_argument("--rate", type=float, default=8.0)
-    parser.add_argument("--busy", action="store_true", help="rescans during playback")
+    parser.add_argument("--busy", action="store_true",
+                        help="a trained model, fine-tunes and rescans during playback")
+    parser.add_argument("--pulse", action="store_true",
+                        help="play to a private PulseAudio null sink (a real audio device)")
     args = parser.parse_args(argv)
-    return run(args.tracks, args.rate, busy=args.busy)
+    return run(args.tracks, args.rate, busy=args.busy, use_pulse=args.pulse)
 
 
 if __name__ == "__main__":

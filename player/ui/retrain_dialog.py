@@ -97,9 +97,9 @@ class RetrainDialog(QDialog):
         self.cancel_button.clicked.connect(self._cancel)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.accept)
-        self.close_button.hide()
         self.buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
         self.buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.close_button.hide()  # after addButton, which shows it
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.stack)

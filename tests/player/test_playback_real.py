@@ -8,7 +8,6 @@ Segue plays, proving that sound reaches an audio device.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from bench import pulse
 
 from player.app import SegueApp
 from player.audiogen import TrackSpec, make_library
@@ -135,25 +136,10 @@ app.exec()
 @pytest.fixture
 def pulse_null_sink(tmp_path: Path):
     """A private PulseAudio server whose default sink is a null sink; yields its env."""
-    if not (shutil.which("pulseaudio") and shutil.which("pactl") and shutil.which("parec")):
+    if not pulse.available():
         pytest.skip("pulseaudio/pactl/parec not installed (bash .ci/install installs them)")
-    runtime = tmp_path / "pulse-runtime"
-    runtime.mkdir()
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "PULSE_RUNTIME_PATH": str(runtime / "pulse"),
-           "HOME": str(tmp_path)}
-    env.pop("PULSE_SERVER", None)
-    subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "-n",
-                    "--load=module-native-protocol-unix",
-                    "--load=module-null-sink sink_name=segue_null"],
-                   env=env, check=True, capture_output=True, timeout=30)
-    deadline = time.monotonic() + 15
-    while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
-        if time.monotonic() > deadline:
-            pytest.fail("pulseaudio did not start")
-        time.sleep(0.2)
-    yield env
-    subprocess.run(["pactl", "exit"], env=env, capture_output=True, timeout=10)
-    subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True, timeout=10)
+    with pulse.private_pulse(tmp_path) as env:
+        yield env
 
 
 def test_sound_reaches_a_real_audio_device(pulse_null_sink: dict, short_library, data_dir: Path,
@@ -162,7 +148,7 @@ def test_sound_reaches_a_real_audio_device(pulse_null_sink: dict, short_library,
     Settings(playback_rate=1.0).save(data_dir)  # real time: what a listener hears
     recording = tmp_path / "monitor.raw"
     with open(recording, "wb") as out:
-        rec = subprocess.Popen(["parec", "-d", "segue_null.monitor", "--format=s16le",
+        rec = subprocess.Popen(["parec", "-d", f"{pulse.SINK}.monitor", "--format=s16le",
                                 "--channels=1", "--rate=8000"], stdout=out, env=env)
         try:
             proc = subprocess.run([sys.executable, "-c", PLAY_SCRIPT, str(data_dir)], env=env,
