@@ -11,7 +11,11 @@ Scenarios:
 * ``rescan``: the same during a rescan after edits, additions, deletions and moves;
 * ``playback``: kill a player logging listens (fast silent backend, user skips and auto
   picks); every listen reported closed before the kill is in the database exactly once, and
-  the play in progress is recovered at the next start.
+  the play in progress is recovered at the next start;
+* ``training``: kill ``segue train --fresh`` at a random moment; the model file is the old
+  one or a new one, whole, and loads;
+* ``checkpoint_write``: kill a process that saves the model over and over, so that the kill
+  lands inside writes; the file is always one whole checkpoint that loads.
 """
 
 from __future__ import annotations
@@ -223,11 +227,83 @@ def playback(work: Path, seed: int, run_for: float = 6.0) -> dict[str, Any]:
     return {"closed_before_kill": len(closed), "recovered": recovered}
 
 
+def make_model_data(data: Path, plays: int = 3000) -> None:
+    """A library of placeholder tracks with an imported history, and a first model."""
+    from bench.handsfree import _seed_history
+    from player.bridge import train
+
+    lib = Library.open(data)
+    try:
+        files = data / "files"
+        files.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for i in range(120):
+            path = files / f"{i}.mp3"
+            path.write_bytes(b"")
+            rows.append({"path": str(path), "mtime": 1.0, "size": 0, "title": f"T{i}",
+                         "artist": f"A{i % 13}", "duration_ms": 180_000})
+        lib.add_tracks(rows)
+        _seed_history(lib, plays)
+        train(lib, data)
+    finally:
+        lib.close()
+
+
+def _model_loads(data: Path) -> bytes:
+    """The checkpoint's bytes, after checking that it loads as a whole model."""
+    from player.bridge import ModelHolder
+
+    holder = ModelHolder(data)
+    assert holder.load() is not None, f"the model does not load: {holder.load_error}"
+    return holder.path.read_bytes()
+
+
+def training(work: Path, model_data: Path, seed: int, duration: float) -> dict[str, Any]:
+    """Kill ``segue train --fresh``: the model is the old one or a new one, and loads."""
+    rng = random.Random(seed)
+    data = work / f"train-{seed}"
+    shutil.copytree(model_data, data)
+    old = _model_loads(data)
+    delay = rng.uniform(0.3, duration)
+    killed = _run_and_kill([sys.executable, "-m", "player", "--data-dir", str(data), "train",
+                            "--fresh", "--json"], delay)
+    new = _model_loads(data)
+    return {"killed": killed, "delay": round(delay, 2), "replaced": new != old}
+
+
+SAVER = r"""
+import sys
+from player.bridge import ModelHolder
+model = ModelHolder(__import__("pathlib").Path(sys.argv[1])).load()
+print("ready", flush=True)
+n = 0
+while True:
+    model.metrics["saves"] = n
+    model.save(sys.argv[1] + "/model.pt")
+    n += 1
+"""
+
+
+def checkpoint_write(work: Path, model_data: Path, seed: int) -> dict[str, Any]:
+    """Kill a process in the middle of (repeated) checkpoint writes."""
+    rng = random.Random(seed)
+    data = work / f"save-{seed}"
+    shutil.copytree(model_data, data)
+    proc = subprocess.Popen([sys.executable, "-c", SAVER, str(data)], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(rng.uniform(0.05, 1.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _model_loads(data)
+    return {"killed": True}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench kills")
     parser.add_argument("--kills", type=int, default=120, help="kills in all (split evenly)")
     args = parser.parse_args(argv)
-    per = max(1, args.kills // 3)
+    per = max(1, args.kills // 5)
     stats: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -251,12 +327,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         stats["rescan"] = [rescan(work, scanned, reference2, ids2, s, duration2)
                            for s in range(per)]
         stats["playback"] = [playback(work, s) for s in range(per)]
+        model_data = work / "model-data"
+        make_model_data(model_data)
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-m", "player", "--data-dir", str(model_data), "train",
+                        "--fresh", "--json"], env=_env(), check=True, capture_output=True)
+        train_s = time.monotonic() - t0
+        stats["training"] = [training(work, model_data, s, train_s) for s in range(per)]
+        stats["checkpoint_write"] = [checkpoint_write(work, model_data, s) for s in range(per)]
     summary = {
         "kills": sum(sum(1 for r in v if r.get("killed", True)) for v in stats.values()),
         "runs": sum(len(v) for v in stats.values()),
         "listens_checked": sum(r["closed_before_kill"] for r in stats["playback"]),
         "lost_listens": 0,  # any loss raises AssertionError above
         "corrupt_databases": 0,
+        "corrupt_checkpoints": 0,
+        "per_scenario": {k: len(v) for k, v in stats.items()},
     }
     return summary
 

@@ -20,19 +20,17 @@ goes on. A cancelled or killed scan keeps what it committed; the next scan skips
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import stat
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from player.library.db import KnownFile, Library
+from player.library.tagworkers import WorkerPool
 from player.library.tags import AUDIO_EXTENSIONS, read_many
 
 log = logging.getLogger(__name__)
@@ -235,43 +233,7 @@ class Scanner:
                 yield from read_many(paths[i : i + CHUNK])
             return
         chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
-        unread: dict[int, list[str]] = dict(enumerate(chunks))
-        try:
-            with ProcessPoolExecutor(self.workers, mp_context=_mp_context()) as pool:
-                pending: dict[Future[Any], int] = {}
-                next_chunk = 0
-                try:
-                    while next_chunk < len(chunks) or pending:
-                        # Keep a few tasks per worker in flight: results stream back steadily
-                        # and memory stays flat however big the library is.
-                        while next_chunk < len(chunks) and len(pending) < self.workers * 3:
-                            pending[pool.submit(read_many, chunks[next_chunk])] = next_chunk
-                            next_chunk += 1
-                        done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            results = fut.result()
-                            del unread[pending.pop(fut)]
-                            yield from results
-                        if cancel.is_set():
-                            return
-                finally:
-                    for fut in pending:
-                        fut.cancel()
-        except (BrokenProcessPool, OSError) as exc:
-            # A worker died (out of memory, killed) or processes cannot be started here: the
-            # scan goes on in this process rather than failing.
-            log.warning("tag-reading workers failed (%s); reading in this process", exc)
-            for chunk in list(unread.values()):
-                if cancel.is_set():
-                    return
-                yield from read_many(chunk)
-
-
-def _mp_context() -> Any:
-    # forkserver: forking the GUI process (Qt threads, open database) would be unsafe; the
-    # fork server is a clean process started once. Elsewhere, spawn.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)
+        yield from WorkerPool(self.workers).run(chunks, cancel)
 
 
 class _Reporter:

@@ -14,6 +14,7 @@ import pytest
 
 from player.audiogen import TrackSpec, make_library
 from player.library import scanner as scanner_mod
+from player.library import tagworkers
 from player.library.db import Library
 from player.library.scanner import Scanner, ScanProgress, scan_folders
 from tests.conftest import GOOD_TRACKS, shared_path
@@ -257,9 +258,44 @@ def test_mutagen_corpus_scans_without_loss(library: Library, tmp_path: Path) -> 
     assert library.integrity_check() == "ok"
 
 
-def test_scan_survives_workers_that_cannot_start(music_dir: Path, data_dir: Path) -> None:
-    """A program fed on stdin has no main module the workers could re-import: they die at
-    start (BrokenProcessPool). The scan must still finish, in its own process."""
+def test_scan_survives_a_worker_that_dies(music_dir: Path, library: Library,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tag-reading worker killed mid-scan (out of memory, say): its batch is read again
+    and the scan finishes with every file."""
+    monkeypatch.setattr(scanner_mod, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(scanner_mod, "CHUNK", 1)
+    started: list[subprocess.Popen] = []
+    real_start = tagworkers.WorkerPool._start
+
+    def start_and_remember(self):
+        proc = real_start(self)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(tagworkers.WorkerPool, "_start", start_and_remember)
+
+    def kill_one_worker(event: ScanProgress) -> None:
+        if event.phase == "read" and event.read == 2 and started[0].poll() is None:
+            started[0].kill()
+
+    monkeypatch.setattr(scanner_mod, "PROGRESS_INTERVAL", 0)
+    result = scan_folders(library, [music_dir], progress=kill_one_worker, workers=2)
+    assert started[0].poll() is not None  # it really died
+    assert result.added == N_GOOD and result.failed == []
+
+
+def test_scan_without_any_worker(music_dir: Path, library: Library,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no worker process can start at all, the scan reads in its own process."""
+    monkeypatch.setattr(scanner_mod, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(tagworkers.WorkerPool, "_start", lambda self: None)
+    result = scan_folders(library, [music_dir], workers=2)
+    assert result.added == N_GOOD and result.failed == []
+
+
+def test_workers_do_not_rerun_the_parent_program(music_dir: Path, data_dir: Path) -> None:
+    """A program fed on stdin (no importable main module) scans in parallel fine: the
+    workers are fresh interpreters, not copies of the parent."""
     script = (
         "from player.library import scanner\n"
         "from player.library.db import Library\n"
@@ -272,4 +308,4 @@ def test_scan_survives_workers_that_cannot_start(music_dir: Path, data_dir: Path
                           timeout=120, cwd=os.getcwd())
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == [str(N_GOOD), "0"]
-    assert "reading in this process" in proc.stderr
+    assert "worker" not in proc.stderr  # no worker died, nothing fell back

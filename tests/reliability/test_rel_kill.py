@@ -56,3 +56,20 @@ def test_kill_during_playback(tmp_path: Path, seed: int) -> None:
     seen = kills.playback(tmp_path, seed, run_for=3.0)
     # the first play was open before the child said "started": it was closed or recovered
     assert seen["closed_before_kill"] + seen["recovered"] >= 1
+
+
+@pytest.fixture(scope="module")
+def model_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("model") / "data"
+    kills.make_model_data(data, plays=600)
+    return data
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_kill_during_training(tmp_path: Path, model_data: Path, seed: int) -> None:
+    kills.training(tmp_path, model_data, seed, duration=4.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_kill_during_checkpoint_writes(tmp_path: Path, model_data: Path, seed: int) -> None:
+    kills.checkpoint_write(tmp_path, model_data, seed)

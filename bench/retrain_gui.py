@@ -1,0 +1,122 @@
+"""Retrain on ~50,000 listens with the GUI up and music playing: how long it takes, and how
+long the event loop ever stalls meanwhile (a 10 ms timer measures every gap).
+
+The history is the public Spotify log (imported against a generated library of its most
+played tracks) when ../shared is present, else a synthetic one of the same size.
+Run: ``python -m bench retrain_gui``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+EXPORT = (Path(__file__).resolve().parents[2] / "shared" / "datasets"
+          / "spotify-streaming-history-jonas-mika")
+
+
+def _prepare(data: Path, listens: int) -> str:
+    from bench.handsfree import _seed_history
+    from player.audiogen import TrackSpec, make_library
+    from player.importer import import_history
+    from player.library.db import Library
+    from player.library.scanner import scan_folders
+
+    lib = Library.open(data)
+    try:
+        if EXPORT.is_dir():
+            records = [r for f in sorted(EXPORT.glob("*.json")) for r in json.loads(f.read_text())]
+            top = Counter((r["artistName"], r["trackName"]) for r in records).most_common(300)
+            make_library(data / "music", [(f"t{i:04d}", "wav", TrackSpec(t, a, seconds=0.2))
+                                          for i, ((a, t), _) in enumerate(top)])
+            scan_folders(lib, [data / "music"])
+            import_history(lib, [EXPORT])
+            return f"public Spotify log ({len(records):,} plays)"
+        make_library(data / "music", [(f"t{i:04d}", "wav", TrackSpec(f"T{i}", f"A{i % 40}",
+                                                                        seconds=0.2))
+                                      for i in range(400)])
+        scan_folders(lib, [data / "music"])
+        _seed_history(lib, listens)
+        return f"synthetic ({listens:,} plays)"
+    finally:
+        lib.close()
+
+
+def run(listens: int = 50_000) -> dict[str, Any]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from player.app import SegueApp
+    from player.playback.null import NullBackend
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        source = _prepare(data, listens)
+        segue = SegueApp(data, backend_factory=lambda: NullBackend(realtime=True),
+                         enable_mpris=False)
+        segue.window.show()
+        segue.start_playback()
+        while not segue.learning.loaded:  # torch imported, (no) model loaded
+            app.processEvents()
+            time.sleep(0.01)
+        segue.engine.play()
+        gaps: list[float] = []
+        last = [time.perf_counter()]
+
+        def tick() -> None:
+            now = time.perf_counter()
+            gaps.append((now - last[0]) * 1000)
+            last[0] = now
+
+        timer = QTimer(interval=10)
+        timer.timeout.connect(tick)
+        outcome: dict[str, Any] = {}
+        started = time.perf_counter()
+        job = segue.learning.retrain()
+        job.done.connect(lambda res: outcome.update(result=res[1]))
+        job.failed.connect(lambda msg: outcome.update(error=msg))
+        job.ended.connect(app.quit)
+        timer.start()
+        last[0] = time.perf_counter()
+        app.exec()
+        timer.stop()
+        seconds = time.perf_counter() - started
+        playing = segue.engine.state.value
+        segue.shutdown()
+    if "error" in outcome:
+        raise RuntimeError(outcome["error"])
+    result = outcome["result"]
+    stalls = sorted(g - 10 for g in gaps)
+    return {
+        "history": source,
+        "listens_trained": result.plays,
+        "retrain_s": round(seconds, 1),
+        "event_loop_max_stall_ms": round(max(stalls), 1),
+        "event_loop_p99_stall_ms": round(stalls[int(0.99 * (len(stalls) - 1))], 1),
+        "event_loop_median_tick_ms": round(statistics.median(gaps), 1),
+        "stalls_over_100ms": sum(1 for s in stalls if s > 100),
+        "music_state_after": playing,
+        "heldout_gru_hr@20": result.heldout.get("gru", {}).get("hr@20"),
+        "heldout_markov_hr@20": result.heldout.get("markov", {}).get("hr@20"),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench retrain_gui")
+    parser.add_argument("--listens", type=int, default=50_000)
+    args = parser.parse_args(argv)
+    return run(args.listens)
+
+
+if __name__ == "__main__":
+    for key, value in main().items():
+        print(f"{key:28} {value}")
