@@ -111,6 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return handler(args)
 
 
+def _missing_path(paths: Sequence[str], folders_only: bool = False) -> bool:
+    """Print a usage error for the first path that does not exist; True if there was one."""
+    for path in paths:
+        if not (os.path.isdir(path) if folders_only else os.path.exists(path)):
+            kind = "folder" if folders_only else "file or folder"
+            print(f"segue: {path}: no such {kind}", file=sys.stderr)
+            return True
+    return False
+
+
 def _open_library(args: argparse.Namespace) -> Any:
     """The library of the chosen data dir, or None after printing why it cannot be opened."""
     from player.library.db import Library, LibraryError
@@ -125,10 +135,8 @@ def _open_library(args: argparse.Namespace) -> Any:
 def cmd_scan(args: argparse.Namespace) -> int:
     from player.library.scanner import scan_folders
 
-    for folder in args.folders:
-        if not os.path.isdir(folder):
-            print(f"segue: {folder}: no such folder", file=sys.stderr)
-            return EXIT_USAGE
+    if _missing_path(args.folders, folders_only=True):
+        return EXIT_USAGE
     library = _open_library(args)
     if library is None:
         return EXIT_ERROR
@@ -188,10 +196,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from player.importer import import_history
 
-    for path in args.paths:
-        if not os.path.exists(path):
-            print(f"segue: {path}: no such file or folder", file=sys.stderr)
-            return EXIT_USAGE
+    if _missing_path(args.paths):
+        return EXIT_USAGE
     library = _open_library(args)
     if library is None:
         return EXIT_ERROR

@@ -156,20 +156,15 @@ def import_history(
     logs, playlists = classify(paths)
     report = ImportReport()
     matcher = TrackMatcher(library)
-    for f in logs:
+    work = ([(f, f"Reading {f.name}", _import_log_file) for f in logs]
+            + [(f, f"Reading playlist {f.name}", _import_playlist_file) for f in playlists])
+    for f, label, importer in work:
         if cancel is not None and cancel.is_set():
             report.cancelled = True
             break
         if progress:
-            progress(f"Reading {f.name}")
-        _import_log_file(library, matcher, f, report)
-    for f in playlists:
-        if cancel is not None and cancel.is_set():
-            report.cancelled = True
-            break
-        if progress:
-            progress(f"Reading playlist {f.name}")
-        _import_playlist_file(library, matcher, f, report)
+            progress(label)
+        importer(library, matcher, f, report)
     log.info("import: %s", report.as_json() | {"errors": len(report.errors)})
     return report
 

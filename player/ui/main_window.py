@@ -434,7 +434,7 @@ class MainWindow(QMainWindow):
         elif event.to_read:
             self.progress.setRange(0, event.to_read)
             self.progress.setValue(event.read)
-            self.progress.setFormat(f"Reading %v / %m")
+            self.progress.setFormat("Reading %v / %m")
 
     def _scan_done(self, result: ScanResult) -> None:
         parts = [f"{result.added} added"]

@@ -109,11 +109,7 @@ class RetrainDialog(QDialog):
 
     def _build_progress_page(self) -> QWidget:
         page = QWidget()
-        self.headline = QLabel("Learning the order you listen in…")
-        font = QFont(self.headline.font())
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.headline.setFont(font)
+        self.headline = _title_label("Learning the order you listen in…")
         self.note = QLabel("Music keeps playing while Segue trains. Your current model stays in "
                            "use until the new one is ready.")
         self.note.setWordWrap(True)
@@ -138,11 +134,7 @@ class RetrainDialog(QDialog):
 
     def _build_result_page(self) -> QWidget:
         page = QWidget()
-        self.result_title = QLabel("")
-        font = QFont(self.result_title.font())
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.result_title.setFont(font)
+        self.result_title = _title_label("")
         self.result_text = QLabel("")
         self.result_text.setWordWrap(True)
         self.result_grid = QGridLayout()
@@ -241,6 +233,15 @@ class RetrainDialog(QDialog):
             self._cancel()
         else:
             super().reject()
+
+
+def _title_label(text: str) -> QLabel:
+    label = QLabel(text)
+    font = QFont(label.font())
+    font.setBold(True)
+    font.setPointSizeF(font.pointSizeF() * 1.15)
+    label.setFont(font)
+    return label
 
 
 def _duration(seconds: float) -> str:

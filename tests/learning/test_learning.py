@@ -15,7 +15,7 @@ from player.bridge import ModelHolder, ModelPicker, NotEnoughHistory, train, tra
 from player.engine import Engine
 from player.library.db import Library
 from player.playback.null import NullBackend
-from tests.learning.conftest import PER_ALBUM, listen_albums
+from tests.learning.conftest import PER_ALBUM
 from tests.player.conftest import FakeClock
 
 

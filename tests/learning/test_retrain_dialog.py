@@ -11,17 +11,11 @@ from player.app import SegueApp
 from player.bridge import train
 from player.library.db import Library
 from player.playback.base import PlaybackState
-from player.playback.null import NullBackend
+from tests.player.conftest import make_app as make_player_app
 
 
 def make_app(data_dir: Path, qtbot) -> SegueApp:
-    app = SegueApp(data_dir, backend_factory=lambda: NullBackend(realtime=True),
-                   enable_mpris=False)
-    qtbot.addWidget(app.window)
-    app.window.show()
-    app.start_playback()
-    qtbot.waitUntil(lambda: app.learning.loaded, timeout=30_000)
-    return app
+    return make_player_app(data_dir, qtbot, wait_for_model=True)
 
 
 def test_retrain_completes_and_swaps_the_model(library: Library, habit_library,

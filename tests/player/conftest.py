@@ -62,3 +62,17 @@ def engine(library: Library, backend: NullBackend, clock: FakeClock, tracks) -> 
     eng = Engine(library, backend, aq, clock=clock, background_picks=False)
     yield eng
     eng.shutdown()
+
+
+def make_app(data_dir: Path, qtbot, wait_for_model: bool = False):
+    """The whole app on the silent backend (real-time clock), window shown."""
+    from player.app import SegueApp
+
+    app = SegueApp(data_dir, backend_factory=lambda: NullBackend(realtime=True),
+                   enable_mpris=False)
+    qtbot.addWidget(app.window)
+    app.window.show()
+    app.start_playback()
+    if wait_for_model:  # the checkpoint is loaded in the background
+        qtbot.waitUntil(lambda: app.learning.loaded, timeout=30_000)
+    return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from player.autoqueue import AutoQueue, Rules
+from player.autoqueue import AutoQueue
 from player.engine import Engine
 from player.history import SESSION_GAP_S, ListenLog, is_skip
 from player.library.db import Library

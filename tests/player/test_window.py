@@ -8,23 +8,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from player.app import SegueApp
 from player.library.db import Library
 from player.library.scanner import scan_folders
 from player.playback.base import PlaybackState
-from player.playback.null import NullBackend
 from player.settings import Settings
 from player.ui.library_model import LibraryModel, format_ms
 from tests.conftest import GOOD_TRACKS
+from tests.player.conftest import make_app
 
-
-def make_app(data_dir: Path, qtbot) -> SegueApp:
-    app = SegueApp(data_dir, backend_factory=lambda: NullBackend(realtime=True),
-                   enable_mpris=False)
-    qtbot.addWidget(app.window)
-    app.window.show()
-    app.start_playback()
-    return app
 
 
 def test_first_run_offers_folder_and_demo_and_plays_the_demo(data_dir: Path, qtbot) -> None:
