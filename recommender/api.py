@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import threading
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 

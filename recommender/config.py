@@ -46,7 +46,7 @@ class Config:
     successor_memory: int = 16
     #: How far after those earlier plays to look (1 = the next track only; more helps
     #: with shuffled playlists and partly replayed albums).
-    successor_offsets: int = 1
+    successor_offsets: int = 3
 
     # --- skips ---------------------------------------------------------------------------
     #: Weight of the unlikelihood loss that pushes down a track the listener skipped right
@@ -56,6 +56,11 @@ class Config:
     max_skips: int = 4
 
     # --- training ------------------------------------------------------------------------
+    #: Above this many tracks, training scores a sample of tracks per step (the targets,
+    #: every track the copy inputs name, ``n_sample`` drawn by popularity^0.75) instead of
+    #: all of them: the full softmax costs O(tracks) per play.
+    full_softmax_max: int = 8192
+    n_sample: int = 2048
     #: Parallel lanes of the session-parallel mini-batch.
     batch_size: int = 32
     #: Truncated back-propagation through time: steps per window.
@@ -69,8 +74,14 @@ class Config:
     clip: float = 5.0
     #: Share of the training sessions (the latest ones) held out for early stopping.
     val_share: float = 0.1
-    #: Epochs without improvement of the validation score before stopping.
+    #: Epochs without improvement of the validation score before stopping; each such
+    #: epoch also multiplies the learning rate by ``plateau_decay`` (1 = off: halving was
+    #: measured no better, and it starves the pass over the validation tail).
     patience: int = 3
+    plateau_decay: float = 1.0
+    #: Time budget of a training run in seconds (0 = none): no epoch is started that would
+    #: end past it; the best weights so far are kept. A safety net for slow machines.
+    max_train_s: float = 50.0
     #: After early stopping, train this many extra epochs on the validation tail itself,
     #: so that the most recent listening (the most telling) is not left out of the model.
     tail_epochs: int = 1

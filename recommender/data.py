@@ -134,21 +134,16 @@ def build_stream(sessions: Sequence[Sequence[EventLike]], vocab: Vocab, max_skip
 
 
 def lane_layout(n: int, lanes: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Cut positions ``0..n-1`` into ``lanes`` contiguous runs; [lanes, longest], -1 padded.
+    """Cut positions ``0..n-1`` into contiguous runs read in parallel; [runs, longest], -1 pad.
 
-    With ``rng`` the cut points move by up to half a lane each epoch, so that the windows
-    (and the cold starts of the lanes) do not fall on the same plays every time.
+    ``lanes`` runs of equal length; with ``rng`` the cut points shift by a random offset each
+    epoch (so that windows, and the cold starts of the lanes, do not fall on the same plays
+    every time), which adds one short run at the front.
     """
     lanes = max(1, min(lanes, n))
-    length = n / lanes
-    cuts = [0]
-    for b in range(1, lanes):
-        c = b * length
-        if rng is not None:
-            c += (rng.random() - 0.5) * length
-        cuts.append(int(round(c)))
-    cuts.append(n)
-    cuts = sorted(set(min(max(c, 0), n) for c in cuts))
+    length = -(-n // lanes)  # ceil
+    offset = int(rng.integers(0, length)) if rng is not None and length > 1 else 0
+    cuts = sorted({0, n} | {min(offset + b * length, n) for b in range(lanes)})
     runs = [np.arange(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
     longest = max(len(r) for r in runs)
     out = np.full((len(runs), longest), -1, dtype=np.int64)

@@ -8,7 +8,6 @@ macro. It imports torch only when the ``gru`` model is asked for.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time

@@ -129,42 +129,50 @@ class Net(nn.Module):
     # ------------------------------------------------------------------ scores
 
     def logits(self, h: torch.Tensor, feats: Feats | None = None,
-               vectors: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores of every track [M, N] for hidden states ``h`` [M, H].
+               vectors: torch.Tensor | None = None,
+               subset: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores [M, N] of every track (or [M, S] of ``subset``) for hidden states [M, H].
 
         ``feats`` holds the copy inputs, each a triple (track indices [M, R], slot [M, R],
-        valid mask [M, R]): ``"repeat"`` the latest plays (slot = distance bucket, + the
-        bucket count for an earlier session) and ``"succ"`` what followed the earlier plays
-        of the current track (slot = occurrence rank bucket, + the bucket count when the
-        play before matched too). ``vectors`` may pass precomputed ``output_vectors()``.
+        valid mask [M, R]): ``"repeat"`` the latest plays and ``"succ"`` what followed the
+        earlier plays of the current track (see ``data``). ``vectors`` may pass precomputed
+        ``output_vectors()``. ``subset`` (sorted track indices starting with 0, the padding)
+        restricts the output to those tracks: the sampled softmax of large vocabularies;
+        copy inputs outside the subset then fall on the padding column.
         """
         q = self.proj(self.drop(h))
         v = self.output_vectors() if vectors is None else vectors
-        out = q @ v.t() + self.bias
+        bias = self.bias
+        item_artist = self.item_artist
+        remap = None
+        if subset is not None:
+            v, bias, item_artist = v[subset], bias[subset], item_artist[subset]
+            remap = torch.zeros(self.n_items, dtype=torch.long)
+            remap[subset] = torch.arange(len(subset))
+        out = q @ v.t() + bias
         if feats:
             if self.has_repeat and "repeat" in feats:
-                out = out + self.repeat_scores(h, *feats["repeat"])
+                hist, slot, valid = feats["repeat"]
+                validf = valid.to(h.dtype)
+                c = (self.rep[slot] + self.rep_gate(h).gather(1, slot)) * validf
+                cols = hist if remap is None else remap[hist]
+                out = out.scatter_add(1, cols, c)
+                if self.artist_rep:
+                    ca = (self.arep[slot] + self.arep_gate(h).gather(1, slot)) * validf
+                    arts = h.new_zeros(h.shape[0], self.n_artists)
+                    arts = arts.scatter_add(1, self.item_artist[hist], ca)
+                    # Column 0 is "unknown artist", which is no artist at all.
+                    arts = arts.index_fill(1, _ZERO, 0.0)
+                    out = out + arts.index_select(1, item_artist)
             if self.has_succ and "succ" in feats:
                 items, slot, valid = feats["succ"]
                 c = (self.succ[slot] + self.succ_gate(h).gather(1, slot)) * valid.to(h.dtype)
-                out = out.scatter_add(1, items, c)
-        # The padding row is never a recommendation.
-        return out.index_fill(1, torch.zeros(1, dtype=torch.long, device=out.device),
-                              float("-inf"))
+                out = out.scatter_add(1, items if remap is None else remap[items], c)
+        # The padding column is never a recommendation.
+        return out.index_fill(1, _ZERO, float("-inf"))
 
-    def repeat_scores(self, h: torch.Tensor, hist: torch.Tensor, slot: torch.Tensor,
-                      valid: torch.Tensor) -> torch.Tensor:
-        """The repeat scorer's additive scores [M, N] (zero for tracks not heard lately)."""
-        valid = valid.to(h.dtype)
-        c = (self.rep[slot] + self.rep_gate(h).gather(1, slot)) * valid
-        out = h.new_zeros(h.shape[0], self.n_items).scatter_add_(1, hist, c)
-        if self.artist_rep:
-            ca = (self.arep[slot] + self.arep_gate(h).gather(1, slot)) * valid
-            arts = h.new_zeros(h.shape[0], self.n_artists)
-            arts.scatter_add_(1, self.item_artist[hist], ca)
-            arts[:, 0] = 0.0  # "unknown artist" is not an artist
-            out = out + arts.index_select(1, self.item_artist)
-        return out
+
+_ZERO = torch.zeros(1, dtype=torch.long)
 
 
 def _slot_weights(hidden: int, slots: int) -> tuple[nn.Parameter, nn.Linear]:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: How many non-finite losses are survived before training gives up.
 MAX_NAN = 3
+#: A sampled-softmax step always scores the tracks of the latest this-many plays.
+SAMPLE_RECENT = 64
 
 
 class Cancelled(Exception):
@@ -52,12 +54,14 @@ class TrainReport:
     val: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     nan_events: int = 0
+    time_limited: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict for checkpoints."""
         return {"epochs": self.epochs, "best_epoch": self.best_epoch, "steps": self.steps,
                 "seconds": round(self.seconds, 3), "val": dict(self.val),
-                "history": list(self.history), "nan_events": self.nan_events}
+                "history": list(self.history), "nan_events": self.nan_events,
+                "time_limited": self.time_limited}
 
 
 class Trainer:
@@ -77,10 +81,21 @@ class Trainer:
         self.targets = torch.from_numpy(stream.targets())
         self.skips = torch.from_numpy(stream.skips)
         self.prev_occ = previous_occurrences(stream.items, cfg.successor_memory)
+        self.sample_probs: torch.Tensor | None = None
+        if net.n_items > cfg.full_softmax_max:
+            counts = np.bincount(stream.items, minlength=net.n_items).astype(np.float64)
+            probs = (counts + 1.0) ** 0.75
+            probs[0] = 0.0
+            self.sample_probs = torch.from_numpy(probs / probs.sum())
         self.next_occ = next_occurrences(stream.items)
         self.opt = self._optimizer()
         self.good_state = copy.deepcopy(net.state_dict())
         self.report = TrainReport()
+
+    def _set_lr(self, lr: float) -> None:
+        self.lr = lr
+        for group in self.opt.param_groups:
+            group["lr"] = lr
 
     def _optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.net.parameters(), lr=self.lr,
@@ -134,10 +149,14 @@ class Trainer:
             hs = out.reshape(-1, out.shape[-1])[sel]
             ps = p0.reshape(-1)[sel]
             target = tg.reshape(-1)[sel]
-            logp = F.log_softmax(net.logits(hs, self.feats(ps)), dim=1)
-            loss = F.nll_loss(logp, target)
-            if cfg.skip_weight > 0:
-                loss = loss + cfg.skip_weight * self._skip_loss(logp, ps, target)
+            feats = self.feats(ps)
+            skips = self.skips[ps] if cfg.skip_weight > 0 else None
+            subset = self._subset(target, feats, skips)
+            logp = F.log_softmax(net.logits(hs, feats, subset=subset), dim=1)
+            loss = F.nll_loss(logp, self._cols(subset, target))
+            if skips is not None:
+                loss = loss + cfg.skip_weight * self._skip_loss(
+                    logp, self._cols(subset, skips), skips, target)
             if not self._finite_step(loss):
                 h = None  # the state came from bad weights: start the lanes afresh
                 continue
@@ -149,14 +168,39 @@ class Trainer:
                 self.progress(epoch, step, float(loss.detach()))
         return total / max(count, 1)
 
-    def _skip_loss(self, logp: torch.Tensor, pos: torch.Tensor, target: torch.Tensor
-                   ) -> torch.Tensor:
+    def _subset(self, target: torch.Tensor, feats: Feats, skips: torch.Tensor | None
+                ) -> torch.Tensor | None:
+        """Tracks scored by a sampled-softmax step (``None``: the full softmax).
+
+        With a large vocabulary only these are scored: padding, the targets, every track
+        the copy inputs point at and the skips (the hard negatives), plus ``n_sample``
+        tracks drawn by popularity^0.75 (the easy ones).
+        """
+        if self.sample_probs is None:
+            return None
+        drawn = torch.multinomial(self.sample_probs, self.cfg.n_sample, replacement=True,
+                                  generator=self.gen)
+        parts = [torch.zeros(1, dtype=torch.long), target, drawn]
+        for name, (items, _, valid) in feats.items():
+            if name == "repeat":  # the latest plays are the hard negatives; not all 512
+                items, valid = items[:, :SAMPLE_RECENT], valid[:, :SAMPLE_RECENT]
+            parts.append(items[valid])
+        if skips is not None:
+            parts.append(skips.reshape(-1))
+        return torch.unique(torch.cat(parts))  # sorted: padding (0) comes first
+
+    @staticmethod
+    def _cols(subset: torch.Tensor | None, tracks: torch.Tensor) -> torch.Tensor:
+        """Column of each track in the (sub)set of scored tracks."""
+        return tracks if subset is None else torch.searchsorted(subset, tracks)
+
+    def _skip_loss(self, logp: torch.Tensor, cols: torch.Tensor, skips: torch.Tensor,
+                   target: torch.Tensor) -> torch.Tensor:
         """Unlikelihood of the tracks skipped right after each play: -log(1 - p(skip))."""
-        sk = self.skips[pos]
-        mask = (sk != 0) & (sk != target[:, None])
+        mask = (skips != 0) & (skips != target[:, None])
         if not bool(mask.any()):
             return logp.new_zeros(())
-        p = logp.gather(1, sk).exp().clamp(max=1 - 1e-6)
+        p = logp.gather(1, cols).exp().clamp(max=1 - 1e-6)
         return -(torch.log1p(-p) * mask).sum() / mask.sum()
 
     def _finite_step(self, loss: torch.Tensor) -> bool:
@@ -236,7 +280,9 @@ class Trainer:
             cand[self.items[:val_from]] = True
             cand[0] = False
         best, best_state, bad = -math.inf, None, 0
+        budget = self.cfg.max_train_s
         for epoch in range(1, epochs + 1):
+            e0 = time.perf_counter()
             loss = self.train_epoch(lo, hi, epoch)
             row = {"epoch": epoch, "loss": loss}
             self.report.epochs = epoch
@@ -249,10 +295,19 @@ class Trainer:
                     self.report.best_epoch, self.report.val = epoch, val
                 else:
                     bad += 1
+                    # A plateau: smaller steps settle faster than waiting at the same rate.
+                    self._set_lr(self.lr * self.cfg.plateau_decay)
             self.good_state = copy.deepcopy(self.net.state_dict())
             self.report.history.append(row)
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
             if cand is not None and bad >= patience:
+                break
+            elapsed, last = time.perf_counter() - t0, time.perf_counter() - e0
+            if budget > 0 and epoch < epochs and elapsed + last * (1.0 + self.cfg.val_share) \
+                    > budget:
+                # Another epoch would overrun the time budget: keep the best so far.
+                log.info("stopping after %d epochs: time budget of %.0f s", epoch, budget)
+                self.report.time_limited = True
                 break
         if best_state is not None:
             self.net.load_state_dict(best_state)
