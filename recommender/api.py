@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import Metadata, ProgressFn, Scorer, SequenceModel, Sessions, split_context
+from .base import Metadata, ProgressFn, Scorer, SequenceModel, Sessions
 from .checkpoint import CheckpointError, FORMAT, FORMAT_VERSION, load_checkpoint, \
     save_checkpoint
 from .config import Config
@@ -258,21 +258,34 @@ class Recommender(SequenceModel):
         return out
 
     def _plays(self, context: Sequence[EventLike]) -> list[tuple[int, int]]:
-        """Kept plays of a context as (vocab index, session number); skips dropped."""
-        out = []
-        for sno, session in enumerate(split_context(context, self.config.session_gap_s)):
-            for ev in session:
-                if not ev.skipped:
-                    out.append((self.vocab.get(ev.track), sno))
+        """Kept plays of a context as (vocab index, session number); skips dropped.
+
+        Sessions are cut where two kept plays with times are more than ``session_gap_s``
+        apart (as ``base.split_context`` does), in one pass: this runs on every pick.
+        """
+        gap = self.config.session_gap_s
+        index = self.vocab.index
+        out: list[tuple[int, int]] = []
+        sno, last = 0, None
+        for item in context:
+            if isinstance(item, Event):
+                if item.skipped:
+                    continue
+                if item.time is not None:
+                    if last is not None and item.time - last > gap and out:
+                        sno += 1
+                    last = item.time
+                out.append((index.get(item.track, PAD), sno))
+            else:
+                out.append((index.get(item, PAD), sno))
         return out
 
     @torch.no_grad()
     def _log_probs(self, plays: Sequence[tuple[int, int]]) -> torch.Tensor:
         """Log-probability of every track after ``plays`` (empty: the learned prior)."""
         net = self._require()
-        log_ = PlayLog()
-        for i, s in plays:
-            log_.append(i, s)
+        arr = np.array(plays, dtype=np.int64).reshape(-1, 2)
+        log_ = PlayLog.from_arrays(arr[:, 0], arr[:, 1])
         lg = net.logits(self._hidden(plays), self._feats(log_), vectors=self._vectors())
         return torch.log_softmax(lg[0], dim=0)
 

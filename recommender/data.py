@@ -17,6 +17,8 @@ import numpy as np
 from .logs import EventLike, TrackId, as_event
 
 PAD = 0
+#: "No next play" in ``next_occurrences``.
+NEVER = np.iinfo(np.int64).max
 
 
 class Vocab:
@@ -189,10 +191,6 @@ def next_occurrences(items: np.ndarray) -> np.ndarray:
     return out
 
 
-#: "No next play" in ``next_occurrences``.
-NEVER = np.iinfo(np.int64).max
-
-
 def repeat_features(items: np.ndarray, session: np.ndarray, next_occ: np.ndarray,
                     pos: np.ndarray, window: int, latest: bool = True
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -263,9 +261,8 @@ def successor_slots(k: int, offsets: int) -> int:
 class PlayLog:
     """A growing list of kept plays: the inference-time twin of ``Stream``.
 
-    It keeps the arrays the feature functions need (items, sessions, next occurrence,
-    where each track was played), so that inference calls the very functions training
-    uses, for the latest position only.
+    It keeps the arrays the feature functions need (items, sessions, next occurrence), so
+    that inference calls the very functions training uses, for the latest position only.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -273,7 +270,26 @@ class PlayLog:
         self.items = np.zeros(capacity, dtype=np.int64)
         self.session = np.zeros(capacity, dtype=np.int64)
         self.next_occ = np.full(capacity, NEVER, dtype=np.int64)
-        self.where: dict[int, list[int]] = {}
+        self.last: dict[int, int] = {}  # track -> position of its latest play
+
+    @classmethod
+    def from_arrays(cls, items: np.ndarray, session: np.ndarray) -> PlayLog:
+        """A log of many plays at once (vectorised: what ``recommend`` builds per call)."""
+        log_ = cls(capacity=max(len(items), 16))
+        n = len(items)
+        log_.n = n
+        log_.items[:n] = items
+        log_.session[:n] = session
+        log_.next_occ[:n] = next_occurrences_np(items)
+        return log_
+
+    def _latest(self, item: int) -> int | None:
+        pos = self.last.get(item)
+        if pos is None and self.n and item != PAD:
+            # Built from arrays: look it up once.
+            hits = np.flatnonzero(self.items[: self.n] == item)
+            pos = int(hits[-1]) if len(hits) else None
+        return pos
 
     def append(self, item: int, session: int) -> None:
         """Add one kept play (``item`` 0 = unknown track)."""
@@ -285,10 +301,10 @@ class PlayLog:
                                             np.full(grow, NEVER, dtype=np.int64)])
         p = self.n
         if item != PAD:
-            lst = self.where.setdefault(item, [])
-            if lst:
-                self.next_occ[lst[-1]] = p
-            lst.append(p)
+            j = self._latest(item)
+            if j is not None:
+                self.next_occ[j] = p
+            self.last[item] = p
         self.items[p], self.session[p] = item, session
         self.n += 1
 
@@ -316,11 +332,23 @@ class PlayLog:
         p = self.n - 1
         occ = np.full((1, k), -1, dtype=np.int64)
         if p >= 0 and self.items[p] != PAD:
-            prev = self.where[int(self.items[p])][-2: -k - 2: -1]  # [-1] is p itself
+            prev = np.flatnonzero(self.items[:p] == self.items[p])[::-1][:k]
             occ[0, : len(prev)] = prev
         out = successor_features(self.items[: max(self.n, 1)], self.session[: max(self.n, 1)],
                                  np.array([max(p, 0)]), occ, offsets)
         return out[0][0], out[1][0], out[2][0]
+
+
+def next_occurrences_np(items: np.ndarray) -> np.ndarray:
+    """``next_occurrences`` vectorised (sort by track, then position)."""
+    n = len(items)
+    out = np.full(n, NEVER, dtype=np.int64)
+    if n < 2:
+        return out
+    order = np.lexsort((np.arange(n), items))
+    same = (items[order[1:]] == items[order[:-1]]) & (items[order[:-1]] != PAD)
+    out[order[:-1][same]] = order[1:][same]
+    return out
 
 
 @functools.lru_cache(maxsize=16)

@@ -87,3 +87,19 @@ def test_lane_layout_covers_every_position_once() -> None:
         for row in lay:  # contiguous runs
             r = row[row >= 0]
             assert (np.diff(r) == 1).all()
+
+
+def test_playlog_from_arrays_equals_appending() -> None:
+    items, session = random_stream(n=120, seed=3)
+    for n in (1, 2, 50, 120):
+        bulk = PlayLog.from_arrays(items[:n], session[:n])
+        one = PlayLog(capacity=2)
+        for i, s in zip(items[:n], session[:n]):
+            one.append(int(i), int(s))
+        assert np.array_equal(bulk.next_occ[:n], one.next_occ[:n])
+        assert np.array_equal(bulk.next_occ[:n], next_occurrences(items[:n]))
+        for a, b in zip(bulk.successor_inputs(4, 2), one.successor_inputs(4, 2)):
+            assert np.array_equal(a, b)
+        bulk.append(int(items[0]), int(session[n - 1]))  # growing a bulk-built log
+        one.append(int(items[0]), int(session[n - 1]))
+        assert np.array_equal(bulk.next_occ[: n + 1], one.next_occ[: n + 1])
