@@ -67,6 +67,19 @@ class Recommender(SequenceModel):
         self._steps_per_epoch = 1
         self._epochs_planned = 1
         self._vec: torch.Tensor | None = None  # output vectors, cached for inference
+        # Guards the swap of a finished training run against concurrent readers
+        # (recommend on the GUI's picker thread while fit runs on a worker).
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copyable and picklable: the lock is not part of the state."""
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ properties
 
@@ -176,11 +189,12 @@ class Recommender(SequenceModel):
         tail_sess = stream.session[-keep:].tolist()
         first = tail_sess[0] if tail_sess else 0
         net.eval()
-        self.net, self.vocab, self.artists, self.metadata = net, vocab, artists, meta
-        self._vec = None
-        self.history = [(vocab.ids[i], s - first) for i, s in zip(tail_items, tail_sess)
-                        if i != PAD]
-        self.metrics = metrics
+        history = [(vocab.ids[i], s - first) for i, s in zip(tail_items, tail_sess) if i != PAD]
+        with self._lock:
+            self.net, self.vocab, self.artists, self.metadata = net, vocab, artists, meta
+            self._vec = None
+            self.history = history
+            self.metrics = metrics
 
     def _grown(self, net: Net, vocab: Vocab, artists: Vocab,
                meta: Mapping[TrackId, Mapping[str, str]], start: int) -> Net:
@@ -306,17 +320,18 @@ class Recommender(SequenceModel):
         repeats are part of listening; filter them in ``exclude`` if the player does not
         want them.
         """
-        lp = self._log_probs(self._plays(context))
-        ex = [self.vocab.get(t) for t in exclude]
-        ex = [i for i in ex if i != PAD]
-        if ex:
-            lp = lp.index_fill(0, torch.tensor(ex), float("-inf"))
-        k = max(0, min(k, len(self.vocab) - 1 - len(set(ex))))
-        if k == 0:
-            return []
-        vals, idx = torch.topk(lp, k)
-        return [(self.vocab.ids[int(i)], float(math.exp(v)))
-                for v, i in zip(vals.tolist(), idx.tolist()) if v > float("-inf")]
+        with self._lock:
+            lp = self._log_probs(self._plays(context))
+            ex = [self.vocab.get(t) for t in exclude]
+            ex = [i for i in ex if i != PAD]
+            if ex:
+                lp = lp.index_fill(0, torch.tensor(ex), float("-inf"))
+            k = max(0, min(k, len(self.vocab) - 1 - len(set(ex))))
+            if k == 0:
+                return []
+            vals, idx = torch.topk(lp, k)
+            return [(self.vocab.ids[int(i)], float(math.exp(v)))
+                    for v, i in zip(vals.tolist(), idx.tolist()) if v > float("-inf")]
 
     def explain(self, context: Sequence[EventLike], track_id: TrackId, top: int = 3,
                 window: int = 12) -> list[tuple[TrackId, float]]:
@@ -326,8 +341,15 @@ class Recommender(SequenceModel):
         again without that track (all its plays) and the drop in the log-probability of
         ``track_id`` is its contribution. Returns up to ``top`` (context track id, drop in
         nats) with a positive drop, largest first; ``[]`` when nothing in the context helps
-        (e.g. the pick is a general favourite). Costs ``window + 1`` forward passes.
+        (e.g. the pick is a general favourite). The pick itself may be among the reasons
+        when it was heard lately (the repeat scorer): "you have been playing it". Costs
+        ``window + 1`` forward passes.
         """
+        with self._lock:
+            return self._explain(context, track_id, top, window)
+
+    def _explain(self, context: Sequence[EventLike], track_id: TrackId, top: int,
+                 window: int) -> list[tuple[TrackId, float]]:
         target = self.vocab.get(track_id)
         plays = self._plays(context)
         if target == PAD or not plays:
@@ -348,14 +370,20 @@ class Recommender(SequenceModel):
 
     def scorer(self, candidates: Sequence[TrackId]) -> Scorer:
         """An incremental scorer over ``candidates`` (used by the evaluator)."""
-        return _GRUScorer(self, candidates)
+        with self._lock:
+            return _GRUScorer(self, candidates)
 
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` atomically (see ``checkpoint``)."""
+        with self._lock:
+            payload = self._payload()
+        save_checkpoint(path, payload)
+
+    def _payload(self) -> dict[str, Any]:
         net = self._require()
-        payload = {
+        return {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "config": self.config.to_dict(),
             "vocab": list(self.vocab.keys()),
@@ -365,7 +393,6 @@ class Recommender(SequenceModel):
             "metadata": {t: dict(m) for t, m in self.metadata.items()},
             "history": [[t, s] for t, s in self.history],
         }
-        save_checkpoint(path, payload)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Recommender:
@@ -404,7 +431,8 @@ class _GRUScorer(Scorer):
         self.rec = rec
         self.net = rec._require()
         self.cfg = rec.config
-        idx = [rec.vocab.get(c) for c in candidates]
+        self.vocab = rec.vocab
+        idx = [self.vocab.get(c) for c in candidates]
         self.cand = torch.tensor(idx, dtype=torch.long)
         self.unknown = self.cand == PAD
         self.vectors = rec._vectors()
@@ -420,7 +448,7 @@ class _GRUScorer(Scorer):
     def observe(self, track: TrackId, skipped: bool = False) -> None:
         if skipped:
             return
-        i = self.rec.vocab.get(track)
+        i = self.vocab.get(track)
         with torch.no_grad():
             if self.new_session and not self.cfg.carry_state:
                 self.h = torch.zeros_like(self.h)
@@ -436,7 +464,7 @@ class _GRUScorer(Scorer):
             for item in session:
                 ev = as_event(item)
                 if not ev.skipped:
-                    self.log.append(self.rec.vocab.get(ev.track), self.session)
+                    self.log.append(self.vocab.get(ev.track), self.session)
                     self.new_session = False
         self.h = self.rec._hidden(self.log.pairs(self.cfg.context_window))
 

@@ -212,3 +212,27 @@ def test_finetune_grows_vocabulary_new_track_starts_at_artist_mean() -> None:
                                                 v[a_rows].mean(0), dim=0)
     assert cos > 0.8
     assert rec.metrics["finetunes"] == 2
+
+
+def test_copy_and_concurrent_use() -> None:
+    import copy
+
+    rec = Recommender(tiny(epochs=2)).fit(cycle_sessions(10))
+    twin = copy.deepcopy(rec)  # the player fine-tunes a copy while the original serves
+    assert twin.recommend(["t1"], k=3) == rec.recommend(["t1"], k=3)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                twin.recommend(["t1", "t2", "new"], k=3)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    th = threading.Thread(target=reader)
+    th.start()
+    twin.fit([["t1", "new", "t2"]] * 3)  # fine-tune swaps in a bigger model meanwhile
+    stop.set()
+    th.join()
+    assert not errors and "new" in twin.known_tracks() and "new" not in rec.known_tracks()
