@@ -5,6 +5,7 @@
                                                   #   log cut into four time quarters
     python -m bench.eval_public --ablations       # + the GRU's ablation / tuning table
     python -m bench.eval_public --seeds 3         # GRU repeated with seeds 0..2
+    python -m bench.eval_public --markdown        # the results files as markdown tables
 
 The public log is ../shared/datasets/spotify-streaming-history-jonas-mika (one person's
 Spotify export, 54,429 plays). Results go to bench/results/*.json; the numbers quoted in
@@ -161,6 +162,82 @@ def ablation_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown() -> str:
+    """Markdown tables of the results files (for docs/recommender.md and the README)."""
+    out = []
+
+    def table(rows: list[tuple[str, dict[str, float]]], extra: bool = True) -> None:
+        head = "| model | HR@10 | HR@20 | MRR@10 | MRR@20 |" + (" train s | ms/pred |" if extra
+                                                             else "")
+        out.append(head)
+        out.append("|---" * (head.count("|") - 1) + "|")
+        for name, m in rows:
+            line = (f"| {name} | {m['hr@10']:.4f} | {m['hr@20']:.4f} | {m['mrr@10']:.4f} | "
+                    f"{m['mrr@20']:.4f} |")
+            if extra:
+                line += f" {m['train_s']:.1f} | {m['ms_per_pred']:.3f} |"
+            out.append(line)
+
+    main_path = RESULTS / "eval_public.json"
+    if main_path.exists():
+        rep = json.loads(main_path.read_text())
+        u = rep["users"][0]
+        out.append(f"Public log: {u['targets']} targets, {u.get('candidates')} candidate tracks, "
+                   f"{u.get('unseen_targets')} targets never heard in training.\n")
+        table(list(u["models"].items()))
+    second = RESULTS / "second_check.json"
+    if second.exists():
+        rep = json.loads(second.read_text())
+        for name in ("quarters", "synthetic"):
+            if name not in rep:
+                continue
+            out.append(f"\n**{name}** (per user, then macro)\n")
+            out.append("| user | targets | model | HR@10 | HR@20 | MRR@10 | MRR@20 |")
+            out.append("|---|---|---|---|---|---|---|")
+            for u in rep[name]["users"]:
+                for m, v in u["models"].items():
+                    out.append(f"| {u['user']} | {u['targets']} | {m} | {v['hr@10']:.4f} | "
+                               f"{v['hr@20']:.4f} | {v['mrr@10']:.4f} | {v['mrr@20']:.4f} |")
+            for m, v in rep[name]["macro"].items():
+                out.append(f"| **macro** | | {m} | {v['hr@10']:.4f} | {v['hr@20']:.4f} | "
+                           f"{v['mrr@10']:.4f} | {v['mrr@20']:.4f} |")
+    seeds = RESULTS / "seeds_public.json"
+    if seeds.exists():
+        rep = json.loads(seeds.read_text())
+        out.append("\n**GRU over seeds (public log)**\n")
+        out.append("| seed | HR@10 | HR@20 | MRR@10 | MRR@20 | train s |")
+        out.append("|---|---|---|---|---|---|")
+        for seed, m in rep["runs"].items():
+            out.append(f"| {seed} | {m['hr@10']:.4f} | {m['hr@20']:.4f} | {m['mrr@10']:.4f} | "
+                       f"{m['mrr@20']:.4f} | {m['train_s']:.1f} |")
+        sm = rep["summary"]
+        out.append(f"| mean ± sd | {sm['hr@10']['mean']:.4f} ± {sm['hr@10']['stdev']:.4f} | "
+                   f"{sm['hr@20']['mean']:.4f} ± {sm['hr@20']['stdev']:.4f} | "
+                   f"{sm['mrr@10']['mean']:.4f} ± {sm['mrr@10']['stdev']:.4f} | "
+                   f"{sm['mrr@20']['mean']:.4f} ± {sm['mrr@20']['stdev']:.4f} | "
+                   f"{sm['train_s']['mean']:.1f} |")
+    abl = RESULTS / "ablations.json"
+    if abl.exists():
+        rep = json.loads(abl.read_text())
+        out.append(f"\n**Ablations** (mean of {rep.get('seeds', 1)} seeds; public = test of "
+                   "the public log, val = its time-ordered validation tail; quarters and "
+                   "synthetic = macro over their users)\n")
+        out.append("| variant | what | public HR@20 | public MRR@20 | val HR@20 | val MRR@20 |"
+                   " quarters HR@20 | quarters MRR@20 | synthetic HR@20 | synthetic MRR@20 |"
+                   " train s (public) |")
+        out.append("|---" * 11 + "|")
+        for name, r in rep["variants"].items():
+            p = r.get("public", {}).get("macro", {})
+            q = r.get("quarters", {}).get("macro", {})
+            y = r.get("synthetic", {}).get("macro", {})
+            out.append(f"| {name} | {r['what']} | {p.get('hr@20', 0):.4f} | "
+                       f"{p.get('mrr@20', 0):.4f} | {p.get('val_hr@20', 0):.4f} | "
+                       f"{p.get('val_mrr@20', 0):.4f} | {q.get('hr@20', 0):.4f} | "
+                       f"{q.get('mrr@20', 0):.4f} | {y.get('hr@20', 0):.4f} | "
+                       f"{y.get('mrr@20', 0):.4f} | {p.get('train_s', 0):.1f} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; see the module docstring."""
     ap = argparse.ArgumentParser(prog="python -m bench.eval_public")
@@ -174,8 +251,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="seeds per ablation variant (the table shows their mean)")
     ap.add_argument("--seeds", type=int, default=0, help="also run the GRU with N seeds")
     ap.add_argument("--skip-main", action="store_true", help="skip the main table")
+    ap.add_argument("--markdown", action="store_true",
+                    help="only print the results files as markdown tables")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown())
+        return 0
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     if not PUBLIC.is_dir():
