@@ -74,13 +74,20 @@ def run(n_files: int = 10_000) -> dict[str, Any]:
         with open(path, "rb") as f:
             while f.read(1 << 20):
                 pass
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     plain_s = plain_loop(paths)
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    plain_cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
     with tempfile.TemporaryDirectory() as data:
         library = Library.open(data)
         try:
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             first = scan_folders(library, [folder])
             first_s = time.perf_counter() - t0
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             again = scan_folders(library, [])
             rescan_s = time.perf_counter() - t0
@@ -97,6 +104,12 @@ def run(n_files: int = 10_000) -> dict[str, Any]:
         "first_scan_files_per_s": round(len(paths) / first_s, 1),
         "first_scan_ratio_vs_plain": round(plain_s / first_s, 2),
         "first_scan_s": round(first_s, 2),
+        # Where the CPU went: this process (walk, database, results) and the tag readers.
+        "first_scan_parent_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime
+                                         - cpu0.ru_utime - cpu0.ru_stime, 2),
+        "first_scan_workers_cpu_s": round(kids1.ru_utime + kids1.ru_stime
+                                          - kids0.ru_utime - kids0.ru_stime, 2),
+        "plain_loop_cpu_s": round(plain_cpu, 2),
         "rescan_unchanged_s": round(rescan_s, 3),
         "peak_rss_mb": round(self_kb / 1024, 1),
         "peak_worker_rss_mb": round(child_kb / 1024, 1),
