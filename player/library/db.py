@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+import unicodedata
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ TRACK_FIELDS = (
     "duration_ms",
     "format",
     "has_cover",
+    "search",  # derived: folded title/artist/album text for the search box (see fold())
 )
 
 LISTEN_SOURCES = ("user", "auto", "import")
@@ -166,8 +168,34 @@ def _migrate_to_2(db: sqlite_utils.Database) -> None:
     _run_script(db, _SCHEMA_V2)
 
 
+def fold(text: str) -> str:
+    """Text as the search box compares it: compatibility forms unified, case and accents
+    dropped ("Björk", "BJORK" and "bjork" are one), white space collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def search_text(row: dict[str, Any]) -> str:
+    """The folded text a track is found by."""
+    parts = (row.get("title"), row.get("artist"), row.get("album"), row.get("albumartist"))
+    return fold(" ".join(p for p in parts if p))
+
+
+def _migrate_to_3(db: sqlite_utils.Database) -> None:
+    """Unicode-aware search (SQLite's LIKE folds ASCII only): a folded text column."""
+    db.conn.execute("ALTER TABLE tracks ADD COLUMN search TEXT")
+    rows = db.conn.execute("SELECT id, title, artist, album, albumartist FROM tracks").fetchall()
+    db.conn.executemany(
+        "UPDATE tracks SET search = ? WHERE id = ?",
+        [(search_text({"title": t, "artist": a, "album": al, "albumartist": aa}), i)
+         for i, t, a, al, aa in rows],
+    )
+
+
 #: MIGRATIONS[n] takes a database at version n to version n + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_to_1, _migrate_to_2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migrate_to_1, _migrate_to_2, _migrate_to_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -541,15 +569,13 @@ class Library:
     }
 
     def _track_filter(self, text: str) -> tuple[str, list[Any]]:
-        """WHERE clause for the search box: every word must match title, artist or album."""
+        """WHERE clause for the search box: every word must appear in the title, artist or
+        album, compared folded (case and accents ignored)."""
         conds, params = ["t.missing = 0"], []
-        for word in text.split():
+        for word in fold(text).split():
             like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conds.append(
-                "(t.title LIKE ? ESCAPE '\\' OR t.artist LIKE ? ESCAPE '\\' "
-                "OR t.album LIKE ? ESCAPE '\\')"
-            )
-            params += [like, like, like]
+            conds.append("t.search LIKE ? ESCAPE '\\'")
+            params.append(like)
         return " AND ".join(conds), params
 
     def count_tracks(self, text: str = "") -> int:
@@ -687,8 +713,9 @@ class Library:
 
 
 def _track_values(row: dict[str, Any]) -> list[Any]:
-    """The row's :data:`TRACK_FIELDS` in order; has_cover defaults to 0."""
-    return [row.get(f, 0 if f == "has_cover" else None) for f in TRACK_FIELDS]
+    """The row's :data:`TRACK_FIELDS` in order; has_cover defaults to 0, search is derived."""
+    values = {"has_cover": 0, **row, "search": search_text(row)}
+    return [values.get(f) for f in TRACK_FIELDS]
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -72,6 +72,11 @@ def test_search_box_filters_the_table(music_dir: Path, data_dir: Path, qtbot) ->
         assert win.count_label.text() == "2 tracks"
         win.search.setText("坂本")  # QTest cannot type non-ASCII keys
         qtbot.waitUntil(lambda: win.model.total() == 1, timeout=3000)
+        for query in ("BJÖRK", "bjork jóga", "ｂｊｏｒｋ"):  # case, accents, full-width forms
+            win.search.setText(query)
+            qtbot.waitUntil(lambda q=query: win.model.total() == (1 if "j" in q.split()[-1]
+                                                                   and " " in q else 2),
+                            timeout=3000)
         win.search.clear()
         qtbot.waitUntil(lambda: win.model.total() == len(GOOD_TRACKS), timeout=3000)
     finally:
