@@ -244,6 +244,7 @@ class ModelHolder:
 
     def load(self) -> Any:
         """Load the checkpoint (imports torch); a missing or bad file gives None."""
+        self._remove_stale_temp_files()
         if not self.path.exists():
             self.set(None)
             return None
@@ -260,6 +261,17 @@ class ModelHolder:
         self.load_error = None
         self.set(model)
         return model
+
+    def _remove_stale_temp_files(self, older_than_s: float = 600) -> None:
+        """A process killed while saving leaves its temporary file: the checkpoint itself is
+        whole (the rename never happened), the litter goes once nobody can be writing it."""
+        now = time.time()
+        for tmp in self.data_dir.glob(f".{MODEL_FILE}.*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > older_than_s:
+                    tmp.unlink()
+            except OSError:
+                pass
 
     def reset(self) -> None:
         """Forget the model: delete the checkpoint (the fallbacks take over)."""

@@ -83,6 +83,19 @@ def test_the_models_pick_is_what_plays_next(library: Library, habit_library, dat
         engine.shutdown()
 
 
+def test_litter_of_a_killed_save_is_removed(data_dir: Path) -> None:
+    import os
+    import time
+
+    old = data_dir / ".model.pt.abc123.tmp"
+    fresh = data_dir / ".model.pt.def456.tmp"
+    for path in (old, fresh):
+        path.write_bytes(b"half a checkpoint")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    assert ModelHolder(data_dir).load() is None  # no model, and no error
+    assert not old.exists() and fresh.exists()  # a fresh one may still be being written
+
+
 def test_corrupt_checkpoint_falls_back(library: Library, habit_library, data_dir: Path,
                                        qapp) -> None:
     (data_dir / "model.pt").write_bytes(b"PK\x03\x04 not really a checkpoint" * 10)
