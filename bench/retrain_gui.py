@@ -72,9 +72,14 @@ def run(listens: int = 50_000) -> dict[str, Any]:
         gaps: list[float] = []
         last = [time.perf_counter()]
 
+        phase = ["start"]
+        stall_at: list[tuple[float, float, str]] = []
+
         def tick() -> None:
             now = time.perf_counter()
             gaps.append((now - last[0]) * 1000)
+            if gaps[-1] > 110:
+                stall_at.append((round(now - started, 2), round(gaps[-1]), phase[0]))
             last[0] = now
 
         timer = QTimer(interval=10)
@@ -82,6 +87,7 @@ def run(listens: int = 50_000) -> dict[str, Any]:
         outcome: dict[str, Any] = {}
         started = time.perf_counter()
         job = segue.learning.retrain()
+        job.progress.connect(lambda e: phase.__setitem__(0, f"{e[0]} {e[2]}"))
         job.done.connect(lambda res: outcome.update(result=res[1]))
         job.failed.connect(lambda msg: outcome.update(error=msg))
         job.ended.connect(app.quit)
@@ -104,6 +110,7 @@ def run(listens: int = 50_000) -> dict[str, Any]:
         "event_loop_p99_stall_ms": round(stalls[int(0.99 * (len(stalls) - 1))], 1),
         "event_loop_median_tick_ms": round(statistics.median(gaps), 1),
         "stalls_over_100ms": sum(1 for s in stalls if s > 100),
+        "stalls_at": stall_at[:10],
         "music_state_after": playing,
         "heldout_gru_hr@20": result.heldout.get("gru", {}).get("hr@20"),
         "heldout_markov_hr@20": result.heldout.get("markov", {}).get("hr@20"),

@@ -253,11 +253,16 @@ class ModelHolder:
     def load(self) -> Any:
         """Load the checkpoint (imports torch); a missing or bad file gives None."""
         self._remove_stale_temp_files()
+        # Imported even without a checkpoint: loading torch's libraries holds Python's GIL
+        # for a few hundred ms, which would freeze the window if it happened later, in the
+        # middle of a retrain; here it happens once, in the background, right after start-up.
+        from recommender.api import Recommender
+        from recommender.checkpoint import CheckpointError
+        from recommender.evaluate import evaluate_model  # noqa: F401 - warmed up, see above
+
         if not self.path.exists():
             self.set(None)
             return None
-        from recommender.api import Recommender
-        from recommender.checkpoint import CheckpointError
 
         try:
             model = Recommender.load(self.path)

@@ -4,6 +4,7 @@ fine-tuned as you listen, reset on request — always on worker threads, swapped
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -50,6 +51,10 @@ class Learning(QObject):
 
     def _loaded(self) -> None:
         self.loaded = True
+        # Everything the app holds after start-up (Qt wrappers, modules, torch) will live
+        # until quit: keep it out of the garbage collector's full passes, which hold the GIL
+        # and would otherwise freeze the window for 100+ ms at a time during a retrain.
+        gc.freeze()
         if self.holder.load_error:
             self.statusChanged.emit("Model unreadable; using simple picks — retrain to fix")
         self.modelChanged.emit()
