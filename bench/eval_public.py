@@ -73,6 +73,13 @@ ABLATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("batch16", "16 lanes", {"batch_size": 16}),
     ("batch64", "64 lanes", {"batch_size": 64}),
     ("sampled", "sampled softmax even at this size", {"full_softmax_max": 1000}),
+    # Confirmation of the best single changes, combined.
+    ("emb32+sampled", "embedding 32 and sampled softmax",
+     {"embedding_dim": 32, "full_softmax_max": 1000}),
+    ("dropout0.5+sampled", "dropout 0.5 and sampled softmax",
+     {"dropout": 0.5, "full_softmax_max": 1000}),
+    ("emb32+dropout0.5+sampled", "embedding 32, dropout 0.5, sampled softmax",
+     {"embedding_dim": 32, "dropout": 0.5, "full_softmax_max": 1000}),
 ]
 
 
