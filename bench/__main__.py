@@ -20,15 +20,17 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: name -> (module, argv for a full run, argv for --quick)
+#: name -> ("module:function", argv for a full run, argv for --quick); the function takes
+#: an argv list and returns a dict of figures.
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
-    "startup": ("bench.startup", [], []),
-    "scan": ("bench.scan", ["--files", "10000"], ["--files", "1000"]),
-    "handsfree": ("bench.handsfree", ["--tracks", "200"], ["--tracks", "30"]),
-    "fuzz": ("bench.fuzz", ["--inputs", "10000"], ["--inputs", "1000"]),
-    "kills": ("bench.kills", ["--kills", "120"], ["--kills", "9"]),
-    "rec_speed": ("bench.rec_speed", [], ["--quick"]),
-    "quality": ("bench.eval_public", [], ["--quick"]),
+    "startup": ("bench.startup:main", [], []),
+    "scan": ("bench.scan:main", ["--files", "10000"], ["--files", "1000"]),
+    "rec_speed": ("bench.rec_speed:measure", [], ["--quick"]),
+    "quality": ("bench.eval_public:quality", [], ["--quick"]),
+    "retrain_gui": ("bench.retrain_gui:main", [], ["--listens", "5000", "--synthetic"]),
+    "handsfree": ("bench.handsfree:main", ["--tracks", "500", "--busy", "--pulse"], ["--tracks", "30"]),
+    "fuzz": ("bench.fuzz:main", ["--inputs", "10000"], ["--inputs", "1000"]),
+    "kills": ("bench.kills:main", ["--kills", "120"], ["--kills", "9"]),
 }
 
 
@@ -56,12 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     names = args.names or list(BENCHMARKS)
     results: dict[str, Any] = {}
     for name in names:
-        module_name, full, quick = BENCHMARKS[name]
+        target, full, quick = BENCHMARKS[name]
+        module_name, function = target.split(":")
         started = time.monotonic()
         print(f"running {name}…", file=sys.stderr, flush=True)
         try:
             module = importlib.import_module(module_name)
-            figures = module.main(quick if args.quick else full)
+            figures = getattr(module, function)(quick if args.quick else full)
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             figures = {"error": f"{type(exc).__name__}: {exc}"}
         if not isinstance(figures, dict):

@@ -245,6 +245,35 @@ def markdown() -> str:
     return "\n".join(out)
 
 
+def quality(argv: list[str] | None = None) -> dict[str, Any]:
+    """The main table as figures for ``python -m bench quality``: each model's macro metrics,
+    and the GRU's HR@20 / MRR@20 as ratios to the best baseline's. ``--quick`` evaluates a
+    synthetic multi-user log instead of the public one (seconds, not a minute)."""
+    ap = argparse.ArgumentParser(prog="python -m bench quality")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    if args.quick:
+        users, source = synthetic_users()[:2], "synthetic (2 users)"
+    elif PUBLIC.is_dir():
+        users, source = public_users(), "public Spotify log (54,429 plays)"
+    else:
+        return {"skipped": f"public log not found at {PUBLIC}"}
+    report = evaluate_users(users, list(MODEL_NAMES))
+    if not args.quick:
+        report["meta"] = meta()
+        write("eval_public.json", report)
+    table = report["macro"]
+    figures: dict[str, Any] = {"log": source,
+                               "targets": sum(u["targets"] for u in report["users"])}
+    for model, row in table.items():
+        figures[model] = {k: row[k] for k in ("hr@10", "hr@20", "mrr@10", "mrr@20", "train_s")}
+    for metric in ("hr@20", "mrr@20"):
+        best = max((m for m in table if m != "gru"), key=lambda m: table[m][metric])
+        figures[f"gru_{metric}_ratio_to_best_baseline"] = {
+            "baseline": best, "ratio": round(table["gru"][metric] / table[best][metric], 2)}
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; see the module docstring."""
     ap = argparse.ArgumentParser(prog="python -m bench.eval_public")

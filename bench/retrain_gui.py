@@ -22,7 +22,7 @@ EXPORT = (Path(__file__).resolve().parents[2] / "shared" / "datasets"
           / "spotify-streaming-history-jonas-mika")
 
 
-def _prepare(data: Path, listens: int) -> str:
+def _prepare(data: Path, listens: int, synthetic: bool) -> str:
     from bench.handsfree import _seed_history
     from player.audiogen import TrackSpec, make_library
     from player.importer import import_history
@@ -31,7 +31,7 @@ def _prepare(data: Path, listens: int) -> str:
 
     lib = Library.open(data)
     try:
-        if EXPORT.is_dir():
+        if EXPORT.is_dir() and not synthetic:
             records = [r for f in sorted(EXPORT.glob("*.json")) for r in json.loads(f.read_text())]
             top = Counter((r["artistName"], r["trackName"]) for r in records).most_common(300)
             make_library(data / "music", [(f"t{i:04d}", "wav", TrackSpec(t, a, seconds=0.2))
@@ -49,7 +49,7 @@ def _prepare(data: Path, listens: int) -> str:
         lib.close()
 
 
-def run(listens: int = 50_000) -> dict[str, Any]:
+def run(listens: int = 50_000, synthetic: bool = False) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -60,7 +60,7 @@ def run(listens: int = 50_000) -> dict[str, Any]:
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        source = _prepare(data, listens)
+        source = _prepare(data, listens, synthetic)
         segue = SegueApp(data, backend_factory=lambda: NullBackend(realtime=True),
                          enable_mpris=False)
         segue.window.show()
@@ -119,9 +119,12 @@ def run(listens: int = 50_000) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench retrain_gui")
-    parser.add_argument("--listens", type=int, default=50_000)
+    parser.add_argument("--listens", type=int, default=50_000,
+                        help="size of the synthetic history (the public log is its own size)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="a synthetic history even when the public log is present")
     args = parser.parse_args(argv)
-    return run(args.listens)
+    return run(args.listens, args.synthetic)
 
 
 if __name__ == "__main__":
