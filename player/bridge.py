@@ -160,7 +160,7 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
 
         def fit_progress(frac: float, message: str) -> None:
             loss = _loss_of(message)
-            report("train", 0.8 * frac, message, loss)
+            report("train", 0.1 + 0.75 * frac, message, loss)  # 0-0.1: reading the data
 
         metrics, _ = evaluate_model(rec, user, progress=fit_progress, cancel=cancel,
                                     metadata=data.metadata)
@@ -168,7 +168,7 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
         for name in ("recent", "markov"):
             base_metrics, _ = evaluate_model(make_model(name), user, metadata=data.metadata)
             result.heldout[name] = _card(base_metrics.as_dict())
-        report("learn", 0.85, "learning your latest listens", None)
+        report("learn", 0.87, "learning your latest listens", None)
         # The card is measured; now the model learns the held-out tail too, so that it knows
         # what you played last.
         rec.fit(test_part, metadata=data.metadata, cancel=cancel,

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -143,6 +143,15 @@ class RetrainDialog(QDialog):
         layout.addWidget(self.result_text)
         layout.addSpacing(8)
         layout.addLayout(self.result_grid)
+        layout.addSpacing(12)
+        self.result_note = QLabel(
+            "<i>Next track in its top 20</i>: how often the track you really played next was "
+            "among the 20 it ranked first. <i>Mean reciprocal rank</i>: 1 when that track was "
+            "its first choice, ½ when second… averaged; higher is better.")
+        self.result_note.setWordWrap(True)
+        _mute(self.result_note)
+        self.result_note.hide()
+        layout.addWidget(self.result_note)
         layout.addStretch(1)
         return page
 
@@ -211,6 +220,7 @@ class RetrainDialog(QDialog):
                 widget.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             grid.addWidget(hr, row, 1)
             grid.addWidget(mrr, row, 2)
+        self.result_note.show()
 
     def show_failure(self, message: str, cancelled: bool) -> None:
         self.stack.setCurrentIndex(1)
@@ -233,6 +243,18 @@ class RetrainDialog(QDialog):
             self._cancel()
         else:
             super().reject()
+
+
+def _mute(label: QLabel) -> None:
+    """Draw ``label`` in a colour between text and background (readable in light and dark
+    themes, unlike a disabled label's)."""
+    palette = label.palette()
+    text = palette.color(QPalette.ColorRole.WindowText)
+    back = palette.color(QPalette.ColorRole.Window)
+    mixed = QColor(*(round(0.65 * a + 0.35 * b) for a, b in zip(text.getRgb()[:3],
+                                                                  back.getRgb()[:3])))
+    palette.setColor(QPalette.ColorRole.WindowText, mixed)
+    label.setPalette(palette)
 
 
 def _title_label(text: str) -> QLabel:
