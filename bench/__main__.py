@@ -1,9 +1,11 @@
 """One command for every benchmark: ``python -m bench [NAME ...] [--quick]``.
 
-Each benchmark module has ``main(argv) -> dict`` of figures (ratios to a baseline measured in
-the same run where one exists). The figures are printed as a table and written to
-``bench/results/latest.json``. With no NAME, every benchmark runs (about half an hour on 2
-cores); ``--quick`` shrinks the workloads to a few minutes for a smoke check.
+Each benchmark is a function ``f(argv) -> dict`` of figures (ratios to a baseline measured in
+the same run where one exists), run in its own Python process so that memory and time
+figures start clean. The figures are printed as a table and written to
+``bench/results/latest.json`` (a run of some NAMEs updates only theirs). With no NAME, every
+benchmark runs (about 40 minutes on 2 cores); ``--quick`` shrinks the workloads to a few
+minutes for a smoke check.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -48,35 +53,59 @@ def _table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_one(name: str, quick: bool) -> dict[str, Any]:
+    """Run benchmark ``name`` in this process; its figures, or ``{"error": ...}``."""
+    target, full, small = BENCHMARKS[name]
+    module_name, function = target.split(":")
+    try:
+        figures = getattr(importlib.import_module(module_name), function)(small if quick else full)
+    except Exception as exc:  # one broken benchmark must not hide the others' figures
+        logging.getLogger("bench").exception("%s failed", name)
+        figures = {"error": f"{type(exc).__name__}: {exc}"}
+    return figures if isinstance(figures, dict) else {"result": figures}
+
+
+def run_isolated(name: str, quick: bool) -> dict[str, Any]:
+    """Run benchmark ``name`` in a fresh Python process: memory and time figures must not
+    inherit what an earlier benchmark left behind (a 100,000-track model, imported torch…)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "figures.json"
+        cmd = [sys.executable, "-m", "bench", "--child", name, "--child-out", str(out)]
+        proc = subprocess.run(cmd + (["--quick"] if quick else []), check=False)
+        if out.exists():
+            return json.loads(out.read_text())
+        return {"error": f"benchmark process exited with {proc.returncode}"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME",
                         help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
     parser.add_argument("--quick", action="store_true", help="small workloads")
+    parser.add_argument("--child", choices=list(BENCHMARKS), help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.child:  # one benchmark, in the process run_isolated started
+        args.child_out.write_text(json.dumps(run_one(args.child, args.quick)))
+        return 0
     names = args.names or list(BENCHMARKS)
     results: dict[str, Any] = {}
     for name in names:
-        target, full, quick = BENCHMARKS[name]
-        module_name, function = target.split(":")
         started = time.monotonic()
         print(f"running {name}…", file=sys.stderr, flush=True)
-        try:
-            module = importlib.import_module(module_name)
-            figures = getattr(module, function)(quick if args.quick else full)
-        except Exception as exc:  # one broken benchmark must not hide the others' figures
-            figures = {"error": f"{type(exc).__name__}: {exc}"}
-        if not isinstance(figures, dict):
-            figures = {"result": figures}
+        figures = run_isolated(name, args.quick)
         figures["bench_seconds"] = round(time.monotonic() - started, 1)
         results[name] = figures
     report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick,
-              "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count(),
+              "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                           "platform": platform.platform()},
               "results": results}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("latest-quick.json" if args.quick else "latest.json")
+    if args.names and out.exists():  # a partial run updates the figures it re-measured
+        previous = json.loads(out.read_text())
+        report["results"] = {**previous.get("results", {}), **results}
     out.write_text(json.dumps(report, indent=2))
     print(_table(results))
     print(f"\nwritten to {out}")

@@ -95,6 +95,8 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
 
             _seed_history(lib, 2000)
             train(lib, data)
+        # The listens of this run are those with a larger id than any seeded one.
+        seeded = max((r["id"] for r in lib.listens()), default=0)
         lib.close()
         Settings(playback_rate=rate, finetune_every=25).save(data)
         segue = SegueApp(data, enable_mpris=False)
@@ -139,12 +141,16 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
         rss_end = _rss_mb()
         listens = segue.library.listens()
         segue.shutdown()
-    closed = [r for r in listens if r["ended_at"] is not None]
-    ordered = all(a["started_at"] <= b["started_at"] for a, b in zip(closed, closed[1:]))
+    # In order: written in the order they were played (ids) with times that never go back.
+    closed = sorted((r for r in listens if r["id"] > seeded and r["ended_at"] is not None),
+                    key=lambda r: r["id"])
+    ordered = all(a["started_at"] <= b["started_at"] and a["ended_at"] <= b["started_at"]
+                  for a, b in zip(closed, closed[1:]))
     gaps_sorted = sorted(gaps)
     return {
         "tracks_played": state["plays"],
         "errors": len(errors),
+        "listens_logged": len(closed),
         "listens_in_order": ordered,
         "all_completed": all(r["skipped"] == 0 for r in closed),
         "gap_ms_median": round(statistics.median(gaps), 1) if gaps else None,
