@@ -181,6 +181,7 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
         from recommender.train import Cancelled
 
         raise Cancelled("cancelled")
+    rec.add_tracks(data.metadata)  # unplayed tracks of known artists: pickable at once
     rec.metrics.update({"segue_last_listen_id": data.last_listen_id,
                         "segue_trained_at": time.time(), "segue_plays": data.plays,
                         "segue_heldout": result.heldout, "segue_targets": result.targets})
@@ -195,16 +196,20 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
 def finetune(library: Library, data_dir: Path, rec: Any,
              cancel: threading.Event | None = None) -> tuple[Any, TrainResult] | None:
     """Continue ``rec`` (a loaded model, not modified: a copy learns) on the listens since it
-    was trained; save and return the new one, or None when there is nothing new."""
+    was trained, and add the library's new tracks of known artists; save and return the new
+    one, or None when there is nothing new."""
     import copy
 
     started = time.monotonic()
     after = int(rec.metrics.get("segue_last_listen_id", 0))
     data = training_data(library, after_listen_id=after)
-    if data.kept_plays == 0:
-        return None
     new = copy.deepcopy(rec)
-    new.fit(data.sessions, metadata=data.metadata, cancel=cancel)
+    if data.kept_plays:
+        new.fit(data.sessions, metadata=data.metadata, cancel=cancel)
+    # New library tracks by artists it knows join even before anyone plays them.
+    added = new.add_tracks(data.metadata)
+    if not data.kept_plays and not added:
+        return None
     new.metrics["segue_last_listen_id"] = data.last_listen_id
     new.metrics["segue_plays"] = int(rec.metrics.get("segue_plays", 0)) + data.plays
     new.metrics["segue_finetuned_at"] = time.time()

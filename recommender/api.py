@@ -182,6 +182,38 @@ class Recommender(SequenceModel):
                  len(stream) - len(context), len(vocab) - start, report.seconds)
         self._swap_in(net, vocab, artists, meta, stream, metrics)
 
+    def add_tracks(self, metadata: Metadata) -> list[TrackId]:
+        """Cold start: make tracks nobody played yet scorable, without training.
+
+        Each track of ``metadata`` that the model does not know, but whose artist (else
+        album) it knows, joins the vocabulary with the mean vectors of that artist's (album's)
+        known tracks: a new track by a known artist starts where its artist is, not as noise,
+        and the next fine-tune refines it. Tracks that share neither artist nor album with
+        anything played stay out - the model has nothing to say about them. Returns the ids
+        added, in ``metadata``'s order; the model is swapped atomically.
+        """
+        self._require()
+        assert self.net is not None
+        clean = _clean_metadata(metadata)
+        meta = dict(self.metadata)
+        meta.update(clean)
+        known = _groups(self.vocab, meta, range(1, len(self.vocab)))
+        added = [t for t, m in clean.items() if t not in self.vocab and any(
+            m.get(f) and (f, normalise(m[f])) in known for f in ("artist", "album"))]
+        if not added:
+            return []
+        vocab, artists = copy.deepcopy(self.vocab), copy.deepcopy(self.artists)
+        start = len(vocab)
+        for t in added:
+            vocab.add(t)
+        net = self._grown(copy.deepcopy(self.net), vocab, artists, meta, start=start)
+        net.eval()
+        with self._lock:
+            self.net, self.vocab, self.artists, self.metadata = net, vocab, artists, meta
+            self._vec = None
+        log.info("added %d unplayed tracks of known artists/albums", len(added))
+        return added
+
     def _plan(self, n_plays: int, epochs: int) -> None:
         lanes = max(1, min(self.config.batch_size, n_plays))
         self._steps_per_epoch = max(1, math.ceil(n_plays / lanes / self.config.bptt))

@@ -11,12 +11,13 @@ import pytest
 
 from player.app import SegueApp
 from player.autoqueue import AutoQueue, Rules
-from player.bridge import ModelHolder, ModelPicker, NotEnoughHistory, train, training_data
+from player.bridge import (ModelHolder, ModelPicker, NotEnoughHistory, finetune, train,
+                           training_data)
 from player.engine import Engine
 from player.library.db import Library
 from player.playback.null import NullBackend
 from tests.learning.conftest import PER_ALBUM
-from tests.player.conftest import FakeClock
+from tests.player.conftest import FakeClock, add_placeholder_tracks
 
 
 def test_training_data_sessions_skips_and_imports(library: Library, habit_library) -> None:
@@ -141,6 +142,23 @@ def test_finetune_after_new_listens_grows_the_vocabulary(
         assert "trained on" in app.window.model_status.text()
     finally:
         app.shutdown()
+
+
+def test_new_tracks_of_known_artists_join_without_listens(library: Library, habit_library,
+                                                           data_dir: Path, tmp_path: Path) -> None:
+    model, _ = train(library, data_dir)
+    assert finetune(library, data_dir, model) is None  # nothing new at all
+    fresh = add_placeholder_tracks(library, tmp_path / "fresh", [
+        {"artist": "Band 1", "album": "A New Record", "title": "Brand New"},
+        {"artist": "Nobody Heard", "album": "Unknown Pleasures", "title": "Stranger"}])[-2:]
+    new, result = finetune(library, data_dir, model)
+    assert result.plays == 0
+    assert fresh[0] in new.known_tracks() and fresh[1] not in new.known_tracks()
+    assert fresh[0] not in model.known_tracks()  # the loaded model itself is not modified
+    band1 = [t for t in habit_library if library.track(t)["artist"] == "Band 1"]
+    assert fresh[0] in {t for t, _ in new.recommend(band1[:3], k=len(new.known_tracks()))}
+    # The saved checkpoint has it too: the player's next load picks it up.
+    assert fresh[0] in ModelHolder(data_dir).load().known_tracks()
 
 
 def test_cli_train_and_next(library: Library, habit_library, data_dir: Path) -> None:

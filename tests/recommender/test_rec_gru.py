@@ -214,6 +214,25 @@ def test_finetune_grows_vocabulary_new_track_starts_at_artist_mean() -> None:
     assert rec.metrics["finetunes"] == 2
 
 
+def test_add_tracks_cold_start_for_known_artists_only(tmp_path) -> None:
+    rec = Recommender(tiny(epochs=5)).fit(cycle_sessions(20), metadata=meta_for(CYCLE))
+    n = len(rec.known_tracks())
+    w = rec.net.item.weight.detach().clone()
+    a_rows = [rec.vocab.get(t) for t in ("t0", "t1", "t2")]
+    added = rec.add_tracks({"fresh-a": {"artist": "a", "genre": "jazz"},
+                            "fresh-z": {"artist": "Zed", "genre": "pop"},  # genre only: out
+                            "t1": {"artist": "A"}})  # already known: unchanged
+    assert added == ["fresh-a"] and rec.known_tracks()[n:] == ["fresh-a"]
+    new_w = rec.net.item.weight.detach()
+    assert torch.equal(new_w[: len(w)], w)
+    assert torch.allclose(new_w[rec.vocab.get("fresh-a")], w[a_rows].mean(0))
+    # Scorable at once, and it survives a checkpoint.
+    assert "fresh-a" in {t for t, _ in rec.recommend(["t0", "t1"], k=len(CYCLE) + 1)}
+    rec.save(tmp_path / "m.pt")
+    assert "fresh-a" in Recommender.load(tmp_path / "m.pt").known_tracks()
+    assert rec.add_tracks({"fresh-a": {"artist": "A"}}) == []
+
+
 def test_copy_and_concurrent_use() -> None:
     import copy
 
