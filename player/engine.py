@@ -263,7 +263,12 @@ class Engine(QObject):
             return
         self._pick_generation += 1
         generation = self._pick_generation
-        current, exclude = self._current_id(), list(self.queue)
+        # The pick plays after the user's queue: the rules (no artist twice in a row) and the
+        # simple pickers look at the track it follows, the queue's last one when there is a
+        # queue; the playing track is then excluded like the queued ones.
+        playing = self._current_id()
+        current = self.queue[-1] if self.queue else playing
+        exclude = list(self.queue) + ([playing] if self.queue and playing else [])
         if not self.background_picks:
             self._set_auto_pick(self.autoqueue.pick(current, exclude=exclude))
             return

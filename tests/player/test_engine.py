@@ -76,6 +76,30 @@ def test_user_queue_plays_before_the_auto_pick(engine: Engine, backend: NullBack
     assert [r["source"] for r in rows[:5]] == ["user", "user", "user", "user", "auto"]
 
 
+def test_the_auto_pick_follows_the_queue_not_the_playing_track(
+        engine: Engine, backend: NullBackend, tracks: list[int], clock: FakeClock,
+        library: Library) -> None:
+    """The pick plays after the user's queue, so it is chosen after the queue's last track:
+    here the log says T0 is followed by T12, but T12's artist is the queued T2's."""
+    a, follower, queued = tracks[0], tracks[12], tracks[2]
+    assert library.track(follower)["artist"] == library.track(queued)["artist"]
+    engine.autoqueue.rules.repeat_window_plays = 1
+    engine.set_autoqueue_enabled(False)
+    for _ in range(3):
+        engine.play_track(a)
+        backend.advance(180_000)
+        engine.play_track(follower)
+        backend.advance(180_000)
+        clock.tick(4 * 3600)
+    engine.set_autoqueue_enabled(True)
+    engine.play_track(a)
+    assert engine.auto_pick.track_id == follower  # no queue: what follows T0
+    engine.enqueue([queued])
+    _, pick = engine.up_next()
+    assert pick is not None and pick.track_id not in {a, queued}
+    assert library.track(pick.track_id)["artist"] != library.track(queued)["artist"]
+
+
 def test_play_with_nothing_loaded_starts_hands_free(engine: Engine, backend: NullBackend,
                                                     library: Library) -> None:
     engine.play()
