@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.loopwatch import LoopWatch
 from player.audiogen import TrackSpec, make_library
 
 
@@ -136,8 +137,14 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
         engine.message.connect(lambda m: errors.append(m) if "Cannot" in m or "Stopped" in m
                                else None)
         QTimer.singleShot(int(timeout_s * 1000), app.quit)
+        activity = {"what": "playing"}
+        segue.learning.statusChanged.connect(lambda text: activity.update(what=text))
+        watch = LoopWatch(label=lambda: activity["what"] if segue.learning.loaded
+                          else "loading the model (importing torch)")
         engine.play()
+        watch.start()
         app.exec()
+        watch.stop()
         rss_end = _rss_mb()
         listens = segue.library.listens()
         segue.shutdown()
@@ -156,6 +163,7 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
         "gap_ms_median": round(statistics.median(gaps), 1) if gaps else None,
         "gap_ms_p95": round(gaps_sorted[int(0.95 * (len(gaps) - 1))], 1) if gaps else None,
         "gap_ms_max": round(max(gaps), 1) if gaps else None,
+        **watch.figures(),
         "rss_mb_after_20": round(state["rss_early"] or 0, 1),
         "rss_mb_end": round(rss_end, 1),
         "rss_growth_pct": round(100 * (rss_end / state["rss_early"] - 1), 1)

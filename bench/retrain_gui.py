@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from bench.loopwatch import LoopWatch
 
 EXPORT = (Path(__file__).resolve().parents[2] / "shared" / "datasets"
           / "spotify-streaming-history-jonas-mika")
@@ -51,7 +52,6 @@ def _prepare(data: Path, listens: int, synthetic: bool) -> str:
 
 def run(listens: int = 50_000, synthetic: bool = False) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from player.app import SegueApp
@@ -69,21 +69,8 @@ def run(listens: int = 50_000, synthetic: bool = False) -> dict[str, Any]:
             app.processEvents()
             time.sleep(0.01)
         segue.engine.play()
-        gaps: list[float] = []
-        last = [time.perf_counter()]
-
         phase = ["start"]
-        stall_at: list[tuple[float, float, str]] = []
-
-        def tick() -> None:
-            now = time.perf_counter()
-            gaps.append((now - last[0]) * 1000)
-            if gaps[-1] > 110:
-                stall_at.append((round(now - started, 2), round(gaps[-1]), phase[0]))
-            last[0] = now
-
-        timer = QTimer(interval=10)
-        timer.timeout.connect(tick)
+        watch = LoopWatch(label=lambda: phase[0])
         outcome: dict[str, Any] = {}
         started = time.perf_counter()
         job = segue.learning.retrain()
@@ -91,26 +78,20 @@ def run(listens: int = 50_000, synthetic: bool = False) -> dict[str, Any]:
         job.done.connect(lambda res: outcome.update(result=res[1]))
         job.failed.connect(lambda msg: outcome.update(error=msg))
         job.ended.connect(app.quit)
-        timer.start()
-        last[0] = time.perf_counter()
+        watch.start()
         app.exec()
-        timer.stop()
+        watch.stop()
         seconds = time.perf_counter() - started
         playing = segue.engine.state.value
         segue.shutdown()
     if "error" in outcome:
         raise RuntimeError(outcome["error"])
     result = outcome["result"]
-    stalls = sorted(g - 10 for g in gaps)
     return {
         "history": source,
         "listens_trained": result.plays,
         "retrain_s": round(seconds, 1),
-        "event_loop_max_stall_ms": round(max(stalls), 1),
-        "event_loop_p99_stall_ms": round(stalls[int(0.99 * (len(stalls) - 1))], 1),
-        "event_loop_median_tick_ms": round(statistics.median(gaps), 1),
-        "stalls_over_100ms": sum(1 for s in stalls if s > 100),
-        "stalls_at": stall_at[:10],
+        **watch.figures(),
         "music_state_after": playing,
         "heldout_gru_hr@20": result.heldout.get("gru", {}).get("hr@20"),
         "heldout_markov_hr@20": result.heldout.get("markov", {}).get("hr@20"),

@@ -1,11 +1,13 @@
 """Screenshots of the retrain dialog, mid-training and on its result card, for people to look at.
 
     Xvfb :99 -screen 0 1280x800x24 &
-    DISPLAY=:99 QT_QPA_PLATFORM=xcb python -m bench.screenshots [--out docs]
+    DISPLAY=:99 QT_QPA_PLATFORM=xcb python -m bench.screenshots [--out docs] [--window]
 
 The history is the public Spotify log imported against a generated library of its most played
 tracks (as in ``bench.retrain_gui``), or a synthetic one when ../shared is absent. Writes
 ``retrain-progress.png`` (about ten seconds into training) and ``retrain-result.png``.
+With ``--window``: the main window instead - ``first-run.png`` (an empty library) and
+``screenshot-playing.png`` (the demo library playing, two tracks queued, the auto pick).
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--progress-after", type=float, default=10.0,
                         help="seconds into training of the mid-training shot")
+    parser.add_argument("--window", action="store_true", help="shots of the main window")
     args = parser.parse_args(argv)
+    if args.window:
+        return window_shots(args.out)
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -62,6 +67,46 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
         job.ended.connect(lambda: QTimer.singleShot(500, lambda: (grab("retrain-result.png"),
                                                                   app.quit())))
         app.exec()
+        segue.shutdown()
+    return shots
+
+
+def window_shots(out: Path) -> dict[str, str]:
+    """The first-run window, then the demo library playing with a queue and an auto pick."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    from PySide6.QtWidgets import QApplication
+
+    from player.app import SegueApp
+
+    app = QApplication.instance() or QApplication([])
+    out.mkdir(parents=True, exist_ok=True)
+    shots: dict[str, str] = {}
+
+    def wait(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    def grab(widget: object, name: str) -> None:
+        path = out / name
+        widget.grab().save(str(path))  # type: ignore[attr-defined]
+        shots[name] = str(path)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        segue = SegueApp(Path(tmp), enable_mpris=False)
+        segue.window.resize(1150, 640)
+        segue.window.show()
+        segue.start_playback()
+        wait(1.0)
+        grab(segue.window, "first-run.png")
+        segue.window.play_demo()
+        wait(4.0)  # the demo scan, then the first track
+        ids = [r["id"] for r in segue.library.db.query("SELECT id FROM tracks ORDER BY id")]
+        playing = segue.engine.current["id"] if segue.engine.current else None
+        segue.engine.enqueue([t for t in ids if t != playing][:2])
+        wait(3.0)
+        grab(segue.window, "screenshot-playing.png")
         segue.shutdown()
     return shots
 
