@@ -127,7 +127,8 @@ class SimilarPicker:
             elif genres:
                 shared = genres.keys() & _genres(t.get("genre")).keys()
                 if shared:
-                    out.append((tid, 1.0, f"more {genres[min(shared)]}"))
+                    title = cur.get("title") or "this track"
+                    out.append((tid, 1.0, f"{genres[min(shared)]}, like “{title}”"))
         return out
 
 

@@ -262,3 +262,13 @@ def test_a_stalled_track_is_skipped(library: Library, tracks: list[int], qtbot,
     assert "no sound" in library.track(tracks[0])["play_error"]
     assert backend.state() is PlaybackState.PLAYING
     engine.shutdown()
+
+
+def test_a_similar_pick_says_what_it_shares(engine: Engine, tracks: list[int],
+                                            library: Library) -> None:
+    engine.play_track(tracks[0])  # no history yet: no transitions to follow
+    pick = engine.auto_pick
+    assert pick.strategy == "similar"
+    picked = library.track(pick.track_id)
+    assert picked["genre"] == "Rock" and picked["artist"] != "Artist 0"
+    assert pick.reason == "Rock, like “T0”"
