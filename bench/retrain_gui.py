@@ -9,22 +9,19 @@ Run: ``python -m bench retrain_gui``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.import_speed import EXPORT
 from bench.loopwatch import LoopWatch
-
-EXPORT = (Path(__file__).resolve().parents[2] / "shared" / "datasets"
-          / "spotify-streaming-history-jonas-mika")
 
 
 def _prepare(data: Path, listens: int, synthetic: bool) -> str:
     from bench.handsfree import _seed_history
+    from bench.import_speed import export_records, library_of_top_tracks
     from player.audiogen import TrackSpec, make_library
     from player.importer import import_history
     from player.library.db import Library
@@ -33,11 +30,8 @@ def _prepare(data: Path, listens: int, synthetic: bool) -> str:
     lib = Library.open(data)
     try:
         if EXPORT.is_dir() and not synthetic:
-            records = [r for f in sorted(EXPORT.glob("*.json")) for r in json.loads(f.read_text())]
-            top = Counter((r["artistName"], r["trackName"]) for r in records).most_common(300)
-            make_library(data / "music", [(f"t{i:04d}", "wav", TrackSpec(t, a, seconds=0.2))
-                                          for i, ((a, t), _) in enumerate(top)])
-            scan_folders(lib, [data / "music"])
+            records = export_records()
+            library_of_top_tracks(lib, data / "music", records)
             import_history(lib, [EXPORT])
             return f"public Spotify log ({len(records):,} plays)"
         make_library(data / "music", [(f"t{i:04d}", "wav", TrackSpec(f"T{i}", f"A{i % 40}",
