@@ -44,7 +44,31 @@ def _prepare(data: Path, listens: int, synthetic: bool) -> str:
         lib.close()
 
 
-def run(listens: int = 50_000, synthetic: bool = False) -> dict[str, Any]:
+def _cancel_latencies(app: Any, segue: Any, at: tuple[float, ...]) -> list[int | None]:
+    """Start a retrain, press Cancel after each of ``at`` seconds (reading the history,
+    training, ranking the held-out tail...): milliseconds until the job has stopped."""
+    from PySide6.QtCore import QTimer
+
+    out: list[int | None] = []
+    for delay in at:
+        marks: dict[str, float] = {}
+        job = segue.learning.retrain()
+
+        def cancel(job: Any = job, marks: dict[str, float] = marks) -> None:
+            marks["cancel"] = time.perf_counter()
+            job.cancel()
+
+        job.ended.connect(lambda marks=marks: (marks.setdefault("ended", time.perf_counter()),
+                                               app.quit()))
+        QTimer.singleShot(int(delay * 1000), cancel)
+        app.exec()
+        out.append(round((marks["ended"] - marks["cancel"]) * 1000) if "cancel" in marks
+                   else None)  # None: it finished before the cancel
+    return out
+
+
+def run(listens: int = 50_000, synthetic: bool = False,
+        cancel_at: tuple[float, ...] = (1.0, 8.0, 27.0)) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -77,6 +101,7 @@ def run(listens: int = 50_000, synthetic: bool = False) -> dict[str, Any]:
         watch.stop()
         seconds = time.perf_counter() - started
         playing = segue.engine.state.value
+        cancel_ms = _cancel_latencies(app, segue, at=cancel_at)
         segue.shutdown()
     if "error" in outcome:
         raise RuntimeError(outcome["error"])
@@ -87,6 +112,8 @@ def run(listens: int = 50_000, synthetic: bool = False) -> dict[str, Any]:
         "retrain_s": round(seconds, 1),
         **watch.figures(),
         "music_state_after": playing,
+        "cancel_at_s": list(cancel_at),
+        "cancel_to_stopped_ms": cancel_ms,
         "heldout_gru_hr@20": result.heldout.get("gru", {}).get("hr@20"),
         "heldout_markov_hr@20": result.heldout.get("markov", {}).get("hr@20"),
     }

@@ -140,6 +140,10 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
 
     started = time.monotonic()
     data = training_data(library)
+    if cancel is not None and cancel.is_set():
+        from recommender.train import Cancelled
+
+        raise Cancelled("cancelled")
     if data.kept_plays < MIN_PLAYS:
         raise NotEnoughHistory(f"only {data.kept_plays} listens so far; Segue needs at least "
                                f"{MIN_PLAYS} to learn from")
@@ -166,7 +170,8 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
                                     metadata=data.metadata)
         result.heldout["gru"] = _card(metrics.as_dict())
         for name in ("recent", "markov"):
-            base_metrics, _ = evaluate_model(make_model(name), user, metadata=data.metadata)
+            base_metrics, _ = evaluate_model(make_model(name), user, metadata=data.metadata,
+                                             cancel=cancel)
             result.heldout[name] = _card(base_metrics.as_dict())
         report("learn", 0.87, "learning your latest listens", None)
         # The card is measured; now the model learns the held-out tail too, so that it knows
@@ -258,12 +263,15 @@ class ModelHolder:
     def load(self) -> Any:
         """Load the checkpoint (imports torch); a missing or bad file gives None."""
         self._remove_stale_temp_files()
-        # Imported even without a checkpoint: loading torch's libraries holds Python's GIL
-        # for a few hundred ms, which would freeze the window if it happened later, in the
-        # middle of a retrain; here it happens once, in the background, right after start-up.
-        from recommender.api import Recommender
+        # Imported even without a checkpoint: importing torch (and what its optimizers
+        # import lazily) holds Python's GIL for up to ~200 ms at a time, which would freeze
+        # the window and delay Cancel if it happened in the middle of a retrain; here it
+        # happens once, in the background, right after start-up.
+        from recommender.api import Recommender, warm_up
         from recommender.checkpoint import CheckpointError
         from recommender.evaluate import evaluate_model  # noqa: F401 - warmed up, see above
+
+        warm_up()
 
         if not self.path.exists():
             self.set(None)

@@ -45,6 +45,14 @@ __all__ = ["Recommender", "Config", "Event", "CheckpointError", "Cancelled", "Tr
 _META_FIELDS = ("artist", "album", "genre")
 
 
+def warm_up() -> None:
+    """Import now what training would import lazily: torch's optimizers pull in
+    ``torch._dynamo`` on first use (about 2 s, holding the interpreter lock). An application
+    calls this on a background thread at start-up, so that a later training (and its Cancel)
+    starts at once instead of spending its first seconds in imports."""
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+
+
 class Recommender(SequenceModel):
     """A GRU next-track model over one listener's history.
 

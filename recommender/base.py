@@ -30,6 +30,10 @@ Metadata = Mapping[Hashable, Mapping[str, Any]]
 Sessions = Sequence[Sequence[EventLike]]
 
 
+class Cancelled(Exception):
+    """Work was cancelled through its ``threading.Event``; the model is unchanged."""
+
+
 class Scorer(ABC):
     """Scores a fixed list of candidates after each observed play."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import Metadata, SequenceModel
+from .base import Cancelled, Metadata, SequenceModel
 from .baselines import SKNN, Markov, Pop, Recent
 from .logs import (Event, Play, TrackId, TrackKey, kept_tracks, load_log, load_playlists,
                    log_files, sessions_by_user, split_playlists, split_sessions)
@@ -121,6 +121,8 @@ def evaluate_model(model: SequenceModel, data: UserData, *,
     metrics = Metrics()
     pred_s = 0.0
     for session in data.test:
+        if cancel is not None and cancel.is_set():  # ranking thousands of targets takes seconds
+            raise Cancelled("cancelled while ranking the test targets")
         scorer.start_session()
         for t, track in enumerate(session):
             t1 = time.perf_counter()

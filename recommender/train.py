@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .base import Cancelled  # noqa: F401 - defined there (torch-free), raised here
 from .config import Config
 from .data import (Stream, lane_layout, next_occurrences, previous_occurrences,
                    repeat_features, successor_features, windows)
@@ -33,10 +34,6 @@ log = logging.getLogger(__name__)
 MAX_NAN = 3
 #: A sampled-softmax step always scores the tracks of the latest this-many plays.
 SAMPLE_RECENT = 64
-
-
-class Cancelled(Exception):
-    """Training was cancelled through its ``threading.Event``; the model is unchanged."""
 
 
 class TrainingError(RuntimeError):

@@ -326,3 +326,18 @@ def test_users_from_plays_multi_user() -> None:
     users = {u.user: u for u in users_from_plays(plays)}
     assert len(users["u"].train) == 1 and len(users["u"].test) == 1
     assert len(users["v"].train) == 1 and users["v"].targets == 0
+
+
+def test_evaluation_stops_when_cancelled() -> None:
+    import threading
+
+    from recommender.base import Cancelled
+
+    cancel = threading.Event()
+    cancel.set()
+    user = UserData("u", [[Event(t) for t in "abc"], [Event("a"), Event("b")]], [["a", "b", "c"]])
+    with pytest.raises(Cancelled):
+        evaluate_model(Markov(), user, cancel=cancel)
+    cancel.clear()
+    metrics, _ = evaluate_model(Markov(), user, cancel=cancel)
+    assert metrics.targets == 2
