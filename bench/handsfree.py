@@ -113,6 +113,7 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
         gaps: list[float] = []
         errors: list[str] = []
         state = {"ended_at": None, "plays": 0, "rss_early": None, "started": time.monotonic()}
+        rss_trail: list[int] = []
 
         def on_finished() -> None:
             state["ended_at"] = time.perf_counter()
@@ -126,6 +127,8 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
             state["plays"] += 1
             if state["plays"] == 20:
                 state["rss_early"] = _rss_mb()
+            if state["plays"] % 50 == 0:  # the trajectory: a plateau or a leak?
+                rss_trail.append(round(_rss_mb()))
             if busy and state["plays"] % 50 == 25:
                 segue.window.rescan()
             if state["plays"] >= tracks:
@@ -168,6 +171,7 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
         "rss_mb_end": round(rss_end, 1),
         "rss_growth_pct": round(100 * (rss_end / state["rss_early"] - 1), 1)
         if state["rss_early"] else None,
+        "rss_mb_every_50_plays": rss_trail,
         "wall_s": round(time.monotonic() - state["started"], 1),
         "model_swaps": finetunes["n"],
         "picks_by_strategy": dict(strategies),

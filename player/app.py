@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QSocketNotifier, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from player import memory
 from player.autoqueue import AutoQueue, Rules
 from player.library.db import Library, LibraryError
 from player.playback.base import Backend
@@ -43,6 +44,7 @@ class SegueApp(QObject):
         enable_mpris: bool = True,
     ) -> None:
         super().__init__()
+        memory.limit_arenas()  # before any worker thread: see player.memory
         self.data_dir = data_dir
         self.backend_factory = backend_factory
         self.enable_mpris = enable_mpris

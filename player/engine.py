@@ -73,6 +73,7 @@ class Engine(QObject):
         self.auto_pick: Pick | None = None
         self.played: list[int] = []  # this run's tracks, for "previous"
         self._pick_job: Job | None = None
+        self._play_when_picked = False  # the track ended before its pick was ready
         # One long-lived thread for picks: one SQLite connection, not one per track.
         self._pick_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segue-pick")
         self._pick_generation = 0
@@ -134,6 +135,7 @@ class Engine(QObject):
             self.message.emit(f"Track {track_id} is not in the library")
             return False
         self._close_listen(completed=False)
+        self._play_when_picked = False  # the user's choice wins over a pick on its way
         self.current = track
         self.current_source = source
         self._last_position = 0
@@ -165,6 +167,8 @@ class Engine(QObject):
 
     def play(self) -> None:
         """Play: resume, or start from the queue, or start hands-free from the auto-queue."""
+        if self._play_when_picked:
+            return  # the next track is on its way (its pick is being made)
         if self.current is not None and self.state is PlaybackState.PAUSED:
             self.backend.play()
         elif self.current is not None and self.state is PlaybackState.STOPPED:
@@ -185,6 +189,7 @@ class Engine(QObject):
             self.play()
 
     def stop(self) -> None:
+        self._play_when_picked = False
         self._close_listen(completed=False)
         self.backend.stop()
 
@@ -245,9 +250,20 @@ class Engine(QObject):
             return
         pick = self.auto_pick
         if pick is None or pick.track_id == (self.current or {}).get("id"):
-            if self._pick_job is not None and self._pick_job.running:
-                self._pick_job.cancel()  # it will be stale; pick now instead of waiting
+            if self.background_picks and not self._shut_down:
+                # Not ready (a track shorter than a pick takes, a quick "next"): wait for the
+                # background pick instead of computing it here - the model's forward pass,
+                # slower while a fine-tune shares the CPU, would freeze the window.
+                self._play_when_picked = True
+                if pick is not None or self._pick_job is None or not self._pick_job.running:
+                    self._request_pick()
+                return
             pick = self.autoqueue.pick(self._current_id(), exclude=self.queue)
+        self._play_pick(pick)
+
+    def _play_pick(self, pick: Pick | None) -> None:
+        """Play the auto-queue's pick (consumed: the next one is computed when it starts)."""
+        self._play_when_picked = False
         self._set_auto_pick(None)
         if pick is None:
             self.current = None
@@ -280,13 +296,28 @@ class Engine(QObject):
 
         job = Job(work, "autoqueue-pick", parent=self, executor=self._pick_executor)
         job.done.connect(lambda pick: self._pick_ready(generation, pick))
+        job.failed.connect(lambda _msg: self._pick_failed(generation))
         job.ended.connect(job.deleteLater)
         self._pick_job = job
         job.start()
 
     def _pick_ready(self, generation: int, pick: Pick | None) -> None:
-        if generation == self._pick_generation:  # not overtaken by a newer request
-            self._set_auto_pick(pick)
+        if generation != self._pick_generation:  # overtaken by a newer request
+            return
+        if self._play_when_picked:  # the track ended while this pick was being made
+            if self.queue:  # the user queued something meanwhile: it comes first
+                self._play_when_picked = False
+                self._set_auto_pick(pick)
+                self._advance(user_skip=False)
+            else:
+                self._play_pick(pick)
+            return
+        self._set_auto_pick(pick)
+
+    def _pick_failed(self, generation: int) -> None:
+        """A background pick raised (logged by the job): never let the music stop for it."""
+        if generation == self._pick_generation and self._play_when_picked:
+            self._play_pick(self.autoqueue.pick(self._current_id(), exclude=self.queue))
 
     def _set_auto_pick(self, pick: Pick | None) -> None:
         self.auto_pick = pick

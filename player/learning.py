@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from player import memory
 from player.bridge import ModelHolder, NotEnoughHistory, TrainResult, finetune, train
 from player.library.db import Library
 from player.workers import Job
@@ -92,6 +93,7 @@ class Learning(QObject):
 
     def _job_ended(self) -> None:
         self.job, self.job_kind = None, ""
+        memory.release_free_memory()  # a training's buffers, back to the system
         self.refresh_status()
 
     # -- fine-tune as you listen -------------------------------------------------------------------

@@ -20,7 +20,6 @@ import sqlite3
 import threading
 import time
 import unicodedata
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,9 +214,10 @@ class Library:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        # Weak: when a thread ends, its thread-local wrapper goes and its connection closes;
-        # strong references here would keep one connection per finished thread for ever.
-        self._all_dbs: weakref.WeakSet[sqlite_utils.Database] = weakref.WeakSet()
+        # Every connection with its thread: a finished thread's connection is closed when
+        # the next one opens (a thread-local alone would leave it, with its page cache, to
+        # the garbage collector - in practice one more open connection per worker job).
+        self._conns: list[tuple[threading.Thread, sqlite_utils.Database]] = []
         self._conns_lock = threading.Lock()
         if self.path.exists() and self.path.is_dir():
             raise LibraryError(f"cannot open the library: {self.path} is a folder, not a file")
@@ -246,8 +246,22 @@ class Library:
             db = sqlite_utils.Database(self._connect())
             self._local.db = db
             with self._conns_lock:
-                self._all_dbs.add(db)
+                live = []
+                for thread, other in self._conns:
+                    if thread.is_alive():
+                        live.append((thread, other))
+                    else:
+                        with contextlib.suppress(sqlite3.Error):
+                            other.conn.close()
+                live.append((threading.current_thread(), db))
+                self._conns = live
         return db
+
+    def open_connections(self) -> int:
+        """How many connections are open (one per thread that used the library and is
+        alive, plus at most the latest finished ones until the next connection opens)."""
+        with self._conns_lock:
+            return len(self._conns)
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; we open them ourselves, briefly.
@@ -271,8 +285,8 @@ class Library:
     def close(self) -> None:
         """Close every thread's connection (call once, at shutdown)."""
         with self._conns_lock:
-            dbs = list(self._all_dbs)
-            self._all_dbs = weakref.WeakSet()
+            dbs = [db for _, db in self._conns]
+            self._conns = []
         for db in dbs:
             with contextlib.suppress(sqlite3.Error):
                 db.conn.close()

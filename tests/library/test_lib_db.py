@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -80,6 +82,29 @@ def test_each_thread_has_its_own_connection(library: Library) -> None:
         t.join()
     assert errors == []
     assert len(library.roots()) == 200
+
+
+def test_finished_threads_do_not_keep_their_connections(library: Library) -> None:
+    """A player runs a worker thread per scan, fine-tune and pick for hours: each finished
+    thread's connection must close, not wait for the garbage collector."""
+    def open_db_files() -> int:
+        names = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own descriptor is gone already
+                names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return sum(name.endswith("library.db") for name in names)
+
+    library.roots()  # this thread's connection
+    before = open_db_files()
+    for n in range(20):
+        t = threading.Thread(target=library.add_root, args=(f"/music/{n}",))
+        t.start()
+        t.join()
+    assert library.open_connections() <= 2  # this thread's, and the last finished one's
+    # (+2: SQLite defers closing a descriptor while another connection holds locks on the
+    # file - POSIX locks are per process - and reuses it for the next connection.)
+    assert open_db_files() <= before + 2
+    assert len(library.roots()) == 20
 
 
 def test_stats(library: Library) -> None:

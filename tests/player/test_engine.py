@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from player.autoqueue import AutoQueue
@@ -248,6 +249,37 @@ def test_background_pick_arrives_on_the_gui_thread(library: Library, backend: Nu
         engine.play_track(tracks[0])
     assert sig.args[0] is not None and sig.args[0].track_id != tracks[0]
     engine.shutdown()
+
+
+class SlowPicker:
+    """A picker as slow as a big model on a busy CPU."""
+
+    name = "model"
+
+    def candidates(self, ctx):
+        time.sleep(0.4)
+        return [(t, 1.0, "slow but sure") for t in ctx.tracks if t != ctx.current]
+
+
+def test_a_track_ending_before_its_pick_waits_without_freezing(
+        library: Library, backend: NullBackend, tracks: list[int], qtbot,
+        clock: FakeClock) -> None:
+    engine = Engine(library, backend, AutoQueue(library, model_picker=SlowPicker(), clock=clock),
+                    clock=clock)
+    try:
+        engine.play_track(tracks[0])  # its pick starts in the background: 0.4 s
+        started = time.perf_counter()
+        backend.advance(180_000)  # ...but the track ends at once
+        assert time.perf_counter() - started < 0.2  # the GUI thread did not pick itself
+        engine.play()  # pressing play meanwhile does not replay the ended track
+        qtbot.waitUntil(lambda: engine.current is not None
+                        and engine.current["id"] != tracks[0], timeout=5000)
+        rows = listens(library)
+        assert [r["track_id"] for r in rows] == [tracks[0], engine.current["id"]]
+        assert rows[0]["skipped"] == 0 and rows[1]["source"] == "auto"
+        assert backend.state() is PlaybackState.PLAYING
+    finally:
+        engine.shutdown()
 
 
 def test_a_stalled_track_is_skipped(library: Library, tracks: list[int], qtbot,
