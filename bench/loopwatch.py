@@ -5,13 +5,18 @@
     watch.stop(); watch.figures()  # {"event_loop_max_stall_ms": ..., ...}
 
 A stall is a tick's lateness (gap minus the 10 ms interval): what a user feels as a frozen
-window. ``label`` (any callable) names what was going on, for the stalls over 100 ms.
+window. ``label`` (any callable) names what was going on, for the stalls over 100 ms; with
+``sample_stacks`` a watcher thread also notes where the GUI thread was while the loop was late
+(when the GIL lets it run: a C call that holds the GIL hides, which is itself a clue).
 """
 
 from __future__ import annotations
 
 import statistics
+import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -22,30 +27,49 @@ REPORTED_STALL_MS = 100
 class LoopWatch:
     """Measure event-loop stalls while the loop runs (create it after the QApplication)."""
 
-    def __init__(self, label: Callable[[], str] = lambda: "") -> None:
+    def __init__(self, label: Callable[[], str] = lambda: "", sample_stacks: bool = True) -> None:
         from PySide6.QtCore import QTimer
 
         self.label = label
         self.gaps: list[float] = []
-        self.late: list[tuple[float, float, str]] = []  # (seconds in, ms, label)
+        self.late: list[tuple[float, float, str]] = []  # (seconds in, ms, label [| stack])
         self._started = self._last = time.perf_counter()
         self._timer = QTimer(interval=INTERVAL_MS)
         self._timer.timeout.connect(self._tick)
+        self._gui_thread = threading.get_ident()
+        self._sample_stacks = sample_stacks
+        self._stack: str = ""  # where the GUI thread was during the current late tick
+        self._running = threading.Event()
 
     def start(self) -> None:
         self._started = self._last = time.perf_counter()
         self._timer.start()
+        if self._sample_stacks:
+            self._running.set()
+            threading.Thread(target=self._watch, name="loopwatch", daemon=True).start()
 
     def stop(self) -> None:
         self._timer.stop()
+        self._running.clear()
+
+    def _watch(self) -> None:
+        while self._running.is_set():
+            time.sleep(0.02)
+            if time.perf_counter() - self._last > 0.08 and not self._stack:
+                frame = sys._current_frames().get(self._gui_thread)
+                if frame is not None:
+                    self._stack = " <- ".join(
+                        f"{f.name}@{f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
+                        for f in reversed(traceback.extract_stack(frame)[-5:]))
 
     def _tick(self) -> None:
         now = time.perf_counter()
         gap = (now - self._last) * 1000
         self.gaps.append(gap)
         if gap - INTERVAL_MS > REPORTED_STALL_MS:
-            self.late.append((round(now - self._started, 2), round(gap - INTERVAL_MS),
-                              self.label()))
+            what = self.label() + (f" | {self._stack}" if self._stack else "")
+            self.late.append((round(now - self._started, 2), round(gap - INTERVAL_MS), what))
+        self._stack = ""
         self._last = now
 
     def figures(self) -> dict[str, Any]:
