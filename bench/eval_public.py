@@ -152,20 +152,27 @@ def write(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def _ablation_figures(r: dict[str, Any]) -> list[float]:
+    """One variant's columns: public HR@20, MRR@20, their validation twins, the quarters'
+    and the synthetic log's macro HR@20 and MRR@20, and the public training seconds."""
+    p = r.get("public", {}).get("macro", {})
+    q = r.get("quarters", {}).get("macro", {})
+    y = r.get("synthetic", {}).get("macro", {})
+    return [p.get("hr@20", 0), p.get("mrr@20", 0), p.get("val_hr@20", 0),
+            p.get("val_mrr@20", 0), q.get("hr@20", 0), q.get("mrr@20", 0),
+            y.get("hr@20", 0), y.get("mrr@20", 0), p.get("train_s", 0)]
+
+
 def ablation_table(results: dict[str, dict[str, Any]]) -> str:
     """Readable ablation table: public test, public validation, second-check macros."""
+    widths = (10, 11, 10, 11, 11, 12, 10, 11)
     lines = [f"{'variant':<26}{'pub hr@20':>10}{'pub mrr@20':>11}{'val hr@20':>10}"
              f"{'val mrr@20':>11}{'q-macro hr':>11}{'q-macro mrr':>12}{'syn hr@20':>10}"
              f"{'syn mrr@20':>11}{'train_s':>9}"]
     for name, r in results.items():
-        p = r.get("public", {}).get("macro", {})
-        q = r.get("quarters", {}).get("macro", {})
-        s = r.get("synthetic", {}).get("macro", {})
-        lines.append(f"{name:<26}{p.get('hr@20', 0):>10.4f}{p.get('mrr@20', 0):>11.4f}"
-                     f"{p.get('val_hr@20', 0):>10.4f}{p.get('val_mrr@20', 0):>11.4f}"
-                     f"{q.get('hr@20', 0):>11.4f}{q.get('mrr@20', 0):>12.4f}"
-                     f"{s.get('hr@20', 0):>10.4f}{s.get('mrr@20', 0):>11.4f}"
-                     f"{p.get('train_s', 0):>9.1f}")
+        *scores, train_s = _ablation_figures(r)
+        lines.append(f"{name:<26}" + "".join(f"{v:>{w}.4f}" for v, w in zip(scores, widths))
+                     + f"{train_s:>9.1f}")
     return "\n".join(lines)
 
 
@@ -234,14 +241,9 @@ def markdown() -> str:
                    " train s (public) |")
         out.append("|---" * 11 + "|")
         for name, r in rep["variants"].items():
-            p = r.get("public", {}).get("macro", {})
-            q = r.get("quarters", {}).get("macro", {})
-            y = r.get("synthetic", {}).get("macro", {})
-            out.append(f"| {name} | {r['what']} | {p.get('hr@20', 0):.4f} | "
-                       f"{p.get('mrr@20', 0):.4f} | {p.get('val_hr@20', 0):.4f} | "
-                       f"{p.get('val_mrr@20', 0):.4f} | {q.get('hr@20', 0):.4f} | "
-                       f"{q.get('mrr@20', 0):.4f} | {y.get('hr@20', 0):.4f} | "
-                       f"{y.get('mrr@20', 0):.4f} | {p.get('train_s', 0):.1f} |")
+            *scores, train_s = _ablation_figures(r)
+            out.append(f"| {name} | {r['what']} | "
+                       + "".join(f"{v:.4f} | " for v in scores) + f"{train_s:.1f} |")
     return "\n".join(out)
 
 
