@@ -178,16 +178,18 @@ def previous_occurrences(items: np.ndarray, k: int) -> np.ndarray:
 
 
 def next_occurrences(items: np.ndarray) -> np.ndarray:
-    """[L]: position of the next play of the same track (``NEVER`` if none; also for 0)."""
-    out = np.full(len(items), NEVER, dtype=np.int64)
-    last: dict[int, int] = {}
-    for p, it in enumerate(items.tolist()):
-        if it == PAD:
-            continue
-        j = last.get(it)
-        if j is not None:
-            out[j] = p
-        last[it] = p
+    """[L]: position of the next play of the same track (``NEVER`` if none; also for 0).
+
+    Vectorised (sort by track, then position): training calls it on the whole stream and
+    ``recommend`` on every context.
+    """
+    n = len(items)
+    out = np.full(n, NEVER, dtype=np.int64)
+    if n < 2:
+        return out
+    order = np.lexsort((np.arange(n), items))
+    same = (items[order[1:]] == items[order[:-1]]) & (items[order[:-1]] != PAD)
+    out[order[:-1][same]] = order[1:][same]
     return out
 
 
@@ -280,7 +282,7 @@ class PlayLog:
         log_.n = n
         log_.items[:n] = items
         log_.session[:n] = session
-        log_.next_occ[:n] = next_occurrences_np(items)
+        log_.next_occ[:n] = next_occurrences(items)
         return log_
 
     def _latest(self, item: int) -> int | None:
@@ -337,18 +339,6 @@ class PlayLog:
         out = successor_features(self.items[: max(self.n, 1)], self.session[: max(self.n, 1)],
                                  np.array([max(p, 0)]), occ, offsets)
         return out[0][0], out[1][0], out[2][0]
-
-
-def next_occurrences_np(items: np.ndarray) -> np.ndarray:
-    """``next_occurrences`` vectorised (sort by track, then position)."""
-    n = len(items)
-    out = np.full(n, NEVER, dtype=np.int64)
-    if n < 2:
-        return out
-    order = np.lexsort((np.arange(n), items))
-    same = (items[order[1:]] == items[order[:-1]]) & (items[order[:-1]] != PAD)
-    out[order[:-1][same]] = order[1:][same]
-    return out
 
 
 @functools.lru_cache(maxsize=16)

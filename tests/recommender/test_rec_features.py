@@ -103,3 +103,9 @@ def test_playlog_from_arrays_equals_appending() -> None:
         bulk.append(int(items[0]), int(session[n - 1]))  # growing a bulk-built log
         one.append(int(items[0]), int(session[n - 1]))
         assert np.array_equal(bulk.next_occ[: n + 1], one.next_occ[: n + 1])
+
+
+def test_next_occurrences_known_answer() -> None:
+    never = np.iinfo(np.int64).max
+    items = np.array([3, 0, 5, 3, 0, 3, 5, 7], dtype=np.int64)  # 0: unknown, never linked
+    assert next_occurrences(items).tolist() == [3, never, 6, 5, never, never, never, never]
