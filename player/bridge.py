@@ -133,17 +133,14 @@ def model_path(data_dir: Path) -> Path:
 def train(library: Library, data_dir: Path, progress: TrainProgress | None = None,
           cancel: threading.Event | None = None, config: Any = None) -> tuple[Any, TrainResult]:
     """Retrain from scratch: evaluate on the held-out tail, learn the tail, save. Returns the
-    model and the result. Raises ``recommender.train.Cancelled`` when cancelled (nothing is
+    model and the result. Raises ``recommender.base.Cancelled`` when cancelled (nothing is
     saved then) and :class:`NotEnoughHistory` when there is too little to learn from."""
     from recommender.api import Recommender
     from recommender.evaluate import UserData, evaluate_model, make_model
 
     started = time.monotonic()
     data = training_data(library)
-    if cancel is not None and cancel.is_set():
-        from recommender.train import Cancelled
-
-        raise Cancelled("cancelled")
+    _stop_if_cancelled(cancel)
     if data.kept_plays < MIN_PLAYS:
         raise NotEnoughHistory(f"only {data.kept_plays} listens so far; Segue needs at least "
                                f"{MIN_PLAYS} to learn from")
@@ -182,10 +179,7 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
         rec.fit(data.sessions, metadata=data.metadata, cancel=cancel,
                 progress=lambda e, s, loss: report(
                     "train", rec.progress_fraction(e, s), f"epoch {e} step {s}", loss))
-    if cancel is not None and cancel.is_set():
-        from recommender.train import Cancelled
-
-        raise Cancelled("cancelled")
+    _stop_if_cancelled(cancel)
     rec.add_tracks(data.metadata)  # unplayed tracks of known artists: pickable at once
     rec.metrics.update({"segue_last_listen_id": data.last_listen_id,
                         "segue_trained_at": time.time(), "segue_plays": data.plays,
@@ -196,6 +190,14 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
     result.seconds = time.monotonic() - started
     result.path = str(path)
     return rec, result
+
+
+def _stop_if_cancelled(cancel: threading.Event | None) -> None:
+    """Raise the recommender's ``Cancelled`` (what its own steps raise) if cancel is set."""
+    if cancel is not None and cancel.is_set():
+        from recommender.base import Cancelled
+
+        raise Cancelled("cancelled")
 
 
 def finetune(library: Library, data_dir: Path, rec: Any,

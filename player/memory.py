@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
+import functools
 import sys
-
-log = logging.getLogger(__name__)
 
 _M_ARENA_MAX = -8  # from glibc's malloc.h
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
+    """glibc, looked up once; None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None
     try:
