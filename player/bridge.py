@@ -265,19 +265,11 @@ class ModelHolder:
     def load(self) -> Any:
         """Load the checkpoint (imports torch); a missing or bad file gives None."""
         self._remove_stale_temp_files()
-        # Imported even without a checkpoint: importing torch (and what its optimizers
-        # import lazily) holds Python's GIL for up to ~200 ms at a time, which would freeze
-        # the window and delay Cancel if it happened in the middle of a retrain; here it
-        # happens once, in the background, right after start-up.
-        from recommender.api import Recommender, warm_up
-        from recommender.checkpoint import CheckpointError
-        from recommender.evaluate import evaluate_model  # noqa: F401 - warmed up, see above
-
-        warm_up()
-
         if not self.path.exists():
             self.set(None)
             return None
+        from recommender.api import Recommender
+        from recommender.checkpoint import CheckpointError
 
         try:
             model = Recommender.load(self.path)

@@ -44,7 +44,19 @@ class Learning(QObject):
 
     def load_async(self) -> Job:
         """Load the checkpoint in the background (torch takes a second or two to import)."""
-        job = Job(lambda report, cancel: self.holder.load(), "model-load", parent=self)
+
+        def work(report: Any, cancel: threading.Event) -> Any:
+            # Even without a checkpoint: importing torch, the evaluator and what torch's
+            # optimizers import lazily holds Python's GIL for up to ~200 ms at a time, which
+            # would freeze the window and delay Cancel in the middle of a retrain; here it
+            # happens once, in the background, right after start-up. (The CLI skips it.)
+            from recommender.api import warm_up
+            from recommender.evaluate import evaluate_model  # noqa: F401 - imported early
+
+            warm_up()
+            return self.holder.load()
+
+        job = Job(work, "model-load", parent=self)
         job.ended.connect(self._loaded)
         job.start()
         self._loading = job
