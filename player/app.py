@@ -68,9 +68,9 @@ class SegueApp(QObject):
         if self.backend_factory is not None:
             backend = self.backend_factory()
         else:
-            from player.playback.qt import QtBackend  # QtMultimedia: after the first frame
+            from player.playback import create_backend  # audio libraries: after the first frame
 
-            backend = QtBackend()
+            backend = create_backend()
         backend.set_volume(self.settings.volume)
         backend.set_rate(self.settings.playback_rate)
         from player.bridge import ModelPicker
