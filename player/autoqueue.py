@@ -62,6 +62,7 @@ class Context:
     history: list[dict[str, Any]]  # recent listens, oldest first (track_id, skipped, ...)
     tracks: dict[int, dict[str, Any]]  # every queueable track by id
     exclude: set[int] = field(default_factory=set)  # e.g. tracks already in the user queue
+    now: float | None = None  # the auto-queue's clock when the context was read
 
 
 class Picker(Protocol):
@@ -178,7 +179,7 @@ class AutoQueue:
         tracks = {t["id"]: t for t in self.library.queueable_tracks()}
         history = self.library.listens(limit=TRANSITION_WINDOW, newest_first=True)
         history.reverse()
-        return Context(current, history, tracks, set(exclude))
+        return Context(current, history, tracks, set(exclude), self.clock())
 
     def pick(self, current: int | None, exclude: Iterable[int] = ()) -> Pick | None:
         """The next track after ``current`` (None: start hands-free), or None for an empty

@@ -40,10 +40,6 @@ MODEL_FILE = "model.pt"
 CONTEXT_PLAYS = 200
 #: Below this many kept plays there is nothing to learn yet.
 MIN_PLAYS = 10
-#: Time budget of the measured training in "Retrain now" (the recommender stops starting
-#: epochs past it and keeps its best weights): with the evaluation and the pass over the
-#: held-out tail, a retrain on 50,000 listens stays within a minute on 2 cores.
-RETRAIN_BUDGET_S = 35.0
 
 #: progress(phase, fraction 0..1, message, loss or None)
 TrainProgress = Callable[[str, float, str, float | None], None]
@@ -116,10 +112,13 @@ class TrainResult:
     heldout: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> metrics
     targets: int = 0
     path: str = ""
+    epochs: int = 0  # epochs the measured training ran (it stops by work done)
+    time_limited: bool = False  # True when the safety-net time budget cut it short
 
     def as_json(self) -> dict[str, Any]:
         return {"mode": self.mode, "plays": self.plays, "seconds": round(self.seconds, 2),
-                "targets": self.targets, "heldout": self.heldout, "model": self.path}
+                "targets": self.targets, "heldout": self.heldout, "model": self.path,
+                "epochs": self.epochs, "time_limited": self.time_limited}
 
 
 class NotEnoughHistory(ValueError):
@@ -145,10 +144,6 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
         raise NotEnoughHistory(f"only {data.kept_plays} listens so far; Segue needs at least "
                                f"{MIN_PLAYS} to learn from")
     report = progress or (lambda *a: None)
-    if config is None:
-        from recommender.config import Config
-
-        config = Config(max_train_s=RETRAIN_BUDGET_S)
     rec = Recommender(config)
     result = TrainResult("full", data.plays, 0.0)
     listen_sessions = data.sessions[data.playlists:]
@@ -180,6 +175,8 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
                 progress=lambda e, s, loss: report(
                     "train", rec.progress_fraction(e, s), f"epoch {e} step {s}", loss))
     _stop_if_cancelled(cancel)
+    result.epochs = int(rec.metrics.get("epochs", 0))
+    result.time_limited = bool(rec.metrics.get("time_limited", False))
     rec.add_tracks(data.metadata)  # unplayed tracks of known artists: pickable at once
     rec.metrics.update({"segue_last_listen_id": data.last_listen_id,
                         "segue_trained_at": time.time(), "segue_plays": data.plays,
@@ -324,11 +321,21 @@ class ModelPicker:
 
     @staticmethod
     def _context(ctx: Context) -> list[Event]:
+        """The latest listens as the model's context, ending with the track the pick
+        follows: a pick is asked for as a track starts, often before its listen is logged
+        (that happens once sound plays), so the current track is added when the log does
+        not end with its open listen."""
         rows = ctx.history[-CONTEXT_PLAYS:]
-        return [Event(r["track_id"] if r["track_id"] is not None
-                      else _text_id(r.get("artist"), r.get("title")),
-                      time=r["started_at"], skipped=bool(r.get("skipped")))
-                for r in rows if r.get("ended_at") is not None or r is rows[-1]]
+        events = [Event(r["track_id"] if r["track_id"] is not None
+                        else _text_id(r.get("artist"), r.get("title")),
+                        time=r["started_at"], skipped=bool(r.get("skipped")))
+                  for r in rows if r.get("ended_at") is not None or r is rows[-1]]
+        last = rows[-1] if rows else None
+        playing = last is not None and last.get("ended_at") is None \
+            and last.get("track_id") == ctx.current
+        if ctx.current is not None and not playing:
+            events.append(Event(ctx.current, time=ctx.now))
+        return events
 
     def candidates(self, ctx: Context) -> Iterable[tuple[int, float, str]]:
         model = self.holder.get()

@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -75,7 +74,6 @@ class Recommender(SequenceModel):
         self.metrics: dict[str, Any] = {}
         self._steps_per_epoch = 1
         self._epochs_planned = 1
-        self._plan_started = time.monotonic()
         self._vec: torch.Tensor | None = None  # output vectors, cached for inference
         # Guards the swap of a finished training run against concurrent readers
         # (recommend on the GUI's picker thread while fit runs on a worker).
@@ -103,14 +101,10 @@ class Recommender(SequenceModel):
         return list(self.vocab.keys())
 
     def progress_fraction(self, epoch: int, step: int) -> float:
-        """Rough share of the planned training done at (epoch, step), for progress bars."""
+        """Rough share of the planned training done at (epoch, step), for progress bars
+        (early stopping may end it sooner: the bar then jumps to the end)."""
         done = (epoch - 1) + min(step / max(self._steps_per_epoch, 1), 1.0)
-        by_epochs = done / max(self._epochs_planned, 1)
-        # Early stopping and the time budget usually end training long before the planned
-        # epochs; the budget's share gives a bar (and a time left) that moves honestly.
-        budget = self.config.max_train_s
-        by_time = (time.monotonic() - self._plan_started) / budget if budget > 0 else 0.0
-        return min(max(by_epochs, by_time), 0.99)
+        return min(done / max(self._epochs_planned, 1), 0.99)
 
     # ------------------------------------------------------------------ training
 
@@ -226,7 +220,6 @@ class Recommender(SequenceModel):
         lanes = max(1, min(self.config.batch_size, n_plays))
         self._steps_per_epoch = max(1, math.ceil(n_plays / lanes / self.config.bptt))
         self._epochs_planned = max(1, epochs)
-        self._plan_started = time.monotonic()
 
     def _swap_in(self, net: Net, vocab: Vocab, artists: Vocab,
                  meta: dict[TrackId, dict[str, str]], stream: Any,

@@ -1,7 +1,9 @@
-"""The four baselines of protocol v1: pop, recent, markov, sknn (numpy + stdlib only).
+"""The baselines of the evaluation protocol: pop, recent, markov, sknn and the metadata
+baseline ``artist`` (numpy + stdlib only).
 
-Each follows ../shared/EVALUATION.md to the letter; they learn from kept plays only (skips
-are ignored) and share the ``SequenceModel`` interface with the GRU.
+Each follows the protocol (docs/evaluation.md) to the letter; they learn from kept plays
+only (skips are ignored) and share the ``SequenceModel`` interface with the GRU. A
+candidate they never saw played scores 0 with tie-break 0 (the library variant).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .base import Metadata, ProgressFn, Scorer, SequenceModel, Sessions
-from .logs import TrackId, kept_tracks
+from .logs import TrackId, kept_tracks, normalise
 
 
 class _Counts(SequenceModel):
@@ -113,6 +115,66 @@ class _RecentScorer(_IndexedScorer):
 
     def scores(self) -> tuple[np.ndarray, np.ndarray | None]:
         return self.last, self.pop
+
+
+# --------------------------------------------------------------------------- artist
+
+
+def artist_of(track: TrackId, metadata: Metadata | None) -> str | None:
+    """The artist of a track, normalised: the metadata's ``artist``, else the artist half
+    of a protocol track key ``(artist, title)``; ``None`` when nothing says."""
+    m = metadata.get(track) if metadata else None
+    if m and m.get("artist"):
+        return normalise(str(m["artist"]))
+    if isinstance(track, tuple) and len(track) == 2 and isinstance(track[0], str) \
+            and track[0]:
+        return normalise(track[0])
+    return None
+
+
+class ArtistRecency(_Counts):
+    """score = position, on the ``recent`` clock, of the latest play of any track by the
+    candidate's artist (never = 0); tie-break = the candidate's own ``recent`` score.
+
+    The metadata baseline of the library variant: an unplayed track of the artist just
+    heard ranks right after that artist's played tracks.
+    """
+
+    name = "artist"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metadata: Metadata = {}
+
+    def fit(self, sessions: Sessions, *, metadata: Metadata | None = None,
+            progress: ProgressFn | None = None,
+            cancel: threading.Event | None = None) -> ArtistRecency:
+        super().fit(sessions)
+        self.metadata = metadata or {}
+        return self
+
+    def scorer(self, candidates: Sequence[TrackId]) -> Scorer:
+        return _ArtistScorer(candidates, [artist_of(c, self.metadata) for c in candidates])
+
+
+class _ArtistScorer(_RecentScorer):
+    def __init__(self, candidates: Sequence[TrackId], artists: Sequence[str | None]) -> None:
+        super().__init__(candidates, np.zeros(len(candidates)))
+        names: dict[str, int] = {}
+        # Slot 0 stands for "no artist known": it is never played, so it scores 0.
+        self.cand_artist = np.array([names.setdefault(a, len(names) + 1) if a else 0
+                                     for a in artists], dtype=np.int64)
+        self.artist_last = np.zeros(len(names) + 1, dtype=np.float64)
+
+    def _observed(self, idx: int) -> None:
+        super()._observed(idx)
+        if idx >= 0:  # a context track that is not a candidate adds nothing but time
+            a = self.cand_artist[idx]
+            if a:
+                self.artist_last[a] = self.clock
+
+    def scores(self) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.artist_last[self.cand_artist], self.last
 
 
 # --------------------------------------------------------------------------- markov

@@ -80,8 +80,11 @@ class Config:
     patience: int = 3
     plateau_decay: float = 1.0
     #: Time budget of a training run in seconds (0 = none): no epoch is started that would
-    #: end past it; the best weights so far are kept. A safety net for slow machines.
-    max_train_s: float = 50.0
+    #: end past it; the best weights so far are kept. Only a safety net for far slower
+    #: machines: training stops by work done (epochs, early stopping), so that the same
+    #: data and seed give the same model under any machine load. When it bites, the
+    #: training report says so (``time_limited``).
+    max_train_s: float = 600.0
     #: After early stopping, train this many extra epochs on the validation tail itself,
     #: so that the most recent listening (the most telling) is not left out of the model.
     tail_epochs: int = 1
@@ -101,8 +104,12 @@ class Config:
     context_window: int = 32
     #: A gap longer than this between two plays of a context starts a new session.
     session_gap_s: float = 1800.0
-    #: Threads torch may use (the target machine has 2 cores).
-    threads: int = 2
+    #: Threads torch uses. One: the network is small (batches of 32 lanes), so a second
+    #: thread gains little on an idle machine, while on a busy one (a desktop, or the
+    #: 2-core machines this runs on) two threads that wait for each other at every
+    #: operation ran 3-4x slower than one. And a fixed count keeps results bitwise
+    #: reproducible (reductions split across threads round differently).
+    threads: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for checkpoints and reports."""

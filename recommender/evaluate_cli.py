@@ -1,4 +1,7 @@
-"""``segue evaluate PATH... [--models gru,pop,recent,markov,sknn] [--json]``.
+"""``segue evaluate PATH... [--candidates train|log] [--models gru,pop,...] [--json]``.
+
+``--candidates train`` (the default) is protocol v1; ``--candidates log`` its library
+variant (every track of the user's log is a candidate; see docs/evaluation.md).
 
 The player's CLI calls ``main(argv)`` for its ``evaluate`` subcommand; ``python -m
 recommender.evaluate_cli`` runs it directly. Exit codes: 0 ok, 2 bad usage, missing path or
@@ -15,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from .evaluate import MODEL_NAMES, evaluate_users, format_table, load_users
+from .evaluate import CANDIDATES, MODEL_NAMES, evaluate_users, format_table, load_users
 from .logs import LogFormatError
 
 log = logging.getLogger(__name__)
@@ -25,14 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``segue evaluate``."""
     p = argparse.ArgumentParser(
         prog="segue evaluate",
-        description="Measure next-track models on a listening log with protocol v1 "
-                    "(HR@10/20, MRR@10/20 per user and macro).")
+        description="Measure next-track models on a listening log with protocol v1 or its "
+                    "library variant (HR@10/20, MRR@10/20 per user and macro).")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="a log file or a folder of files of one listening log (TSV, Spotify "
                         "StreamingHistory / extended export, ListenBrainz), several users' "
                         "TSV, or playlists (M3U/M3U8, playlist TSV)")
     p.add_argument("--models", default=",".join(MODEL_NAMES),
                    help=f"comma-separated models (default: {','.join(MODEL_NAMES)})")
+    p.add_argument("--candidates", choices=list(CANDIDATES), default="train",
+                   help="train: the tracks of the train sessions (protocol v1, the default); "
+                        "log: every track of the user's log (the library variant)")
     p.add_argument("--json", action="store_true", help="print one JSON object, no table")
     p.add_argument("-v", "--verbose", action="store_true", help="log training progress")
     return p
@@ -83,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"segue evaluate: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     try:
-        users = load_users(args.paths, default_user=Path(args.paths[0]).stem)
+        users = load_users(args.paths, default_user=Path(args.paths[0]).stem,
+                           candidates=args.candidates)
     except (LogFormatError, FileNotFoundError, OSError, ValueError) as exc:
         print(f"segue evaluate: cannot read the log: {exc}", file=sys.stderr)
         return 2
@@ -103,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not report["users"]:
             print("no user has enough sessions for a test split", file=sys.stderr)
+        print(f"protocol {report['protocol']}, {report['variant']} variant "
+              f"(candidates: {report['candidates']})")
         print(format_table(report))
     return 0
 

@@ -195,10 +195,13 @@ class RetrainDialog(QDialog):
                    "earned its place." if gru["hr@20"] > best_other else
                    "It does not beat the simple methods on your history yet: Segue still uses "
                    "it, and it improves as you listen.")
+        limited = (f" Training stopped at its time limit after {result.epochs} epochs: this "
+                   "computer was too busy or too slow to finish it, so the model knows less "
+                   "than it could." if getattr(result, "time_limited", False) else "")
         self.result_text.setText(
             f"Trained on {result.plays:,} listens in {_duration(result.seconds)}. Tested on "
             f"the last fifth of your sessions ({result.targets:,} next tracks it had not "
-            f"seen): {verdict}")
+            f"seen): {verdict}{limited}")
         grid = self.result_grid
         headers = ("", "Next track in its top 20", "Mean reciprocal rank")
         for col, text in enumerate(headers):

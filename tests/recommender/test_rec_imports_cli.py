@@ -57,19 +57,50 @@ def write_log(path: Path, users: tuple[str, ...] = ("ann", "bob")) -> Path:
 
 def test_cli_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = write_log(tmp_path / "log.tsv")
-    assert main([str(log), "--models", "gru,pop,recent,markov,sknn", "--json"]) == 0
+    assert main([str(log), "--json"]) == 0
     out = capsys.readouterr().out
     report = json.loads(out)  # exactly one JSON object
-    assert report["protocol"] == "v1"
+    assert report["protocol"] == "v1" and report["variant"] == "v1"
+    assert report["candidates"] == "train"
     assert [u["user"] for u in report["users"]] == ["ann", "bob"]
+    every = {"gru", "pop", "recent", "markov", "sknn", "artist"}
     for u in report["users"]:
         assert u["targets"] == 2 * 4  # 8 sessions -> 6 train, 2 test of 5 kept plays
-        assert set(u["models"]) == {"gru", "pop", "recent", "markov", "sknn"}
-        for m in u["models"].values():
-            assert set(m) == {"hr@10", "hr@20", "mrr@10", "mrr@20", "train_s", "ms_per_pred"}
-    assert set(report["macro"]) == {"gru", "pop", "recent", "markov", "sknn"}
+        assert set(u["models"]) == every
+        for name, m in u["models"].items():
+            extra = {"epochs", "best_epoch", "time_limited"} if name == "gru" else set()
+            assert set(m) == {"hr@10", "hr@20", "mrr@10", "mrr@20", "train_s",
+                              "ms_per_pred"} | extra
+        assert u["models"]["gru"]["epochs"] >= 1
+        assert u["models"]["gru"]["time_limited"] is False
+    assert set(report["macro"]) == every
     bob = report["users"][1]["models"]
     assert bob["markov"]["hr@10"] == 1.0  # bob always plays tune 0,1,3,4,5 in order
+
+
+def test_cli_library_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Five daily sessions of A's songs, then one with a song of A first heard there.
+    rows = ["user\ttimestamp\tartist\ttitle\tms_played"]
+    days = [["a", "b", "c"]] * 4 + [["c", "new", "b"]]
+    for day, titles in enumerate(days):
+        rows += [f"\t2022-01-{day + 1:02d}T10:{j:02d}:00Z\tA\t{t}\t200000"
+                 for j, t in enumerate(titles)]
+    rows += [f"\t2022-01-0{d}T10:00:00Z\tB\tother {d}\t200000" for d in (1, 2)]
+    log = tmp_path / "log.tsv"
+    log.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main([str(log), "--models", "recent,artist", "--json"]) == 0
+    v1 = json.loads(capsys.readouterr().out)["users"][0]
+    assert v1["unseen_targets"] == 1 and v1["candidates"] == 5
+    assert main([str(log), "--candidates", "log", "--models", "recent,artist", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["variant"] == "library" and report["candidates"] == "log"
+    (lib,) = report["users"]
+    assert lib["unseen_targets"] == 0 and lib["candidates"] == 6
+    # "new" after c: A's four tracks tie on artist recency, their own recency orders
+    # them c, b, a, new -> rank 4 (a miss in v1); b after new: new, c, b -> rank 3
+    assert lib["models"]["artist"]["hr@10"] == 1.0 and v1["models"]["artist"]["hr@10"] == 0.5
+    assert main([str(log), "--candidates", "all"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
 
 
 def test_cli_table_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

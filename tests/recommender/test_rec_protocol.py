@@ -1,4 +1,5 @@
-"""Protocol v1 step by step on small hand-made logs with known answers (no torch)."""
+"""Protocol v1 and its library variant step by step on small hand-made logs with known
+answers (no torch)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from recommender.base import split_context, top_k
-from recommender.baselines import SKNN, Markov, Pop, Recent
+from recommender.baselines import SKNN, ArtistRecency, Markov, Pop, Recent, artist_of
 from recommender.evaluate import (UserData, evaluate_model, evaluate_users, load_users,
                                   users_from_plays, users_from_playlists)
 from recommender.logs import (Event, LogFormatError, Play, kept_tracks, load_log,
@@ -254,6 +255,50 @@ def test_sknn_keeps_k_neighbours_later_sessions_win_ties() -> None:
     s, _ = sc.scores()
     sim = 1 / math.sqrt(2)
     assert s.tolist() == pytest.approx([2 * sim, 0, sim, sim])
+
+
+def test_artist_scores_by_hand() -> None:
+    # Track keys (artist, title): the artist half is what the baseline may know.
+    train = [[("p", "1"), ("p", "2"), ("q", "1")], [("r", "1"), ("q", "2")]]
+    cands = [("p", "1"), ("p", "2"), ("q", "1"), ("q", "2"), ("r", "1"), ("p", "new"),
+             ("s", "new")]
+    sc = ArtistRecency().fit(train).scorer(cands)
+    # clock: p1=1, zz (not a candidate: time only)=2, q1=3, p2=4
+    sc.observe_sessions([[("p", "1"), ("z", "z"), ("q", "1")], [("p", "2")]])
+    s, tb = sc.scores()
+    assert s.tolist() == [4, 4, 3, 3, 0, 4, 0]  # an unplayed track of p ranks with p
+    assert tb.tolist() == [1, 4, 3, 0, 0, 0, 0]  # its own recent score breaks the tie
+    # rank of the unplayed ("p", "new"): behind p2 and p1 (played), ties count against it
+    assert conservative_rank(s, 5, tb) == 3
+
+
+def test_artist_comes_from_metadata_else_the_key() -> None:
+    assert artist_of(("Björk ", "Jóga"), None) == "björk"
+    assert artist_of(7, {7: {"artist": "  The  Band"}}) == "the band"
+    assert artist_of(7, {}) is None and artist_of("x", None) is None
+    sc = ArtistRecency().fit([[1, 2]], metadata={1: {"artist": "A"}, 2: {"artist": "B"},
+                                                 3: {"artist": "a"}}).scorer([1, 2, 3, 4])
+    sc.observe_sessions([[1, 2]])
+    assert sc.scores()[0].tolist() == [1, 2, 1, 0]  # 3 shares A's recency; 4 has no artist
+
+
+def test_library_variant_candidates_are_every_track_of_the_log() -> None:
+    train = [[Event("a"), Event("s", skipped=True), Event("b")]]
+    test = [["c", "a", "d"], ["d", "e"]]
+    v1 = UserData("u", train, test)
+    lib = UserData("u", train, test, candidate_set="log")
+    assert v1.candidates == ["a", "b"]
+    assert lib.candidates == ["a", "b", "c", "d", "e"]  # first appearance; skips are not
+    with pytest.raises(ValueError):
+        UserData("u", train, test, candidate_set="all")
+    # recent: the unplayed-in-training d is a candidate, scored 0 until it is played
+    metrics, _ = evaluate_model(Recent(), lib)
+    # clock a=1, b=2, c=3: target a ranks 3; a=4: target d (never played) ties with e at
+    # 0 (tie-break pop 0 too) -> 3 above + 2 equal = 5; d=5: target e -> 5
+    assert metrics.ranks == [3, 5, 5]
+    report = evaluate_users([lib], ["recent", "artist"])
+    assert report["variant"] == "library" and report["candidates"] == "log"
+    assert evaluate_users([v1], ["recent"])["variant"] == "v1"
 
 
 def test_baselines_ignore_skips() -> None:
