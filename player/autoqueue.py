@@ -7,11 +7,17 @@ A chain of pickers, best first, each proposing ranked candidates with an honest 
 3. **similar**: same album (another artist), then same genre;
 4. **random** from the library.
 
-On top of every picker, the listening rules: no track repeated within a window (default the
-last 50 plays or 3 hours), no artist twice in a row, never a missing file, a track that failed
-to play, or one the user excluded. When the rules leave nothing (a tiny library), they relax in
-that order — artist spacing first, then repeats, least recently played first — so the music
-never stops because the library is small.
+On top of every picker, the listening rules: never a missing file, a track that failed to
+play, or one the user excluded; no track repeated within a window (default the last 50 plays
+or 3 hours); and variety — no artist twice in a row, and no artist more than twice in any 8
+consecutive auto picks. When the rules leave nothing (a small library), they relax in that
+order — artist spacing first (the 8-pick cap, then "not twice in a row"), then repeats,
+least recently played first: the repeat window shrinks one step (from its oldest plays) and
+the artist rules are tried again at that size before they relax again; at the end only the
+tracks played longest ago remain — never "anything", so a small library is played round,
+not ping-ponged — and the music never stops because the library is small.
+
+Each picker's candidates are computed once per pick; each relaxation step only filters them.
 
 Pure Python over :class:`~player.library.db.Library`: no Qt, safe to run on a worker thread.
 """
@@ -52,6 +58,19 @@ class Rules:
     repeat_window_plays: int = 50
     repeat_window_hours: float = 3.0
     exploration: float = 0.2  # 0 = always the best candidate, 1 = sample widely
+    #: Variety: at most ``artist_max`` picks of one artist in any ``artist_window``
+    #: consecutive auto picks (the new pick included).
+    artist_window: int = 8
+    artist_max: int = 2
+
+
+@dataclass(frozen=True)
+class Step:
+    """One level of the rules, strictest first (see ``AutoQueue.steps``)."""
+
+    variety: bool  # the artist cap over the last auto picks
+    spacing: bool  # no artist twice in a row
+    window: float | None  # share of the repeat window; None: least recently played only
 
 
 @dataclass
@@ -63,6 +82,12 @@ class Context:
     tracks: dict[int, dict[str, Any]]  # every queueable track by id
     exclude: set[int] = field(default_factory=set)  # e.g. tracks already in the user queue
     now: float | None = None  # the auto-queue's clock when the context was read
+
+    @property
+    def current_logged(self) -> bool:
+        """Whether the history already ends with the play of ``current``: a pick is asked
+        for as a track starts, often before its listen is logged (when sound plays)."""
+        return bool(self.history) and self.history[-1]["track_id"] == self.current
 
 
 class Picker(Protocol):
@@ -207,26 +232,51 @@ class AutoQueue:
         self, ctx: Context
     ) -> Iterable[tuple[Picker, list[tuple[int, float, str]]]]:
         """Each picker's candidates that the rules allow, strictest rules first; only
-        non-empty lists. A picker that fails is logged and skipped: the music goes on."""
+        non-empty lists. Each picker runs once (lazily, when a step reaches it); a picker
+        that fails is logged and skipped: the music goes on."""
         current = ctx.current
         current_artist = _artist_key(ctx.tracks.get(current or -1)) if current else None
-        for spacing, window in self._relaxations():
-            recent = self._recently_played(ctx, window)
+        last_play = self._last_plays(ctx)
+        capped = self._capped_artists(ctx)
+        computed: dict[int, list[tuple[int, float, str]]] = {}
 
-            def allowed(tid: int) -> bool:
-                if tid not in ctx.tracks or tid in ctx.exclude or tid == current:
-                    return False
-                if tid in recent:
-                    return False
-                return not (spacing and current_artist
-                            and _artist_key(ctx.tracks[tid]) == current_artist)
-
-            for picker in self.pickers():
+        def candidates(i: int, picker: Picker) -> list[tuple[int, float, str]]:
+            if i not in computed:
                 try:
-                    ranked = [c for c in picker.candidates(ctx) if allowed(c[0])]
-                except Exception:  # a broken picker (e.g. a bad model) must not stop the music
+                    computed[i] = [c for c in picker.candidates(ctx)
+                                   if c[0] in ctx.tracks and c[0] not in ctx.exclude
+                                   and c[0] != current]
+                except Exception:  # a broken picker (e.g. a bad model) must not stop music
                     log.exception("picker %s failed; falling back", picker.name)
-                    continue
+                    computed[i] = []
+            return computed[i]
+
+        pickers = self.pickers()
+        for step in self.steps():
+            if step.window is None:
+                # The last level: only what was played longest ago (or never).
+                pool = {c[0] for i, p in enumerate(pickers) for c in candidates(i, p)}
+                if not pool:
+                    return
+                oldest = min(last_play.get(t, -1) for t in pool)
+                recent: set[int] | None = None
+            else:
+                recent = self._recently_played(ctx, step.window)
+            for i, picker in enumerate(pickers):
+                ranked = []
+                for c in candidates(i, picker):
+                    tid = c[0]
+                    if recent is None:
+                        if last_play.get(tid, -1) > oldest:
+                            continue
+                    elif tid in recent:
+                        continue
+                    artist = _artist_key(ctx.tracks[tid])
+                    if step.spacing and current_artist and artist == current_artist:
+                        continue
+                    if step.variety and artist in capped:
+                        continue
+                    ranked.append(c)
                 if ranked:
                     yield picker, ranked
 
@@ -241,16 +291,17 @@ class AutoQueue:
             log.exception("reason of %s failed", picker.name)
             return default
 
-    #: How far the repeat window shrinks, step by step, when the library is too small for it.
-    WINDOW_STEPS = (1.0, 0.75, 0.5, 0.25, 0.1, 0.0)
+    #: How far the repeat window shrinks, step by step, before only the tracks played
+    #: longest ago remain.
+    WINDOW_STEPS = (1.0, 0.75, 0.5, 0.25, 0.1)
 
-    def _relaxations(self) -> Iterable[tuple[bool, float]]:
-        """(artist spacing, window fraction) from strictest to loosest: the repeat window
-        shrinks before two tracks of one artist may follow each other; a library of one
-        artist drops the spacing at once (no window size helps it)."""
-        for spacing in (True, False):
-            for fraction in self.WINDOW_STEPS:
-                yield spacing, fraction
+    def steps(self) -> list[Step]:
+        """The rules from strictest to loosest, in the order the module doc promises: at
+        each size of the repeat window (full, shrinking, then least recently played only)
+        the artist cap relaxes first, then artist spacing."""
+        windows: list[float | None] = [*self.WINDOW_STEPS, None]
+        return [Step(variety, spacing, w) for w in windows
+                for variety, spacing in ((True, True), (False, True), (False, False))]
 
     def _recently_played(self, ctx: Context, fraction: float = 1.0) -> set[int]:
         """Tracks inside the repeat window, scaled by ``fraction`` (1 = the full window)."""
@@ -264,6 +315,28 @@ class AutoQueue:
             recent.add(h["track_id"])
         recent.discard(None)
         return recent
+
+    @staticmethod
+    def _last_plays(ctx: Context) -> dict[int, int]:
+        """Position of each track's latest play in the history (the current one last)."""
+        out = {h["track_id"]: i for i, h in enumerate(ctx.history) if h["track_id"]}
+        if ctx.current is not None:
+            out[ctx.current] = len(ctx.history)
+        return out
+
+    def _capped_artists(self, ctx: Context) -> set[str]:
+        """Artists already picked ``artist_max`` times among the last ``artist_window - 1``
+        auto picks (the track the pick follows counts as one when it is not logged yet):
+        one more would break the variety rule."""
+        window = self.rules.artist_window - 1
+        if window <= 0 or self.rules.artist_max <= 0:
+            return set()
+        picks = [h["track_id"] for h in ctx.history if h.get("source") == "auto"]
+        if ctx.current is not None and not ctx.current_logged:
+            picks.append(ctx.current)
+        counts = Counter(_artist_key(ctx.tracks.get(t)) for t in picks[-window:])
+        counts.pop(None, None)
+        return {a for a, n in counts.items() if n >= self.rules.artist_max}
 
     def _choose(self, ranked: Sequence[tuple[int, float, str]], strategy: str) -> tuple[int, float, str]:
         """The top candidate, or with exploration a draw that favours the top ones.

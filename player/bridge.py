@@ -330,10 +330,7 @@ class ModelPicker:
                         else _text_id(r.get("artist"), r.get("title")),
                         time=r["started_at"], skipped=bool(r.get("skipped")))
                   for r in rows if r.get("ended_at") is not None or r is rows[-1]]
-        last = rows[-1] if rows else None
-        playing = last is not None and last.get("ended_at") is None \
-            and last.get("track_id") == ctx.current
-        if ctx.current is not None and not playing:
+        if ctx.current is not None and not ctx.current_logged:
             events.append(Event(ctx.current, time=ctx.now))
         return events
 

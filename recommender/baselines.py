@@ -8,7 +8,6 @@ candidate they never saw played scores 0 with tie-break 0 (the library variant).
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ import numpy as np
 
 from .base import Metadata, ProgressFn, Scorer, SequenceModel, Sessions
 from .logs import TrackId, kept_tracks, normalise
+from .signals import SessionIndex
 
 
 class _Counts(SequenceModel):
@@ -50,7 +50,7 @@ class _IndexedScorer(Scorer):
     """A scorer that maps tracks to candidate indices (-1 for non-candidates)."""
 
     def __init__(self, candidates: Sequence[TrackId]) -> None:
-        self.index = {c: i for i, c in enumerate(candidates)}
+        self.index_of = {c: i for i, c in enumerate(candidates)}
         self.n = len(candidates)
         self.session: list[int] = []
 
@@ -60,7 +60,7 @@ class _IndexedScorer(Scorer):
     def observe(self, track: TrackId, skipped: bool = False) -> None:
         if skipped:  # v1: skips are never context
             return
-        idx = self.index.get(track, -1)
+        idx = self.index_of.get(track, -1)
         self.session.append(idx)
         self._observed(idx)
 
@@ -204,10 +204,10 @@ class _MarkovScorer(_IndexedScorer):
         # Rows as index arrays, built once: a prediction is then one scatter.
         self.rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for a, succ in transitions.items():
-            ia = self.index.get(a)
+            ia = self.index_of.get(a)
             if ia is None:
                 continue
-            pairs = [(self.index[b], n) for b, n in succ.items() if b in self.index]
+            pairs = [(self.index_of[b], n) for b, n in succ.items() if b in self.index_of]
             if pairs:
                 idx, cnt = zip(*pairs)
                 self.rows[ia] = (np.array(idx), np.array(cnt, dtype=np.float64))
@@ -247,46 +247,11 @@ class _SKNNScorer(_IndexedScorer):
                  sequences: list[list[TrackId]], k: int) -> None:
         super().__init__(candidates)
         self.pop = pop
-        self.k = k
         # Training sessions as sets of candidate indices (all their tracks are candidates
         # under the protocol; others are dropped so that the scores stay over candidates).
-        self.items: list[np.ndarray] = []
-        postings: dict[int, list[int]] = defaultdict(list)
-        for sid, seq in enumerate(sequences):
-            distinct = sorted({self.index[t] for t in seq if t in self.index})
-            self.items.append(np.array(distinct, dtype=np.int64))
-            for i in distinct:
-                postings[i].append(sid)
-        self.postings = {i: np.array(s, dtype=np.int64) for i, s in postings.items()}
-        self.norms = np.sqrt(np.array([max(len(x), 1) for x in self.items], dtype=np.float64))
-        self.n_sessions = len(self.items)
+        self.index = SessionIndex(k)
+        for seq in sequences:
+            self.index.add(self.index_of.get(t, -1) for t in seq)
 
     def scores(self) -> tuple[np.ndarray, np.ndarray | None]:
-        out = np.zeros(self.n, dtype=np.float64)
-        length = len(self.session)
-        # Weight of each distinct candidate: position of its last play / session length.
-        last_pos: dict[int, int] = {}
-        for pos, idx in enumerate(self.session, start=1):
-            if idx >= 0:
-                last_pos[idx] = pos
-        if not last_pos or self.n_sessions == 0:
-            return out, self.pop
-        dot = np.zeros(self.n_sessions, dtype=np.float64)
-        touched = np.zeros(self.n_sessions, dtype=bool)
-        norm_sq = 0.0
-        for idx, pos in last_pos.items():
-            w = pos / length
-            norm_sq += w * w
-            sids = self.postings.get(idx)
-            if sids is not None:
-                dot[sids] += w
-                touched[sids] = True
-        sids = np.nonzero(touched)[0]
-        if len(sids) == 0:
-            return out, self.pop
-        sims = dot[sids] / (math.sqrt(norm_sq) * self.norms[sids])
-        # k most similar; among equal similarities the later sessions win.
-        order = np.lexsort((-sids, -sims))[: self.k]
-        for j in order:
-            out[self.items[sids[j]]] += sims[j]
-        return np.round(out, 9), self.pop
+        return self.index.scores(self.session, self.n), self.pop

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .vocab import FIELDS
+
 
 @dataclass
 class Config:
@@ -28,6 +30,10 @@ class Config:
     #: Add an artist embedding to every track vector (shares strength among an artist's
     #: tracks, and gives a new track by a known artist a sensible vector from day one).
     artist_embedding: bool = True
+    #: Per-track fields (``vocab.FIELDS``) whose embeddings join every track's vector, when
+    #: the metadata has them (a listening log has the artist only; a library has more).
+    #: They are also all a track the network never learned is scored from.
+    track_fields: str = "artist,album,genre,year,loudness"
     #: Carry the hidden state across a listener's sessions (a session start is then a
     #: learned input signal) instead of resetting it as GRU4Rec does.
     carry_state: bool = True
@@ -72,8 +78,16 @@ class Config:
     weight_decay: float = 0.0
     #: Gradient clipping (global norm): the recurrence can blow up otherwise.
     clip: float = 5.0
-    #: Share of the training sessions (the latest ones) held out for early stopping.
+    #: Share of the training sessions (the latest ones) held out for early stopping and for
+    #: fitting the blend.
     val_share: float = 0.1
+    #: At most this many held-out targets (the latest) are scored per validation and used
+    #: to fit the blend: enough to measure, bounded for long histories.
+    val_max_targets: int = 4000
+    #: Fit the blend on the held-out tail: how much to trust each part of the network and
+    #: each explicit signal of the context (recency, artist, transitions, popularity) for
+    #: this listener (see blend.py). Off: the network's plain sum.
+    blend: bool = True
     #: Epochs without improvement of the validation score before stopping; each such
     #: epoch also multiplies the learning rate by ``plateau_decay`` (1 = off: halving was
     #: measured no better, and it starves the pass over the validation tail).
@@ -96,6 +110,10 @@ class Config:
     finetune_lr: float = 0.001
     #: Seed of every random choice: same data + same seed = same model.
     seed: int = 0
+    #: At most this many tracks get a learned vector, the most played ones; the others
+    #: (plays of a larger catalogue, or tracks added since) are scored from their fields.
+    #: Bounds memory and time on huge histories.
+    max_tracks: int = 200_000
 
     # --- inference -----------------------------------------------------------------------
     #: Latest plays the recurrent state is rebuilt from in ``recommend`` (older plays only
@@ -110,6 +128,13 @@ class Config:
     #: operation ran 3-4x slower than one. And a fixed count keeps results bitwise
     #: reproducible (reductions split across threads round differently).
     threads: int = 1
+
+    def used_fields(self) -> tuple[str, ...]:
+        """The per-track fields the network embeds (``track_fields``, less the artist when
+        ``artist_embedding`` is off)."""
+        names = [f.strip() for f in self.track_fields.split(",") if f.strip()]
+        return tuple(f for f in FIELDS if f in names
+                     and (f != "artist" or self.artist_embedding))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for checkpoints and reports."""
@@ -151,3 +176,9 @@ class Config:
         if self.repeat_window < 0 or self.successor_memory < 0 or self.epochs < 0 \
                 or self.lr <= 0 or self.successor_offsets < 1:
             raise ValueError("repeat_window, successor_memory, epochs must be >= 0, lr > 0")
+        if self.max_tracks < 1 or self.val_max_targets < 1:
+            raise ValueError("max_tracks and val_max_targets must be >= 1")
+        unknown = [f.strip() for f in self.track_fields.split(",") if f.strip()
+                   and f.strip() not in FIELDS]
+        if unknown:
+            raise ValueError(f"unknown fields {unknown}; choose from {', '.join(FIELDS)}")

@@ -1,4 +1,4 @@
-"""Vocabulary (0 = padding / unknown) and session-parallel batching. numpy + stdlib only.
+"""Streams of plays and session-parallel batching; the copy-mechanism inputs. numpy only.
 
 A listener's sessions become one *stream* of kept plays (their history is one story); the
 stream is cut into ``batch_size`` contiguous *lanes* that are read in parallel, window by
@@ -9,49 +9,15 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .logs import EventLike, TrackId, as_event
-
-PAD = 0
+from .logs import EventLike, as_event
+from .vocab import PAD, Vocab
 #: "No next play" in ``next_occurrences``.
 NEVER = np.iinfo(np.int64).max
-
-
-class Vocab:
-    """Maps caller ids (tracks, artists) to dense indices; index 0 is padding / unknown."""
-
-    def __init__(self, ids: Iterable[Hashable] = ()) -> None:
-        self.ids: list[Hashable | None] = [None]
-        self.index: dict[Hashable, int] = {}
-        for i in ids:
-            self.add(i)
-
-    def add(self, key: Hashable) -> int:
-        """The index of ``key``, adding it at the end if new."""
-        idx = self.index.get(key)
-        if idx is None:
-            idx = len(self.ids)
-            self.ids.append(key)
-            self.index[key] = idx
-        return idx
-
-    def get(self, key: Hashable) -> int:
-        """The index of ``key``, or ``PAD`` (0) when unknown."""
-        return self.index.get(key, PAD)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.index
-
-    def keys(self) -> list[Hashable]:
-        """Every id in index order, without the padding slot."""
-        return self.ids[1:]
 
 
 def bucket(d: int) -> int:
@@ -347,21 +313,3 @@ def bucket_table(window: int) -> np.ndarray:
     out = np.array([bucket(x) for x in range(window)], dtype=np.int64)
     out.flags.writeable = False
     return out
-
-
-def track_ids(ids: Iterable[TrackId]) -> list[TrackId]:
-    """Validate caller ids: hashable ints/strings (or tuples of them) - what a checkpoint holds."""
-    out = []
-    for t in ids:
-        if not _plain(t):
-            raise TypeError(f"track ids must be int, str or tuples of them, not {t!r}")
-        out.append(t)
-    return out
-
-
-def _plain(x: object) -> bool:
-    if isinstance(x, bool):
-        return False
-    if isinstance(x, (int, str)):
-        return True
-    return isinstance(x, tuple) and all(_plain(y) for y in x)

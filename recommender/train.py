@@ -5,7 +5,12 @@
 * a NaN guard: a non-finite loss or gradient skips the step, restores the last good
   weights and halves the learning rate; after ``MAX_NAN`` such events training gives up;
 * early stopping on a time-ordered validation tail (HR@20 + MRR@20 there, the protocol's
-  own measure), then a short pass over that tail so the newest listening is learned too.
+  own measure), then a short pass over that tail so the newest listening is learned too;
+* stopping is decided by work done (epochs, early stopping), never by the clock, so the
+  same data and seed give the same model on any machine load; the time budget
+  (``Config.max_train_s``) is a safety net that is reported when it bites;
+* time-aware scoring: at every position, a track not heard yet is scored as a cold track
+  (from its fields), as a track the listener never played is at recommendation time.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,9 +30,11 @@ import torch.nn.functional as F
 
 from .base import Cancelled  # noqa: F401 - defined there (torch-free), raised here
 from .config import Config
-from .data import (Stream, lane_layout, next_occurrences, previous_occurrences,
-                   repeat_features, successor_features, windows)
+from .data import (NEVER, Stream, build_stream, lane_layout, next_occurrences,
+                   previous_occurrences, repeat_features, successor_features, windows)
+from .logs import Event, TrackId
 from .model import Feats, Net
+from .vocab import FIELDS, PAD, TrackFields, Vocab
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +93,7 @@ class Trainer:
             probs[0] = 0.0
             self.sample_probs = torch.from_numpy(probs / probs.sum())
         self.next_occ = next_occurrences(stream.items)
+        self.first_pos = torch.from_numpy(first_positions(stream.items, net.heard.numpy()))
         self.opt = self._optimizer()
         self.good_state = copy.deepcopy(net.state_dict())
         self.report = TrainReport()
@@ -132,13 +141,15 @@ class Trainer:
             ok = pos >= 0
             p0 = pos.clamp(min=0)
             x = self.items[p0] * ok
+            cold = None
             if cfg.unk_rate > 0:
-                # Hide some inputs so that the "unknown track" vector learns its job.
-                x = x * (torch.rand(x.shape, generator=self.gen) >= cfg.unk_rate)
+                # Hide some inputs' own embedding (their fields stay), so that the network
+                # learns what a track it never learned means in a context.
+                cold = torch.rand(x.shape, generator=self.gen) < cfg.unk_rate
             start = self.starts[p0] & ok
             reset = start if not cfg.carry_state else None
             tg = self.targets[p0] * ok * (p0 + 1 < hi)
-            out, h = net.run(x, start, h, reset)
+            out, h = net(x, start, h, reset, cold=cold)
             sel = (tg.reshape(-1) != 0).nonzero().squeeze(1)
             if len(sel) == 0:
                 h = h.detach()
@@ -149,7 +160,8 @@ class Trainer:
             feats = self.feats(ps)
             skips = self.skips[ps] if cfg.skip_weight > 0 else None
             subset = self._subset(target, feats, skips)
-            logp = F.log_softmax(net.logits(hs, feats, subset=subset), dim=1)
+            logp = F.log_softmax(net.parts(hs, feats, subset=subset,
+                                           seen=self.seen(ps, subset)), dim=1)
             loss = F.nll_loss(logp, self._cols(subset, target))
             if skips is not None:
                 loss = loss + cfg.skip_weight * self._skip_loss(
@@ -186,6 +198,12 @@ class Trainer:
             parts.append(skips.reshape(-1))
         return torch.unique(torch.cat(parts))  # sorted: padding (0) comes first
 
+    def seen(self, pos: torch.Tensor, subset: torch.Tensor | None) -> torch.Tensor:
+        """[M, S]: whether each scored track had been heard by each position ``pos`` [M]
+        (else it is scored as a cold track, from its fields)."""
+        first = self.first_pos if subset is None else self.first_pos[subset]
+        return first[None, :] <= pos[:, None]
+
     @staticmethod
     def _cols(subset: torch.Tensor | None, tracks: torch.Tensor) -> torch.Tensor:
         """Column of each track in the (sub)set of scored tracks."""
@@ -221,61 +239,76 @@ class Trainer:
 
     # ------------------------------------------------------------------ validation
 
+    def val_positions(self, lo: int, hi: int) -> torch.Tensor:
+        """Positions in ``[lo, hi)`` with a target inside it: the latest
+        ``val_max_targets`` of them (a validation costs the same on any history)."""
+        pos = torch.arange(lo, hi)
+        tg = self.targets[pos] * (pos + 1 < hi)
+        pos = pos[tg != 0]
+        return pos[-self.cfg.val_max_targets:]
+
     @torch.no_grad()
-    def evaluate(self, lo: int, hi: int, candidates: torch.Tensor, warmup: int = 256
-                 ) -> dict[str, float]:
+    def hidden_at(self, pos: torch.Tensor, warmup: int = 256) -> torch.Tensor:
+        """Hidden states [len(pos), H] after the plays at ``pos`` (sorted), read from the
+        stream from ``warmup`` plays before the first of them."""
+        net = self.net
+        a = max(int(pos[0]) - warmup, 0) if len(pos) else 0
+        b = int(pos[-1]) + 1 if len(pos) else 0
+        span = torch.arange(a, b)
+        x, start = self.items[span][None], self.starts[span][None]
+        reset = start.clone() if not self.cfg.carry_state else None
+        out, _ = net(x, start, None, reset)
+        return out[0][pos - a]
+
+    @torch.no_grad()
+    def evaluate(self, lo: int, hi: int) -> dict[str, float]:
         """HR@20, MRR@20 and loss of the targets in ``[lo, hi)`` with conservative ranks.
 
-        Only ``candidates`` (a bool mask over tracks: those heard before ``lo``) may be
-        ranked; other targets are misses, as in the protocol.
+        Every track of the stream is a candidate (the library's view), each scored as it
+        was known at that moment: a track not heard yet is a cold track.
         """
         net = self.net
         net.eval()
-        a = max(lo - warmup, 0)
-        pos = torch.arange(a, hi)
-        x, start = self.items[pos][None], self.starts[pos][None]
-        reset = start.clone() if not self.cfg.carry_state else None
-        out, _ = net.run(x, start, None, reset)
-        out = out[0]
-        tg = self.targets[pos] * (pos + 1 < hi) * (pos >= lo)
-        sel = (tg != 0).nonzero().squeeze(1)
+        pos = self.val_positions(lo, hi)
+        n = len(pos)
+        if n == 0:
+            net.train()
+            return {"hr@20": 0.0, "mrr@20": 0.0, "loss": math.nan, "score": 0.0}
+        hs = self.hidden_at(pos)
+        tg = self.targets[pos]
+        candidates = self.first_pos < NEVER
+        candidates[PAD] = False
         hits = rr = loss = 0.0
-        n = len(sel)
-        vectors = net.output_vectors()
-        for c in range(0, n, 512):
-            s = sel[c: c + 512]
-            lg = net.logits(out[s], self.feats(pos[s]), vectors=vectors)
-            t = tg[s]
+        for c in range(0, n, 256):
+            p = pos[c: c + 256]
+            lg = net.parts(hs[c: c + 256], self.feats(p), seen=self.seen(p, None))
+            t = tg[c: c + 256]
             loss += float(F.cross_entropy(lg, t, reduction="sum"))
             lg = lg.masked_fill(~candidates[None, :], float("-inf"))
             tl = lg.gather(1, t[:, None])
             rank = (lg > tl).sum(1) + (lg == tl).sum(1)  # ties against the model
-            hit = (rank <= 20) & candidates[t] & torch.isfinite(tl[:, 0])
+            hit = (rank <= 20) & torch.isfinite(tl[:, 0])
             hits += float(hit.sum())
             rr += float((hit / rank.clamp(min=1)).sum())
         net.train()
-        if n == 0:
-            return {"hr@20": 0.0, "mrr@20": 0.0, "loss": math.nan, "score": 0.0}
         hr, mrr = hits / n, rr / n
         return {"hr@20": hr, "mrr@20": mrr, "loss": loss / n, "score": hr + mrr}
 
     # ------------------------------------------------------------------ the loop
 
     def fit(self, epochs: int, val_from: int | None = None, patience: int = 3,
-            tail_epochs: int = 0, lo: int = 0) -> TrainReport:
+            tail_epochs: int = 0, lo: int = 0,
+            before_tail: Callable[[Trainer, int, int], None] | None = None) -> TrainReport:
         """Train up to ``epochs`` epochs on ``[lo, val_from)``, stopping early on the tail.
 
         Without ``val_from`` all epochs run on ``[lo, len)``. With it, the best epoch's
-        weights are kept and then ``tail_epochs`` passes are made over the tail.
+        weights are kept, ``before_tail(trainer, val_from, len)`` runs (the blend is fitted
+        there, on a tail the network has not learned yet), and then ``tail_epochs`` passes
+        are made over the tail. Afterwards ``net.heard`` marks every track with a kept play.
         """
         t0 = time.perf_counter()
         n = len(self.stream)
         hi = val_from if val_from is not None else n
-        cand = None
-        if val_from is not None:
-            cand = torch.zeros(self.net.n_items, dtype=torch.bool)
-            cand[self.items[:val_from]] = True
-            cand[0] = False
         best, best_state, bad = -math.inf, None, 0
         budget = self.cfg.max_train_s
         for epoch in range(1, epochs + 1):
@@ -283,8 +316,8 @@ class Trainer:
             loss = self.train_epoch(lo, hi, epoch)
             row = {"epoch": epoch, "loss": loss}
             self.report.epochs = epoch
-            if cand is not None:
-                val = self.evaluate(val_from, n, cand)
+            if val_from is not None:
+                val = self.evaluate(val_from, n)
                 row.update({f"val_{k}": v for k, v in val.items()})
                 if val["score"] > best:
                     best, bad = val["score"], 0
@@ -297,7 +330,7 @@ class Trainer:
             self.good_state = copy.deepcopy(self.net.state_dict())
             self.report.history.append(row)
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
-            if cand is not None and bad >= patience:
+            if val_from is not None and bad >= patience:
                 break
             elapsed, last = time.perf_counter() - t0, time.perf_counter() - e0
             if budget > 0 and epoch < epochs and elapsed + last * (1.0 + self.cfg.val_share) \
@@ -309,10 +342,191 @@ class Trainer:
         if best_state is not None:
             self.net.load_state_dict(best_state)
             self.good_state = best_state
-        elif cand is None:
+        elif val_from is None:
             self.report.best_epoch = self.report.epochs
+        if val_from is not None and before_tail is not None:
+            before_tail(self, val_from, n)
         if val_from is not None and tail_epochs > 0:
             for e in range(tail_epochs):
                 self.train_epoch(val_from, n, self.report.epochs + 1 + e)
+        self.net.heard.copy_(self.first_pos < NEVER)
+        self.net.heard[PAD] = False
         self.report.seconds = time.perf_counter() - t0
         return self.report
+
+
+def first_positions(items: np.ndarray, heard: np.ndarray) -> np.ndarray:
+    """[len(heard)]: the first stream position of each track (-1 when the network had
+    learned it before this stream, ``NEVER`` when it has no kept play)."""
+    out = np.full(len(heard), NEVER, dtype=np.int64)
+    out[heard] = -1
+    tracks, first = np.unique(items, return_index=True)
+    keep = tracks != PAD
+    out[tracks[keep]] = np.minimum(out[tracks[keep]], first[keep])
+    return out
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+@dataclass
+class Trained:
+    """A finished training run: everything a ``Recommender`` swaps in at once."""
+
+    net: Net
+    vocab: Vocab
+    history: list[tuple[TrackId, int]]
+    metrics: dict[str, Any]
+
+
+def select_vocab(sessions: Sequence[Sequence[Event]], max_tracks: int,
+                 known: Vocab | None = None) -> Vocab:
+    """The tracks that get a learned vector: ``known`` ones first, then new tracks with a
+    kept play in order of first play - at most ``max_tracks`` in all, the most played
+    when there are more (ties: the earlier first play)."""
+    vocab = copy.deepcopy(known) if known is not None else Vocab()
+    counts: dict[TrackId, int] = {}
+    for s in sessions:
+        for e in s:
+            if not e.skipped and e.track not in vocab:
+                counts[e.track] = counts.get(e.track, 0) + 1
+    room = max(max_tracks - (len(vocab) - 1), 0)
+    new = list(counts)  # first-play order
+    if len(new) > room:
+        rank = sorted(range(len(new)), key=lambda i: (-counts[new[i]], i))[:room]
+        new = [new[i] for i in sorted(rank)]
+        log.info("catalogue cap: %d of %d new tracks get a learned vector; the others are "
+                 "scored from their fields", room, len(counts))
+    for t in new:
+        vocab.add(t)
+    return vocab
+
+
+def item_fields(net_cfg: Config, vocab: Vocab, fields: TrackFields) -> torch.Tensor:
+    """[len(vocab), F] field values of the vocabulary (only the fields the config uses)."""
+    cols = torch.from_numpy(fields.of(vocab.ids).astype(np.int64))
+    cols[PAD] = 0
+    used = net_cfg.used_fields()
+    for f, name in enumerate(FIELDS):
+        if name not in used:
+            cols[:, f] = 0
+    return cols
+
+
+def value_counts(cols: torch.Tensor) -> list[int]:
+    """Embedding rows each field needs for the values ``cols`` [tracks, F] use: only the
+    values of learned tracks get an embedding (others' are unknown to the network, so the
+    network - and its random start - does not depend on metadata of tracks it never
+    learns, such as an evaluation's candidates)."""
+    return [int(cols[:, f].max()) + 1 if len(cols) else 1 for f in range(len(FIELDS))]
+
+
+def split_point(stream: Stream, cfg: Config) -> int | None:
+    """First position of the time-ordered validation tail (None: too few sessions)."""
+    n_sess = int(stream.session[-1]) + 1 if len(stream) else 0
+    n_val = math.floor(cfg.val_share * n_sess) if n_sess >= 10 else 0
+    return int(np.searchsorted(stream.session, n_sess - n_val)) if n_val else None
+
+
+def train_new(cfg: Config, sessions: list[list[Event]], fields: TrackFields, *,
+              progress: Callable[[int, int, float], None] | None = None,
+              cancel: threading.Event | None = None) -> Trained:
+    """A model from scratch: early stopping on the tail, the blend fitted there, then the
+    tail learned too."""
+    torch.manual_seed(cfg.seed)
+    vocab = select_vocab(sessions, cfg.max_tracks)
+    stream = build_stream(sessions, vocab, cfg.max_skips)
+    cols = item_fields(cfg, vocab, fields)
+    net = Net(cfg, len(vocab), value_counts(cols))
+    net.item_fields.copy_(cols)
+    val_from = split_point(stream, cfg)
+    trainer = Trainer(net, stream, cfg, lr=cfg.lr, seed=cfg.seed, progress=progress,
+                      cancel=cancel)
+    blend_report: dict[str, Any] = {}
+
+    def fit_blend_here(tr: Trainer, lo: int, hi: int) -> None:
+        if cfg.blend:
+            from .blend import fit_blend
+
+            blend_report.update(fit_blend(tr, lo, hi))
+
+    report = trainer.fit(cfg.epochs, val_from, cfg.patience, cfg.tail_epochs,
+                         before_tail=fit_blend_here)
+    log.info("trained %d epochs (best %d) in %.1f s on %d plays, %d tracks: val %s",
+             report.epochs, report.best_epoch, report.seconds, len(stream),
+             len(vocab) - 1, report.val)
+    metrics = report.as_dict()
+    if blend_report:
+        metrics["blend"] = blend_report
+    return Trained(net, vocab, stream_history(stream, vocab, cfg), metrics)
+
+
+def finetune(cfg: Config, old: Trained, sessions: list[list[Event]], fields: TrackFields,
+             *, progress: Callable[[int, int, float], None] | None = None,
+             cancel: threading.Event | None = None) -> Trained:
+    """``old`` continued on new sessions: new tracks join (their vectors start as cold
+    tracks' - their fields - and learn from there), a few epochs at a low rate."""
+    done = int(old.metrics.get("finetunes", 0))
+    torch.manual_seed(cfg.seed + 1 + done)
+    vocab = select_vocab(sessions, cfg.max_tracks, known=old.vocab)
+    net = grown(cfg, old.net, vocab, fields)
+    context = [(vocab.get(t), s) for t, s in old.history]
+    stream = build_stream(sessions, vocab, cfg.max_skips, context=context)
+    trainer = Trainer(net, stream, cfg, lr=cfg.finetune_lr, seed=cfg.seed + 1 + done,
+                      progress=progress, cancel=cancel)
+    report = trainer.fit(cfg.finetune_epochs)
+    metrics = dict(old.metrics)
+    metrics["finetunes"] = done + 1
+    metrics["last_finetune"] = report.as_dict()
+    log.info("fine-tuned on %d new plays (%d new tracks) in %.2f s",
+             len(stream) - len(context), len(vocab) - len(old.vocab), report.seconds)
+    return Trained(net, vocab, stream_history(stream, vocab, cfg), metrics)
+
+
+def grown(cfg: Config, old: Net, vocab: Vocab, fields: TrackFields) -> Net:
+    """A copy of ``old`` with rows for every track of ``vocab`` and every field value of
+    ``fields``. A new track's own vector starts at the cold offset and its bias at the cold
+    bias, so that it starts exactly where the cold scorer puts it; a new field value
+    starts at zero (it adds nothing until learned)."""
+    cols = item_fields(cfg, vocab, fields)
+    cols[: old.n_items] = old.item_fields  # a learned track keeps the fields it learned with
+    sizes = [max(n, old.field[name].num_embeddings if name in old.field else 0)
+             for name, n in zip(FIELDS, value_counts(cols))]
+    new = Net(cfg, len(vocab), sizes)
+    state = new.state_dict()
+    n_old = old.n_items
+    for name, t in old.state_dict().items():
+        dst = state[name]
+        if t.shape == dst.shape:
+            state[name] = t.clone()
+        elif t.dim() >= 1 and t.shape[1:] == dst.shape[1:]:
+            grown_t = torch.zeros_like(dst)
+            rows = min(t.shape[0], dst.shape[0])
+            grown_t[:rows] = t[:rows]
+            state[name] = grown_t
+        else:  # pragma: no cover - a config change between runs
+            raise ValueError(f"cannot grow parameter {name}: {tuple(t.shape)} -> "
+                             f"{tuple(dst.shape)}")
+    with torch.no_grad():
+        state["item.weight"][n_old:] = old.cold.detach()
+        if "out.weight" in state:
+            state["out.weight"][n_old:] = old.cold.detach()
+        state["bias"][n_old:] = old.cold_bias.detach()
+        state["item_fields"] = cols
+    new.load_state_dict(state)
+    return new
+
+
+def stream_history(stream: Stream, vocab: Vocab, cfg: Config) -> list[tuple[TrackId, int]]:
+    """The latest plays as (track id, session from 0): the context of the next fine-tune."""
+    keep = max(cfg.repeat_window, cfg.context_window)
+    items = stream.items[-keep:].tolist()
+    sess = stream.session[-keep:].tolist()
+    first = sess[0] if sess else 0
+    return [(vocab.ids[i], s - first) for i, s in zip(items, sess) if i != PAD]
+
+
+def plan(cfg: Config, n_plays: int, epochs: int) -> tuple[int, int]:
+    """(steps per epoch, epochs) a training of ``n_plays`` plays is planned to take."""
+    lanes = max(1, min(cfg.batch_size, n_plays))
+    return max(1, math.ceil(n_plays / lanes / cfg.bptt)), max(1, epochs)

@@ -1,7 +1,9 @@
-"""Checkpoints: round trip, corrupt / truncated / foreign files, atomic save under a crash."""
+"""Checkpoints: round trip, version 1 files, corrupt / truncated / foreign files, atomic
+save under a crash."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -16,6 +18,7 @@ from recommender.api import Config, Recommender
 from recommender.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def small_config() -> Config:
@@ -38,7 +41,8 @@ def test_round_trip_keeps_everything(fitted: Recommender, tmp_path: Path) -> Non
     assert loaded.known_tracks() == fitted.known_tracks()  # tuple, int and str ids
     assert isinstance(loaded.known_tracks()[0], tuple)
     assert loaded.config == fitted.config
-    assert loaded.metadata == fitted.metadata
+    assert loaded.fields.to_payload()["tracks"] == fitted.fields.to_payload()["tracks"]
+    assert (loaded.fields.columns == fitted.fields.columns).all()
     assert loaded.history == fitted.history
     assert loaded.metrics["epochs"] == fitted.metrics["epochs"]
     ctx = [("Artist", "song 1"), 7]
@@ -53,8 +57,25 @@ def test_checkpoint_is_a_plain_dict(fitted: Recommender, tmp_path: Path) -> None
     path = tmp_path / "m.pt"
     fitted.save(path)
     payload = torch.load(path, weights_only=True)
-    assert payload["format"] == "segue-recommender" and payload["format_version"] == 1
-    assert set(payload) >= {"config", "vocab", "state_dict", "metrics", "metadata"}
+    assert payload["format"] == "segue-recommender" and payload["format_version"] == 2
+    assert set(payload) >= {"config", "vocab", "state_dict", "metrics", "fields", "history"}
+    assert isinstance(payload["fields"]["columns"], torch.Tensor)
+    assert {"blend", "blend_cold", "blend_cold_bias"} <= set(payload["state_dict"])
+
+
+def test_version_1_checkpoint_loads_and_ranks_as_before(tmp_path: Path) -> None:
+    """model-v1.pt was written by Segue's checkpoint format 1 (before per-track fields and
+    the blend); v1-model.json holds what that Segue recommended after its context."""
+    rec = Recommender.load(DATA / "v1-model.pt")
+    expected = json.loads((DATA / "v1-model.json").read_text())
+    assert [t for t, _ in rec.recommend(expected["context"], k=6)] == expected["ranking"]
+    assert rec.config.track_fields == "artist"
+    assert rec.fields.value_of("a3", "album") == "one"  # its metadata became fields
+    # It can be fine-tuned and saved again, as version 2.
+    rec.fit([["b1", "a5", "a1"]], metadata={"a5": {"artist": "Alpha"}})
+    rec.save(tmp_path / "v2.pt")
+    assert torch.load(tmp_path / "v2.pt", weights_only=True)["format_version"] == 2
+    assert "a5" in Recommender.load(tmp_path / "v2.pt").learned_tracks()
 
 
 def test_bad_files_raise_checkpoint_error(fitted: Recommender, tmp_path: Path) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.data import (PlayLog, Vocab, bucket, build_stream, lane_layout,
+from recommender.data import (PlayLog, bucket, build_stream, lane_layout,
                               n_buckets, next_occurrences, previous_occurrences,
                               repeat_features, successor_features)
 from recommender.logs import Event
+from recommender.vocab import Vocab
 
 
 def random_stream(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
