@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "scan": ("bench.scan:main", ["--files", "10000"], ["--files", "1000"]),
     "rec_speed": ("bench.rec_speed:measure", [], ["--quick"]),
     "quality": ("bench.eval_public:quality", [], ["--quick"]),
+    "variety": ("bench.variety:main", [], ["--picks", "50", "--replay", "50"]),
     "retrain_gui": ("bench.retrain_gui:main", [], ["--listens", "5000", "--synthetic"]),
     "import_speed": ("bench.import_speed:main", [], []),
     "handsfree": ("bench.handsfree:main", ["--tracks", "500", "--busy", "--pulse"], ["--tracks", "30"]),

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Below this many held-out targets the blend is not fitted (too little to learn from).
-MIN_TARGETS = 100
+#: Below this many held-out targets the blend is not fitted (too little to learn from);
+#: above ``MAX_TARGETS`` only the latest are used (the fit costs the same on any history).
+MIN_TARGETS, MAX_TARGETS = 100, 1500
 #: Candidates kept per target for the likelihood fit: the best by the network, by each
 #: signal, and at random.
 TOP_NET, TOP_SIGNAL, RANDOM = 64, 32, 64
@@ -49,6 +50,8 @@ CHUNK = 64
 L2 = 1e-3
 #: Extra weight given to one signal in the alternatives the tail chooses among.
 LEADS = (2.0, 8.0, 100.0)
+#: Shifts of the cold tracks' fitted placement the tail chooses among (-30: last).
+COLD_SHIFTS = (0.0, -30.0, -3.0, -2.0, -1.0, -0.5, 0.5, 1.0)
 
 _ARTIST = FIELDS.index("artist")
 
@@ -130,7 +133,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     Returns a small report (targets, what was chosen, the tail's figures, the weights)."""
     net, cfg = trainer.net, trainer.cfg
     net.eval()
-    pos = trainer.val_positions(lo, hi)
+    pos = trainer.val_positions(lo, hi)[-MAX_TARGETS:]
     report: dict[str, Any] = {"targets": len(pos)}
     if len(pos) < MIN_TARGETS:
         report["fitted"] = 0.0
@@ -142,28 +145,39 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     cand_idx = candidates.nonzero()[:, 0].numpy()
     rng = np.random.default_rng(cfg.seed)
     w0 = torch.tensor(BLEND_DEFAULT, dtype=torch.float64)
+    noncand = (~candidates).nonzero()[:, 0]
     # Pass 1: each target's candidates that matter for its rank (the best by the plain
-    # sum and by each signal, some at random, the target), with their blend inputs.
-    rows_x, rows_cold, rows_t = [], [], []
+    # sum and by each signal, the target), plus a uniform sample of the rest standing for
+    # all of it (weighted by how many each stands for, so that the likelihood is not
+    # biased towards a small candidate set), with their blend inputs.
+    rows_x, rows_cold, rows_w, rows_t = [], [], [], []
     for item in _walk(trainer, pos):
         x_all = torch.cat([item.parts, item.signals.to(item.parts.dtype)])  # [K, N]
-        total = (w0.to(x_all.dtype)[:, None] * x_all).sum(0)
-        picks = [torch.tensor([item.target]), torch.from_numpy(rng.choice(cand_idx, RANDOM))]
-        for row, top in ((total, TOP_NET), *((r, TOP_SIGNAL) for r in item.signals)):
-            masked = row.masked_fill(~candidates, float("-inf"))
-            picks.append(torch.topk(masked, min(top, len(cand_idx))).indices)
-        sub = torch.unique(torch.cat(picks))
-        sub = sub[candidates[sub]]
+        ranked = torch.cat([(w0.to(x_all.dtype) @ x_all)[None], x_all[len(PARTS):]])
+        ranked.index_fill_(1, noncand, float("-inf"))
+        top = torch.topk(ranked, min(TOP_NET, len(cand_idx)), dim=1).indices
+        exact = torch.unique(torch.cat([torch.tensor([item.target]), top[0],
+                                        top[1:, :TOP_SIGNAL].reshape(-1)]))
+        drawn = torch.from_numpy(np.unique(rng.choice(cand_idx, RANDOM)))
+        drawn = drawn[~torch.isin(drawn, exact)]
+        sub, order = torch.sort(torch.cat([exact, drawn]))
+        weight = torch.zeros(len(sub), dtype=torch.float64)
+        if len(drawn):
+            rest = max(len(cand_idx) - len(exact), len(drawn))
+            weight[order >= len(exact)] = math.log(rest / len(drawn))
         rows_x.append(x_all[:, sub].t().double())
         rows_cold.append((~item.seen[sub]).double())
+        rows_w.append(weight)
         rows_t.append(int(torch.searchsorted(sub, item.target)))
     width = max(len(r) for r in rows_x)
     x = torch.zeros(len(pos), width, k, dtype=torch.float64)
     cold = torch.zeros(len(pos), width, dtype=torch.float64)
+    logw = torch.zeros(len(pos), width, dtype=torch.float64)
     mask = torch.zeros(len(pos), width, dtype=torch.bool)
-    for j, (rx, rc) in enumerate(zip(rows_x, rows_cold)):
+    for j, (rx, rc, rw) in enumerate(zip(rows_x, rows_cold, rows_w)):
         x[j, : len(rx)] = rx
         cold[j, : len(rx)] = rc
+        logw[j, : len(rx)] = rw
         mask[j, : len(rx)] = True
     tgt = torch.tensor(rows_t)
     heard_rows = cold.gather(1, tgt[:, None])[:, 0] == 0
@@ -173,7 +187,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
         """Blended scores [R, S] of targets ``rows`` (cold candidates left out with
         ``heard_only``) and the column of each target."""
         c = cold[rows]
-        sc = (x[rows] * (w + c.unsqueeze(2) * dw)).sum(2) + b * c
+        sc = (x[rows] * (w + c.unsqueeze(2) * dw)).sum(2) + b * c + logw[rows]
         m = mask[rows] & (c == 0) if heard_only else mask[rows]
         return sc.masked_fill(~m, float("-inf")), tgt[rows]
 
@@ -222,67 +236,115 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
             family[f"{name}+{lead:g}"] = alt
     names = list(family)
     weights = torch.stack([family[n] for n in names])  # [F, K]
+    # Cold tracks with the same fields score the same (their inputs come from the fields
+    # and the artist alone): stage 2 keeps one row per group of them, with its size.
+    fields = trainer.net.item_fields[candidates]
+    _, group_of = torch.unique(fields, dim=0, return_inverse=True)
+    group = torch.full((len(candidates),), -1, dtype=torch.long)
+    group[candidates] = group_of
+    n_groups = int(group_of.max()) + 1 if len(group_of) else 0
     hits = torch.zeros(len(names), dtype=torch.float64)
     rr = torch.zeros(len(names), dtype=torch.float64)
     n_heard = 0
+    heard_lse, heard_score, cold_x, cold_n, cold_target = [], [], [], [], []
+    heard_top, heard_rank = [], []  # per target: the best heard scores, the target's rank
+    weights32 = weights.float()
     for item in _walk(trainer, pos):
-        if not bool(item.seen[item.target]):
-            continue
-        n_heard += 1
-        x_all = torch.cat([item.parts, item.signals.to(item.parts.dtype)]).double()
-        sc = (weights @ x_all).masked_fill(~(candidates & item.seen)[None, :],
-                                           float("-inf"))  # [F, N]
-        ts = sc[:, item.target: item.target + 1]
-        rank = ((sc > ts) | (sc == ts)).sum(1).double()
-        hit = rank <= 20
-        hits += hit.double()
-        rr += hit.double() / rank
+        x_all = torch.cat([item.parts, item.signals.float()])
+        heard_c = candidates & item.seen
+        sc = (weights32 @ x_all).masked_fill(~heard_c[None, :], float("-inf"))  # [F, N]
+        target_heard = bool(item.seen[item.target])
+        if target_heard:
+            # Pass 2: exact ranks among every heard candidate, for each alternative.
+            n_heard += 1
+            ts = sc[:, item.target: item.target + 1]
+            rank = ((sc > ts) | (sc == ts)).sum(1).double()
+            hit = rank <= 20
+            hits += hit.double()
+            rr += hit.double() / rank
+        # Stage 2's inputs: the heard candidates' log-sum-exp under each alternative, and
+        # the cold ones by group.
+        heard_lse.append(torch.logsumexp(sc, dim=1).double())
+        heard_score.append(sc[:, item.target].double() if target_heard
+                           else torch.full((len(names),), float("nan"), dtype=torch.float64))
+        heard_top.append(torch.topk(sc, min(20, sc.shape[1]), dim=1).values.double())
+        heard_rank.append(rank if target_heard
+                          else torch.full((len(names),), float("nan"), dtype=torch.float64))
+        cold_c = candidates & ~item.seen
+        g = group[cold_c]
+        counts = torch.bincount(g, minlength=n_groups)
+        present = counts.nonzero()[:, 0]
+        reps = torch.zeros(n_groups, dtype=torch.long)
+        reps[g] = cold_c.nonzero()[:, 0]
+        cold_x.append(x_all[:, reps[present]].t().double())
+        cold_n.append(counts[present].double())
+        cold_target.append(int(torch.searchsorted(present, group[item.target]))
+                           if not target_heard else -1)
     scores = {n: float((hits[i] + rr[i]) / max(n_heard, 1)) for i, n in enumerate(names)}
     choice = max(scores, key=lambda n: (scores[n], n == "likelihood"))
+    f = names.index(choice)
     w = family[choice]
     # Stage 2, tracks never heard (cold): with the order of heard ones fixed, where they
     # fall among them - a change of each weight and a shift, by likelihood over every
     # target and every candidate (the library's view, and the player's). Exact, not over
-    # a sample: how many cold tracks compete is what the shift must learn. Per target
-    # only the cold candidates' inputs are kept; the heard ones sum to one number.
-    heard_lse, heard_target, cold_x, cold_target = [], [], [], []
-    for item in _walk(trainer, pos):
-        x_all = torch.cat([item.parts, item.signals.to(item.parts.dtype)]).double()
-        sc = w @ x_all
-        is_cold = candidates & ~item.seen
-        heard_lse.append(torch.logsumexp(sc[candidates & item.seen], 0))
-        cols = is_cold.nonzero()[:, 0]
-        cold_x.append(x_all[:, cols].t())
-        if bool(is_cold[item.target]):
-            heard_target.append(float("nan"))
-            cold_target.append(int(torch.searchsorted(cols, item.target)))
-        else:
-            heard_target.append(float(sc[item.target]))
-            cold_target.append(-1)
-
-    # One long tensor of every target's cold candidates, with the target each belongs to.
+    # a sample: how many cold tracks compete is what the shift must learn.
     seg = torch.cat([torch.full((len(cx),), j, dtype=torch.long)
                      for j, cx in enumerate(cold_x)])
-    cx_all = torch.cat(cold_x) if cold_x else torch.zeros(0, k, dtype=torch.float64)
-    counts = torch.tensor([len(cx) for cx in cold_x], dtype=torch.float64)
-    offsets = torch.cumsum(torch.cat([torch.zeros(1), counts]), 0).long()[:-1]
-    lse_h = torch.stack(heard_lse)
-    ht = torch.tensor(heard_target, dtype=torch.float64)
+    cx_all = torch.cat(cold_x)
+    mult = torch.log(torch.cat(cold_n))  # log of each group's size
+    n_cold = torch.tensor([float(c.sum()) for c in cold_n], dtype=torch.float64)
+    offsets = torch.cumsum(torch.tensor([0] + [len(cx) for cx in cold_x]), 0)[:-1]
+    lse_h = torch.stack(heard_lse)[:, f]
+    ht = torch.stack(heard_score)[:, f]
     ct = torch.tensor(cold_target)
     is_cold_target = ct >= 0
+    pick = (offsets + ct.clamp(min=0)).clamp(max=max(len(cx_all) - 1, 0))
 
     def cold_nll(p: torch.Tensor) -> torch.Tensor:
-        cs = cx_all @ (w + p[:k]) + cold_shift(p[k], counts)[seg]
-        # log-sum-exp per target over its cold candidates, next to its heard ones' sum
-        top = lse_h.scatter_reduce(0, seg, cs.detach(), "amax")
-        sums = torch.exp(lse_h - top).index_add(0, seg, torch.exp(cs - top[seg]))
+        cs = cx_all @ (w + p[:k]) + cold_shift(p[k], n_cold)[seg]
+        top = lse_h.scatter_reduce(0, seg, (cs + mult).detach(), "amax")
+        top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+        sums = torch.exp(lse_h - top).index_add(0, seg, torch.exp(cs + mult - top[seg]))
         norm = top + torch.log(sums)
-        target = torch.where(is_cold_target,
-                             cs[(offsets + ct.clamp(min=0)).clamp(max=max(len(cs) - 1, 0))]
-                             if len(cs) else ht, ht)
+        target = torch.where(is_cold_target, cs[pick], ht) if len(cs) else ht
         return (norm - target).mean()
 
-    cold_params = fit(cold_nll, torch.zeros(k + 1, dtype=torch.float64))
+    fitted_cold = fit(cold_nll, torch.zeros(k + 1, dtype=torch.float64))
+    # As in stage 1, likelihood and the top of the ranking can disagree on where new tracks
+    # belong (a listener who rarely plays one is better served with them lower): choose
+    # among shifts of the fitted placement by HR@20 + MRR@20 over every target, ranked
+    # exactly among every candidate (the heard ones' best 20 scores were kept).
+    tops = torch.stack(heard_top)[:, f]  # [T, 20]
+    h_rank = torch.stack(heard_rank)[:, f]
+
+    def library_metric(p: torch.Tensor) -> float:
+        cs = cx_all @ (w + p[:k]) + cold_shift(p[k], n_cold)[seg]
+        cn = torch.exp(mult)  # group sizes
+        total = 0.0
+        for j in range(len(tops)):
+            a, b = int(offsets[j]), int(offsets[j] + len(cold_x[j]))
+            c, n = cs[a:b], cn[a:b]
+            if is_cold_target[j]:
+                t = c[int(ct[j])]
+                rank = float((tops[j] >= t).sum()) + float((n * (c >= t)).sum())
+            else:
+                t = ht[j]
+                rank = float(h_rank[j]) + float((n * (c >= t)).sum())
+            if rank <= 20:
+                total += 1.0 + 1.0 / rank
+        return total / len(tops)
+
+    shifts = {f"cold{d:+g}": d for d in COLD_SHIFTS}
+    cold_family = {}
+    for name, d in shifts.items():
+        alt = fitted_cold.clone()
+        alt[k] += d
+        cold_family[name] = alt
+    cold_scores = {n: library_metric(v) for n, v in cold_family.items()}
+    cold_choice = max(cold_scores, key=lambda n: (cold_scores[n], n == "cold+0"))
+    cold_params = cold_family[cold_choice]
+    report.update(cold_choice=cold_choice, val_library=round(cold_scores[cold_choice], 4),
+                  val_library_likelihood=round(cold_scores["cold+0"], 4))
     t = torch.cat([w, cold_params])
     report.update(choice=choice, val_choice=round(scores[choice], 4),
                   val_likelihood=round(scores["likelihood"], 4),

@@ -135,6 +135,8 @@ class Net(nn.Module):
         """Sum of the field embeddings of tracks with field values ``fields`` [..., F]."""
         out = None
         for name, emb in self.field.items():
+            if emb.num_embeddings <= 1:  # no value known: nothing to add
+                continue
             v = emb(fields[..., FIELDS.index(name)])
             out = v if out is None else out + v
         if out is None:
@@ -246,12 +248,12 @@ class Net(nn.Module):
             col_artist = table.artist
         else:
             rows = subset
+            fields = self.item_fields if rows is None else self.item_fields[rows]
             learned, cold = self.output_vectors(rows)
             bias = self.bias if rows is None else self.bias[rows]
             base = q @ learned.t() + bias
             if seen is not None:
                 base = torch.where(seen, base, q @ cold.t() + self.cold_bias)
-            fields = self.item_fields if rows is None else self.item_fields[rows]
             col_artist = fields[:, _ARTIST]
             if rows is not None:
                 remap = torch.zeros(self.n_items, dtype=torch.long)
@@ -295,12 +297,13 @@ class Net(nn.Module):
 
     def cold_scores(self, q: torch.Tensor, fields: torch.Tensor) -> torch.Tensor:
         """[M, X] scores of tracks known by their fields ``fields`` [X, F] alone: one small
-        product per field value, then gathers (no vector per track: a million cold tracks
-        cost a few gathers)."""
+        product per field's values, then gathers (no vector per track: a million cold
+        tracks cost a few gathers)."""
         out = (q @ self.cold).unsqueeze(1) + self.cold_bias
         out = out.expand(q.shape[0], len(fields))
         for name, emb in self.field.items():
-            out = out + (q @ emb.weight.t())[:, fields[:, FIELDS.index(name)]]
+            if emb.num_embeddings > 1:
+                out = out + (q @ emb.weight.t())[:, fields[:, FIELDS.index(name)]]
         return out
 
     def blend_weights(self, cold: torch.Tensor) -> torch.Tensor:

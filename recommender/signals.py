@@ -40,7 +40,7 @@ class SessionIndex:
     def __init__(self, k: int = 100) -> None:
         self.k = k
         self.items: list[np.ndarray] = []
-        self.norms: list[float] = []
+        self._norms = np.zeros(64, dtype=np.float64)
         self.postings: dict[int, list[int]] = {}
         self._arrays: dict[int, np.ndarray] = {}
 
@@ -52,7 +52,9 @@ class SessionIndex:
         distinct = sorted({t for t in tracks if t >= 0})
         sid = len(self.items)
         self.items.append(np.array(distinct, dtype=np.int64))
-        self.norms.append(math.sqrt(max(len(distinct), 1)))
+        if sid == len(self._norms):  # amortised growth
+            self._norms = np.concatenate([self._norms, np.zeros(sid)])
+        self._norms[sid] = math.sqrt(max(len(distinct), 1))
         for t in distinct:
             self.postings.setdefault(t, []).append(sid)
             self._arrays.pop(t, None)
@@ -90,7 +92,7 @@ class SessionIndex:
         sids = np.nonzero(touched)[0]
         if len(sids) == 0:
             return out
-        norms = np.asarray(self.norms)[sids]
+        norms = self._norms[sids]
         sims = dot[sids] / (math.sqrt(norm_sq) * norms)
         order = np.lexsort((-sids, -sims))[: self.k]
         for j in order:
@@ -164,7 +166,4 @@ class ContextSignals:
 
 def _recency(clock: int, last: np.ndarray) -> np.ndarray:
     """1 / log2(2 + plays since ``last``) where played, else 0."""
-    played = last > 0
-    out = np.zeros(len(last), dtype=np.float64)
-    out[played] = 1.0 / np.log2(2.0 + clock - last[played])
-    return out
+    return np.where(last > 0, 1.0 / np.log2(2.0 + clock - last), 0.0)

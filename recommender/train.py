@@ -20,7 +20,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 #: How many non-finite losses are survived before training gives up.
 MAX_NAN = 3
 #: A sampled-softmax step always scores the tracks of the latest this-many plays.
-SAMPLE_RECENT = 64
+SAMPLE_RECENT = 16
+#: ...and what followed the latest this-many earlier plays of each input track.
+SAMPLE_SUCCESSORS = 4
 
 
 class TrainingError(RuntimeError):
@@ -52,21 +54,43 @@ class TrainingError(RuntimeError):
 class TrainReport:
     """What a training run did: epochs, best epoch, validation figures, time."""
 
-    epochs: int = 0
-    best_epoch: int = 0
+    epochs: float = 0  # passes over the training plays (in rounds: 1.5 = one and a half)
+    best_epoch: float = 0
     steps: int = 0
     seconds: float = 0.0
     val: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     nan_events: int = 0
     time_limited: bool = False
+    #: CPU seconds of the training thread by phase (train, validate, blend, tail): what
+    #: the work cost, whatever else the machine was doing.
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict for checkpoints."""
         return {"epochs": self.epochs, "best_epoch": self.best_epoch, "steps": self.steps,
                 "seconds": round(self.seconds, 3), "val": dict(self.val),
                 "history": list(self.history), "nan_events": self.nan_events,
-                "time_limited": self.time_limited}
+                "time_limited": self.time_limited,
+                "cpu_seconds": round(sum(self.cpu.values()), 3),
+                "cpu": {k: round(v, 3) for k, v in self.cpu.items()}}
+
+    def timed(self, phase: str) -> _Phase:
+        """``with report.timed("train"): ...`` adds the block's CPU time to ``phase``."""
+        return _Phase(self.cpu, phase)
+
+
+class _Phase:
+    """Context manager adding the calling thread's CPU time to ``cpu[phase]``."""
+
+    def __init__(self, cpu: dict[str, float], phase: str) -> None:
+        self.cpu, self.phase = cpu, phase
+
+    def __enter__(self) -> None:
+        self.start = time.thread_time()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu[self.phase] = self.cpu.get(self.phase, 0.0) + time.thread_time() - self.start
 
 
 class Trainer:
@@ -128,54 +152,70 @@ class Trainer:
 
     def train_epoch(self, lo: int, hi: int, epoch: int) -> float:
         """One pass over the plays in ``[lo, hi)`` (targets inside it only); mean loss."""
+        return list(self.train_rounds(lo, hi, epoch, 1))[0]
+
+    def train_rounds(self, lo: int, hi: int, epoch: int, rounds: int) -> Iterator[float]:
+        """One pass over the plays in ``[lo, hi)`` (targets inside it only) in ``rounds``
+        parts of about equal work: yields each part's mean loss (the caller validates in
+        between)."""
         net, cfg = self.net, self.cfg
         net.train()
         layout = lane_layout(hi - lo, cfg.batch_size, self.rng)
         layout = np.where(layout >= 0, layout + lo, -1)
+        steps = list(windows(layout, cfg.bptt))
+        bounds = np.linspace(0, len(steps), rounds + 1).astype(int)
         h: torch.Tensor | None = None
-        total, count = 0.0, 0
-        for step, w in enumerate(windows(layout, cfg.bptt), start=1):
-            if self.cancel is not None and self.cancel.is_set():
-                raise Cancelled("training cancelled")
-            pos = torch.from_numpy(np.ascontiguousarray(w))
-            ok = pos >= 0
-            p0 = pos.clamp(min=0)
-            x = self.items[p0] * ok
-            cold = None
-            if cfg.unk_rate > 0:
-                # Hide some inputs' own embedding (their fields stay), so that the network
-                # learns what a track it never learned means in a context.
-                cold = torch.rand(x.shape, generator=self.gen) < cfg.unk_rate
-            start = self.starts[p0] & ok
-            reset = start if not cfg.carry_state else None
-            tg = self.targets[p0] * ok * (p0 + 1 < hi)
-            out, h = net(x, start, h, reset, cold=cold)
-            sel = (tg.reshape(-1) != 0).nonzero().squeeze(1)
-            if len(sel) == 0:
-                h = h.detach()
-                continue
-            hs = out.reshape(-1, out.shape[-1])[sel]
-            ps = p0.reshape(-1)[sel]
-            target = tg.reshape(-1)[sel]
-            feats = self.feats(ps)
-            skips = self.skips[ps] if cfg.skip_weight > 0 else None
-            subset = self._subset(target, feats, skips)
-            logp = F.log_softmax(net.parts(hs, feats, subset=subset,
-                                           seen=self.seen(ps, subset)), dim=1)
-            loss = F.nll_loss(logp, self._cols(subset, target))
-            if skips is not None:
-                loss = loss + cfg.skip_weight * self._skip_loss(
-                    logp, self._cols(subset, skips), skips, target)
-            if not self._finite_step(loss):
-                h = None  # the state came from bad weights: start the lanes afresh
-                continue
-            h = h.detach()
-            total += float(loss.detach()) * len(sel)
-            count += len(sel)
-            self.report.steps += 1
-            if self.progress is not None:
-                self.progress(epoch, step, float(loss.detach()))
-        return total / max(count, 1)
+        for r in range(rounds):
+            net.train()
+            total, count = 0.0, 0
+            for step in range(int(bounds[r]), int(bounds[r + 1])):
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Cancelled("training cancelled")
+                loss, n, h = self._step(steps[step], hi, h)
+                if n:
+                    total += loss * n
+                    count += n
+                    if self.progress is not None:
+                        self.progress(epoch, step + 1, loss)
+            yield total / max(count, 1)
+
+    def _step(self, w: np.ndarray, hi: int, h: torch.Tensor | None
+              ) -> tuple[float, int, torch.Tensor | None]:
+        """One optimiser step on the window ``w`` [lanes, bptt] of stream positions (-1:
+        none): (loss, targets, hidden state to carry on)."""
+        net, cfg = self.net, self.cfg
+        pos = torch.from_numpy(np.ascontiguousarray(w))
+        ok = pos >= 0
+        p0 = pos.clamp(min=0)
+        x = self.items[p0] * ok
+        cold = None
+        if cfg.unk_rate > 0:
+            # Hide some inputs' own embedding (their fields stay), so that the network
+            # learns what a track it never learned means in a context.
+            cold = torch.rand(x.shape, generator=self.gen) < cfg.unk_rate
+        start = self.starts[p0] & ok
+        reset = start if not cfg.carry_state else None
+        tg = self.targets[p0] * ok * (p0 + 1 < hi)
+        out, h = net(x, start, h, reset, cold=cold)
+        sel = (tg.reshape(-1) != 0).nonzero().squeeze(1)
+        if len(sel) == 0:
+            return 0.0, 0, h.detach()
+        hs = out.reshape(-1, out.shape[-1])[sel]
+        ps = p0.reshape(-1)[sel]
+        target = tg.reshape(-1)[sel]
+        feats = self.feats(ps)
+        skips = self.skips[ps] if cfg.skip_weight > 0 else None
+        subset = self._subset(target, feats, skips)
+        logp = F.log_softmax(net.parts(hs, feats, subset=subset,
+                                       seen=self.seen(ps, subset)), dim=1)
+        loss = F.nll_loss(logp, self._cols(subset, target))
+        if skips is not None:
+            loss = loss + cfg.skip_weight * self._skip_loss(
+                logp, self._cols(subset, skips), skips, target)
+        if not self._finite_step(loss):
+            return 0.0, 0, None  # the state came from bad weights: start the lanes afresh
+        self.report.steps += 1
+        return float(loss.detach()), len(sel), h.detach()
 
     def _subset(self, target: torch.Tensor, feats: Feats, skips: torch.Tensor | None
                 ) -> torch.Tensor | None:
@@ -193,6 +233,11 @@ class Trainer:
         for name, (items, _, valid) in feats.items():
             if name == "repeat":  # the latest plays are the hard negatives; not all 512
                 items, valid = items[:, :SAMPLE_RECENT], valid[:, :SAMPLE_RECENT]
+            elif name == "succ":  # what followed the latest few earlier plays
+                k = self.cfg.successor_memory
+                keep = [o * k + j for o in range(self.cfg.successor_offsets)
+                        for j in range(min(SAMPLE_SUCCESSORS, k))]
+                items, valid = items[:, keep], valid[:, keep]
             parts.append(items[valid])
         if skips is not None:
             parts.append(skips.reshape(-1))
@@ -311,33 +356,49 @@ class Trainer:
         hi = val_from if val_from is not None else n
         best, best_state, bad = -math.inf, None, 0
         budget = self.cfg.max_train_s
+        # Validation (and early stopping) after every ``val_every_plays`` training plays,
+        # at least once per epoch: a long history is learned within its first pass.
+        rounds = max(1, math.ceil((hi - lo) / self.cfg.val_every_plays)) \
+            if val_from is not None else 1
+        stop = False
         for epoch in range(1, epochs + 1):
-            e0 = time.perf_counter()
-            loss = self.train_epoch(lo, hi, epoch)
-            row = {"epoch": epoch, "loss": loss}
-            self.report.epochs = epoch
-            if val_from is not None:
-                val = self.evaluate(val_from, n)
-                row.update({f"val_{k}": v for k, v in val.items()})
-                if val["score"] > best:
-                    best, bad = val["score"], 0
-                    best_state = copy.deepcopy(self.net.state_dict())
-                    self.report.best_epoch, self.report.val = epoch, val
-                else:
-                    bad += 1
-                    # A plateau: smaller steps settle faster than waiting at the same rate.
-                    self._set_lr(self.lr * self.cfg.plateau_decay)
-            self.good_state = copy.deepcopy(self.net.state_dict())
-            self.report.history.append(row)
-            log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
-            if val_from is not None and bad >= patience:
-                break
-            elapsed, last = time.perf_counter() - t0, time.perf_counter() - e0
-            if budget > 0 and epoch < epochs and elapsed + last * (1.0 + self.cfg.val_share) \
-                    > budget:
-                # Another epoch would overrun the time budget: keep the best so far.
-                log.info("stopping after %d epochs: time budget of %.0f s", epoch, budget)
-                self.report.time_limited = True
+            r0 = time.perf_counter()
+            with self.report.timed("train"):
+                parts = self.train_rounds(lo, hi, epoch, rounds)
+            for r in range(rounds):
+                with self.report.timed("train"):
+                    loss = next(parts)
+                done = round(epoch - 1 + (r + 1) / rounds, 3)
+                row = {"epoch": done, "loss": loss}
+                self.report.epochs = done
+                if val_from is not None:
+                    with self.report.timed("validate"):
+                        val = self.evaluate(val_from, n)
+                    row.update({f"val_{k}": v for k, v in val.items()})
+                    if val["score"] > best:
+                        best, bad = val["score"], 0
+                        best_state = copy.deepcopy(self.net.state_dict())
+                        self.report.best_epoch, self.report.val = done, val
+                    else:
+                        bad += 1
+                        # A plateau: smaller steps settle faster than waiting at one rate.
+                        self._set_lr(self.lr * self.cfg.plateau_decay)
+                self.good_state = copy.deepcopy(self.net.state_dict())
+                self.report.history.append(row)
+                log.info("epoch %s: %s", done, {k: round(v, 4) for k, v in row.items()})
+                if val_from is not None and bad >= patience:
+                    stop = True
+                    break
+                elapsed, last = time.perf_counter() - t0, time.perf_counter() - r0
+                r0 = time.perf_counter()
+                if budget > 0 and (epoch < epochs or r + 1 < rounds) and \
+                        elapsed + last * (1.0 + self.cfg.val_share) > budget:
+                    # Another round would overrun the time budget: keep the best so far.
+                    log.info("stopping after %s epochs: time budget of %.0f s", done, budget)
+                    self.report.time_limited = True
+                    stop = True
+                    break
+            if stop:
                 break
         if best_state is not None:
             self.net.load_state_dict(best_state)
@@ -345,10 +406,12 @@ class Trainer:
         elif val_from is None:
             self.report.best_epoch = self.report.epochs
         if val_from is not None and before_tail is not None:
-            before_tail(self, val_from, n)
+            with self.report.timed("blend"):
+                before_tail(self, val_from, n)
         if val_from is not None and tail_epochs > 0:
-            for e in range(tail_epochs):
-                self.train_epoch(val_from, n, self.report.epochs + 1 + e)
+            with self.report.timed("tail"):
+                for e in range(tail_epochs):
+                    self.train_epoch(val_from, n, math.ceil(self.report.epochs) + 1 + e)
         self.net.heard.copy_(self.first_pos < NEVER)
         self.net.heard[PAD] = False
         self.report.seconds = time.perf_counter() - t0
