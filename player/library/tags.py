@@ -248,7 +248,7 @@ def _first_present(tags: Any, keys: Iterable[str]) -> Any:
     for key in keys:
         try:
             value = tags.get(key) if hasattr(tags, "get") else None
-        except Exception:  # some tag containers reject odd keys
+        except Exception:  # noqa: BLE001 - some tag containers reject odd keys
             value = None
         if value is None and hasattr(tags, "getall") and len(key) == 4:
             frames = tags.getall(key)
@@ -401,7 +401,7 @@ def read_many(paths: list[str]) -> list[tuple[str, dict[str, Any] | None, str | 
             out.append((path, read_tags(path).as_row(), None))
         except TagReadError as exc:
             out.append((path, None, str(exc)))
-        except Exception as exc:  # pragma: no cover - read_tags already wraps everything
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - read_tags wraps all
             out.append((path, None, f"unexpected error: {type(exc).__name__}: {_short(exc)}"))
     return out
 
@@ -438,7 +438,7 @@ def _cover_bytes(audio: Any) -> bytes | None:
         for block in tags.get("metadata_block_picture", []):
             try:
                 pic = Picture(base64.b64decode(block))
-            except Exception:
+            except Exception:  # noqa: BLE001 - a damaged picture block is no picture
                 continue
             pictures.append((pic.type, pic.data))
     elif family == "ape":

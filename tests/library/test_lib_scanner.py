@@ -124,7 +124,8 @@ def test_moved_and_renamed_files_keep_their_id(library: Library, music_dir: Path
         "SELECT count(*) FROM listens WHERE track_id = ?", (old["id"],)).fetchone()[0] == 1
 
 
-def test_deleted_file_is_missing_and_comes_back(library: Library, music_dir: Path, tmp_path) -> None:
+def test_deleted_file_is_missing_and_comes_back(library: Library, music_dir: Path,
+                                                tmp_path: Path) -> None:
     scan_folders(library, [music_dir])
     path = music_dir / "loose/aiff song.aiff"
     old = library.track_by_path(str(path))
