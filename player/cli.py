@@ -243,6 +243,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"  skipped: {reason}")
         if len(report.errors) > 20:
             print(f"  ... and {len(report.errors) - 20} more")
+    if report.unreadable:  # a file the user gave could not be read at all: not a success
+        for path, reason in report.unreadable:
+            print(f"segue: {reason}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 
