@@ -239,12 +239,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{report.rows} plays read: {report.listens} new listens ({report.matched} "
               f"matched to your library, {report.unmatched} not), {report.duplicates} already "
               f"imported; {report.playlists} playlists")
-        for where, reason in report.errors[:20]:
+        for _where, reason in report.errors[:20]:  # each reason names its file (and row)
             print(f"  skipped: {reason}")
         if len(report.errors) > 20:
             print(f"  ... and {len(report.errors) - 20} more")
     if report.unreadable:  # a file the user gave could not be read at all: not a success
-        for path, reason in report.unreadable:
+        for _path, reason in report.unreadable:  # the reason names the file
             print(f"segue: {reason}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK

@@ -147,5 +147,5 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
 def _valid(check: Callable[[Any], bool], value: Any) -> bool:
     try:
         return bool(check(value))
-    except Exception:  # a check must never stop the app from starting
+    except Exception:  # noqa: BLE001 - a check must never stop the app from starting
         return False

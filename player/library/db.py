@@ -865,7 +865,10 @@ class Library:
         return matched + unmatched, matched
 
     def save_playlist(
-        self, name: str, source_path: str, items: Sequence[tuple[int | None, str | None, str | None]]
+        self,
+        name: str,
+        source_path: str,
+        items: Sequence[tuple[int | None, str | None, str | None]],
     ) -> int:
         """Store a playlist ``(track_id or None, artist, title)`` per entry, replacing one
         imported before from the same source. Returns its id."""

@@ -391,7 +391,8 @@ def _iter_audio_files(
             if stat.S_ISDIR(st.st_mode):
                 identity = (st.st_dev, st.st_ino)
                 if identity in ancestors:
-                    errors[path] = ("symbolic link loop (points back to a parent folder)", None, None)
+                    errors[path] = ("symbolic link loop (points back to a parent folder)",
+                                    None, None)
                     continue
                 if identity in visited:  # reached before by another way: read once
                     continue

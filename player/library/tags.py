@@ -225,7 +225,8 @@ def _normalise(audio: Any, path: str) -> TrackTags:
 
     info = getattr(audio, "info", None)
     length = getattr(info, "length", None)
-    duration_ms = int(round(length * 1000)) if isinstance(length, (int, float)) and length > 0 else None
+    known = isinstance(length, (int, float)) and length > 0
+    duration_ms = int(round(length * 1000)) if known else None
 
     stem = os.path.splitext(os.path.basename(path))[0]
     gain = _replaygain(audio, family, path)
@@ -420,7 +421,8 @@ def _replaygain(audio: Any, family: str | None, path: str) -> ReplayGainTags:
         album_peak=_peak(texts.get("replaygain_album_peak")),
     )
     if type(audio).__name__ == "OggOpus":
-        track, album = _r128_db(texts.get("r128_track_gain")), _r128_db(texts.get("r128_album_gain"))
+        track = _r128_db(texts.get("r128_track_gain"))
+        album = _r128_db(texts.get("r128_album_gain"))
         rg = dataclasses.replace(
             rg,
             track_gain=track if track is not None else rg.track_gain,
@@ -458,7 +460,7 @@ def _apev2_of(path: str) -> Any:
     """The APEv2 tag at the end of a file, or None (reads only the file's last bytes)."""
     try:
         return APEv2(path)
-    except Exception:  # no tag (the usual case), or a broken one: no gain from it
+    except Exception:  # noqa: BLE001 - no tag (the usual case), or a broken one: no gain
         return None
 
 
