@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to add first")
     scan.add_argument("--json", action="store_true", help="print one JSON object")
     scan.add_argument(
-        "--workers", type=int, default=None, help="tag-reading processes (default: CPU count)"
+        "--workers", type=int, default=None,
+        help="tag-reading processes besides this one (default: one per idle CPU core)"
     )
 
     stats = sub.add_parser("stats", help="count tracks, artists, albums and listens")

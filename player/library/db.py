@@ -211,6 +211,8 @@ def _migrate_to_2(db: sqlite_utils.Database) -> None:
 def fold(text: str) -> str:
     """Text as the search box compares it: compatibility forms unified, case and accents
     dropped ("Björk", "BJORK" and "bjork" are one), white space collapsed."""
+    if text.isascii():  # most tags: nothing to decompose (a scan folds every track's text)
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())

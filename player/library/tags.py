@@ -153,6 +153,12 @@ def _kinds_by_extension() -> dict[str, Any]:
 
 
 _KIND_BY_EXT = _kinds_by_extension()
+#: The extensions for which mutagen.File tries the format on the name alone (its score is
+#: positive without looking at the file): opening those directly accepts exactly the same
+#: files, without File's header read and scoring. The others (MP4, Ogg, ASF, WavPack) need the
+#: header's evidence, which File checks.
+_OPENED_BY_NAME = frozenset(
+    ext for ext, kind in _KIND_BY_EXT.items() if kind.score("x" + ext, None, b"") > 0)
 
 _YEAR_RE = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _NUMBER_RE = re.compile(r"\s*(\d+)")
@@ -195,29 +201,30 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
 
 
 def _open_audio(path: str) -> Any:
-    """``mutagen.File``, trying the extension's format first.
+    """The extension's format opened directly, else ``mutagen.File``.
 
     ``mutagen.File`` scores the file against every format it knows; for a library that is
-    mostly correctly named, trying the extension's format alone first is a sizeable part of
-    the scan's time saved. A misnamed file (a FLAC called .mp3) still opens, by the full search.
+    mostly correctly named, opening it as its extension says is a sizeable part of the scan's
+    time saved. A misnamed file (a FLAC called .mp3) fails that way and still opens, by the
+    full search.
     """
-    guess = _KIND_BY_EXT.get(os.path.splitext(path)[1].lower())
+    ext = os.path.splitext(path)[1].lower()
+    guess = _KIND_BY_EXT.get(ext)
     if guess is not None:
         try:
+            if ext in _OPENED_BY_NAME:
+                return guess(path)
             audio = mutagen.File(path, options=[guess])
+            if audio is not None:
+                return audio
         except mutagen.MutagenError:
-            audio = None
-        if audio is not None:
-            return audio
+            pass
     return mutagen.File(path)
 
 
 def _normalise(audio: Any, path: str) -> TrackTags:
-    tags = audio.tags
-    family = _family_of(tags)
-    if family == "vorbis":
-        # One dict instead of VComment's linear, case-folding search for every key.
-        tags = tags.as_dict()
+    family = _family_of(audio.tags)
+    tags = _lookup_view(audio.tags, family)
     mapping = {"id3": _ID3, "vorbis": _VORBIS, "mp4": _MP4, "ape": _APE, "asf": _ASF}.get(
         family or "", {}
     )
@@ -229,7 +236,7 @@ def _normalise(audio: Any, path: str) -> TrackTags:
     duration_ms = int(round(length * 1000)) if known else None
 
     stem = os.path.splitext(os.path.basename(path))[0]
-    gain = _replaygain(audio, family, path)
+    gain = _replaygain(audio, family, tags, path)
     return TrackTags(
         title=_text(raw.get("title")) or stem,
         artist=_text(raw.get("artist")),
@@ -241,7 +248,7 @@ def _normalise(audio: Any, path: str) -> TrackTags:
         year=_year(raw.get("year")),
         duration_ms=duration_ms,
         format=_format_name(audio),
-        has_cover=_has_cover(audio, family),
+        has_cover=_has_cover(audio, family, tags),
         rg_track_gain=gain.track_gain,
         rg_track_peak=gain.track_peak,
         rg_album_gain=gain.album_gain,
@@ -259,18 +266,53 @@ def _family_of(tags: Any) -> str | None:
     return None
 
 
+def _lookup_view(tags: Any, family: str | None) -> Any:
+    """The file's tags in a form where every lookup is one dict access, made in one pass.
+
+    ID3 becomes ``{frame id: [frames]}`` (mutagen's ``getall`` scans every frame for each
+    frame id it does not hold: ``TXXX``, ``RVA2``, an absent ``TPE2``…); Vorbis comments become
+    ``{lower-case key: [values]}`` (``VComment`` searches its list, folding case, for each key).
+    The other families are dicts already.
+    """
+    if family == "id3":
+        frames: dict[str, list[Any]] = {}
+        for frame in tags.values():
+            frames.setdefault(frame.FrameID, []).append(frame)
+        return frames
+    if family == "vorbis":  # (not VComment.as_dict: that searches the list once per key)
+        comments: dict[str, list[Any]] = {}
+        for key, value in tags:
+            comments.setdefault(key.lower(), []).append(value)
+        return comments
+    return tags
+
+
 def _first_present(tags: Any, keys: Iterable[str]) -> Any:
+    """The first non-empty value among ``keys`` (an ID3 view gives that id's first frame)."""
+    get = getattr(tags, "get", None)
+    if get is None:
+        return None
     for key in keys:
         try:
-            value = tags.get(key) if hasattr(tags, "get") else None
+            value = get(key)
         except Exception:  # noqa: BLE001 - some tag containers reject odd keys
-            value = None
-        if value is None and hasattr(tags, "getall") and len(key) == 4:
-            frames = tags.getall(key)
-            value = frames[0] if frames else None
-        if value not in (None, [], ""):
+            continue
+        if isinstance(value, list) and value and hasattr(value[0], "FrameID"):
+            value = value[0]
+        if not _empty(value):
             return value
     return None
+
+
+def _empty(value: Any) -> bool:
+    """No value, an empty list or string, or a text frame of empty texts. (Not
+    ``value in (None, [], "")``: that runs a frame's ``__eq__`` three times per lookup.)"""
+    if value is None:
+        return True
+    if isinstance(value, (str, list, tuple)):
+        return len(value) == 0
+    text = getattr(value, "text", None)
+    return isinstance(text, list) and not any(str(t) for t in text)
 
 
 def _values(value: Any) -> list[str]:
@@ -340,36 +382,40 @@ def _genre(value: Any) -> str | None:
     return _text(value)
 
 
+#: mutagen's class name -> the format Segue stores.
+_FORMAT_NAMES = {
+    "MP3": "mp3",
+    "EasyMP3": "mp3",
+    "FLAC": "flac",
+    "OggVorbis": "vorbis",
+    "OggOpus": "opus",
+    "OggFLAC": "flac",
+    "OggSpeex": "speex",
+    "OggTheora": "theora",
+    "WAVE": "wav",
+    "AIFF": "aiff",
+    "WavPack": "wavpack",
+    "MonkeysAudio": "ape",
+    "APEv2File": "ape",
+    "Musepack": "mpc",
+    "ASF": "wma",
+    "AAC": "aac",
+    "AC3": "ac3",
+    "DSF": "dsf",
+    "DSDIFF": "dff",
+    "TAK": "tak",
+    "TrueAudio": "tta",
+    "OptimFROG": "ofr",
+    "SMF": "midi",
+}
+
+
 def _format_name(audio: Any) -> str:
     name = type(audio).__name__
     if name == "MP4":
         codec = str(getattr(audio.info, "codec", "") or "")
         return "alac" if codec.startswith("alac") else "aac"
-    return {
-        "MP3": "mp3",
-        "EasyMP3": "mp3",
-        "FLAC": "flac",
-        "OggVorbis": "vorbis",
-        "OggOpus": "opus",
-        "OggFLAC": "flac",
-        "OggSpeex": "speex",
-        "OggTheora": "theora",
-        "WAVE": "wav",
-        "AIFF": "aiff",
-        "WavPack": "wavpack",
-        "MonkeysAudio": "ape",
-        "APEv2File": "ape",
-        "Musepack": "mpc",
-        "ASF": "wma",
-        "AAC": "aac",
-        "AC3": "ac3",
-        "DSF": "dsf",
-        "DSDIFF": "dff",
-        "TAK": "tak",
-        "TrueAudio": "tta",
-        "OptimFROG": "ofr",
-        "SMF": "midi",
-    }.get(name, name.lower())
+    return _FORMAT_NAMES.get(name, name.lower())
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,7 +443,7 @@ class ReplayGainTags:
     album_peak: float | None = None
 
 
-def _replaygain(audio: Any, family: str | None, path: str) -> ReplayGainTags:
+def _replaygain(audio: Any, family: str | None, tags: Any, path: str) -> ReplayGainTags:
     """The file's ReplayGain, from whichever tags carry it.
 
     * ``REPLAYGAIN_{TRACK,ALBUM}_{GAIN,PEAK}`` in any family, keys compared case-insensitively:
@@ -411,7 +457,7 @@ def _replaygain(audio: Any, family: str | None, path: str) -> ReplayGainTags:
       comparable with ReplayGain) and the LAME header's gain (ReplayGain 1, written by the
       encoder, not chosen by the user); such tracks are measured by the analysis pass.
     """
-    texts = _gain_texts(audio.tags, family)
+    texts = _gain_texts(tags, family)
     if not texts and _format_name(audio) == "mp3":
         texts = _gain_texts(_apev2_of(path), "ape")  # mp3gain writes APEv2 to MP3 files
     rg = ReplayGainTags(
@@ -429,16 +475,17 @@ def _replaygain(audio: Any, family: str | None, path: str) -> ReplayGainTags:
             album_gain=album if album is not None else rg.album_gain,
         )
     if family == "id3" and (rg.track_gain is None or rg.album_gain is None):
-        rg = _with_rva2(rg, audio.tags)
+        rg = _with_rva2(rg, tags)
     return rg
 
 
 def _gain_texts(tags: Any, family: str | None) -> dict[str, str]:
-    """``replaygain_*`` and ``r128_*`` keys (lower case) -> their first text value."""
+    """``replaygain_*`` and ``r128_*`` keys (lower case) -> their first text value. ``tags``:
+    the file's :func:`_lookup_view` (or an APEv2 tag)."""
     if tags is None:
         return {}
     if family == "id3":
-        items: Iterable[tuple[Any, Any]] = ((f.desc, f.text) for f in tags.getall("TXXX"))
+        items: Iterable[tuple[Any, Any]] = ((f.desc, f.text) for f in tags.get("TXXX", ()))
     elif family == "mp4":
         items = ((k[len(_MP4_FREEFORM):], v) for k, v in tags.items()
                  if k.lower().startswith(_MP4_FREEFORM))
@@ -506,8 +553,9 @@ def _r128_db(text: str | None) -> float | None:
 
 
 def _with_rva2(rg: ReplayGainTags, tags: Any) -> ReplayGainTags:
-    """Fill what ``TXXX`` lacked from ID3 ``RVA2`` frames (as Quod Libet writes them)."""
-    for frame in tags.getall("RVA2"):
+    """Fill what ``TXXX`` lacked from ID3 ``RVA2`` frames (as Quod Libet writes them);
+    ``tags``: the file's :func:`_lookup_view`."""
+    for frame in tags.get("RVA2", ()):
         if getattr(frame, "channel", None) != 1:  # 1 = master volume
             continue
         kind = str(getattr(frame, "desc", "")).lower()
@@ -521,14 +569,14 @@ def _with_rva2(rg: ReplayGainTags, tags: Any) -> ReplayGainTags:
     return rg
 
 
-def _has_cover(audio: Any, family: str | None) -> bool:
+def _has_cover(audio: Any, family: str | None, tags: Any) -> bool:
+    """Whether the file embeds a picture; ``tags``: its :func:`_lookup_view`."""
     if getattr(audio, "pictures", None):  # FLAC picture blocks
         return True
-    tags = audio.tags
     if tags is None:
         return False
     if family == "id3":
-        return bool(tags.getall("APIC") or tags.getall("PIC"))
+        return bool(tags.get("APIC") or tags.get("PIC"))
     if family == "mp4":
         return bool(tags.get("covr"))
     if family == "vorbis":
