@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true", help="print one JSON object")
     scan.add_argument(
         "--workers", type=int, default=None,
-        help="tag-reading processes besides this one (default: one per idle CPU core)"
+        help="tag-reading processes besides this one (default: one per idle CPU core, "
+             "keeping one for this process)"
     )
 
     stats = sub.add_parser("stats", help="count tracks, artists, albums and listens")

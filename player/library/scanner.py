@@ -100,7 +100,7 @@ class Scanner:
     """Scans the library's roots into its database.
 
     ``workers`` is the number of tag-reading processes that help this one read when there are
-    many files; 0 reads in this process only; by default, :func:`idle_cores` decides at each
+    many files; 0 reads in this process only; by default, :func:`spare_cores` decides at each
     scan.
     """
 
@@ -121,7 +121,7 @@ class Scanner:
 
         known = self.library.known_files()
         failures = self.library.known_failures()
-        workers = idle_cores() if self.workers is None else self.workers
+        workers = spare_cores() if self.workers is None else self.workers
         with WorkerPool(workers) as pool:
             walk = self._walk(self.library.roots(), known, failures, reporter, cancel, pool)
             result.unchanged = len(walk.unchanged)
@@ -247,21 +247,22 @@ class Scanner:
         yield from pool.run(chunks, cancel)
 
 
-def idle_cores() -> int:
-    """How many CPU cores nobody else is using: the worker processes worth starting.
+def spare_cores() -> int:
+    """The CPU cores nobody uses besides the one this process reads on: the worker processes
+    worth starting.
 
     A worker only speeds a scan up on a core that would otherwise be idle; on a busy machine
     it takes its share of CPU from this process (Linux shares CPU between sessions first, then
     between their processes) and costs its start-up on top, so a scan there is fastest read in
     this process alone. The estimate: the cores less the 1-minute load average, in which this
-    process counts as one.
+    process counts as one, less the core this process reads on.
     """
     cores = usable_cores()
     try:
         others = max(0.0, os.getloadavg()[0] - 1.0)
     except (AttributeError, OSError):  # no load average on this platform: assume idle
-        return cores
-    return max(0, min(cores, round(cores - others)))
+        others = 0.0
+    return max(0, min(cores - 1, round(cores - 1 - others)))
 
 
 class _Reporter:

@@ -173,34 +173,50 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
     """
     fspath = os.fspath(path)
     try:
-        size = os.path.getsize(fspath)
+        # One open file for mutagen and the APEv2 look-up alike: a scan's time is partly
+        # system calls.
+        fileobj = open(fspath, "rb")
     except OSError as exc:
         raise TagReadError(_os_reason(exc)) from None
-    if size == 0:
+    with fileobj:
+        try:
+            audio = _open_audio(fileobj, fspath)
+        except mutagen.MutagenError as exc:
+            _fail_if_empty(fileobj)
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, OSError):
+                raise TagReadError(_os_reason(cause)) from None
+            raise TagReadError(f"corrupt or truncated audio file: {_short(exc, fspath)}") from None
+        except OSError as exc:
+            raise TagReadError(_os_reason(exc)) from None
+        except Exception as exc:  # a parser bug on a hostile file: report it, carry on
+            _fail_if_empty(fileobj)
+            log.debug("mutagen failed on %r", fspath, exc_info=True)
+            reason = f"{type(exc).__name__}: {_short(exc, fspath)}"
+            raise TagReadError(f"unreadable audio data ({reason})") from None
+        if audio is None:
+            _fail_if_empty(fileobj)
+            raise TagReadError("not a recognised audio format")
+        try:
+            return _normalise(audio, fspath, fileobj)
+        except Exception as exc:  # odd tag values: never let one file stop a scan
+            log.debug("tag normalisation failed on %r", fspath, exc_info=True)
+            raise TagReadError(
+                f"unreadable tags ({type(exc).__name__}: {_short(exc)})") from None
+
+
+def _fail_if_empty(fileobj: Any) -> None:
+    """A clearer reason than the parser's for a zero-byte file (checked only on failure:
+    a ``stat`` for every file would cost a scan time)."""
+    try:
+        empty = os.fstat(fileobj.fileno()).st_size == 0
+    except OSError:
+        return
+    if empty:
         raise TagReadError("empty file (0 bytes)")
-    try:
-        audio = _open_audio(fspath)
-    except mutagen.MutagenError as exc:
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, OSError):
-            raise TagReadError(_os_reason(cause)) from None
-        raise TagReadError(f"corrupt or truncated audio file: {_short(exc, fspath)}") from None
-    except OSError as exc:
-        raise TagReadError(_os_reason(exc)) from None
-    except Exception as exc:  # a parser bug on a hostile file: report it, carry on
-        log.debug("mutagen failed on %r", fspath, exc_info=True)
-        reason = f"{type(exc).__name__}: {_short(exc, fspath)}"
-        raise TagReadError(f"unreadable audio data ({reason})") from None
-    if audio is None:
-        raise TagReadError("not a recognised audio format")
-    try:
-        return _normalise(audio, fspath)
-    except Exception as exc:  # odd tag values: never let one file stop a scan
-        log.debug("tag normalisation failed on %r", fspath, exc_info=True)
-        raise TagReadError(f"unreadable tags ({type(exc).__name__}: {_short(exc)})") from None
 
 
-def _open_audio(path: str) -> Any:
+def _open_audio(fileobj: Any, path: str) -> Any:
     """The extension's format opened directly, else ``mutagen.File``.
 
     ``mutagen.File`` scores the file against every format it knows; for a library that is
@@ -213,16 +229,17 @@ def _open_audio(path: str) -> Any:
     if guess is not None:
         try:
             if ext in _OPENED_BY_NAME:
-                return guess(path)
-            audio = mutagen.File(path, options=[guess])
+                return guess(fileobj)
+            audio = mutagen.File(fileobj, options=[guess])
             if audio is not None:
                 return audio
         except mutagen.MutagenError:
             pass
-    return mutagen.File(path)
+        fileobj.seek(0)  # File reads its header from where the failed attempt left off
+    return mutagen.File(fileobj)
 
 
-def _normalise(audio: Any, path: str) -> TrackTags:
+def _normalise(audio: Any, path: str, fileobj: Any) -> TrackTags:
     family = _family_of(audio.tags)
     tags = _lookup_view(audio.tags, family)
     mapping = {"id3": _ID3, "vorbis": _VORBIS, "mp4": _MP4, "ape": _APE, "asf": _ASF}.get(
@@ -236,7 +253,7 @@ def _normalise(audio: Any, path: str) -> TrackTags:
     duration_ms = int(round(length * 1000)) if known else None
 
     stem = os.path.splitext(os.path.basename(path))[0]
-    gain = _replaygain(audio, family, tags, path)
+    gain = _replaygain(audio, family, tags, fileobj)
     return TrackTags(
         title=_text(raw.get("title")) or stem,
         artist=_text(raw.get("artist")),
@@ -443,7 +460,7 @@ class ReplayGainTags:
     album_peak: float | None = None
 
 
-def _replaygain(audio: Any, family: str | None, tags: Any, path: str) -> ReplayGainTags:
+def _replaygain(audio: Any, family: str | None, tags: Any, fileobj: Any) -> ReplayGainTags:
     """The file's ReplayGain, from whichever tags carry it.
 
     * ``REPLAYGAIN_{TRACK,ALBUM}_{GAIN,PEAK}`` in any family, keys compared case-insensitively:
@@ -459,7 +476,7 @@ def _replaygain(audio: Any, family: str | None, tags: Any, path: str) -> ReplayG
     """
     texts = _gain_texts(tags, family)
     if not texts and _format_name(audio) == "mp3":
-        texts = _gain_texts(_apev2_of(path), "ape")  # mp3gain writes APEv2 to MP3 files
+        texts = _gain_texts(_apev2_of(fileobj), "ape")  # mp3gain writes APEv2 to MP3 files
     rg = ReplayGainTags(
         track_gain=_gain_db(texts.get("replaygain_track_gain")),
         track_peak=_peak(texts.get("replaygain_track_peak")),
@@ -503,10 +520,10 @@ def _gain_texts(tags: Any, family: str | None) -> dict[str, str]:
     return out
 
 
-def _apev2_of(path: str) -> Any:
+def _apev2_of(fileobj: Any) -> Any:
     """The APEv2 tag at the end of a file, or None (reads only the file's last bytes)."""
     try:
-        return APEv2(path)
+        return APEv2(fileobj)
     except Exception:  # noqa: BLE001 - no tag (the usual case), or a broken one: no gain
         return None
 
