@@ -437,7 +437,8 @@ def _iter_audio_files(
 
 
 def _is_audio_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+    dot = name.rfind(".")  # as os.path.splitext, for a name: ".mp3" alone has no extension
+    return dot > 0 and name[dot:].lower() in AUDIO_EXTENSIONS
 
 
 def _is_utf8(path: str) -> bool:
