@@ -24,7 +24,7 @@ from player import memory, resources
 from player.autoqueue import AutoQueue, Rules
 from player.library.db import Library, LibraryError
 from player.playback.base import Backend
-from player.settings import Settings, resolve_data_dir
+from player.settings import DataDirError, Settings
 from player.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -185,9 +185,16 @@ def _startup_probe(app: QApplication) -> None:
     app.quit()
 
 
-def run_gui(data_dir_arg: str | None = None, play: bool = False) -> int:
-    """Open the player window (``play``: start hands-free playback at once); returns the
-    exit status."""
+def _fatal(message: str) -> int:
+    """A start-up failure: one line on stderr (a terminal), then a dialog (a double-click)."""
+    print(f"segue: {message}", file=sys.stderr, flush=True)
+    QMessageBox.critical(None, "Segue", message)
+    return 1
+
+
+def run_gui(data_dir: Path, play: bool = False) -> int:
+    """Open the player window on the data dir (``play``: start hands-free playback at once);
+    returns the exit status."""
     # FFmpeg and audio-device chatter on stderr helps nobody who double-clicked the app.
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -196,11 +203,14 @@ def run_gui(data_dir_arg: str | None = None, play: bool = False) -> int:
     app.setDesktopFileName("segue")
     with resources.path(resources.ICON_PNG) as icon:
         app.setWindowIcon(QIcon(QPixmap(str(icon))))  # read now: the path lives for the block
-    data_dir = resolve_data_dir(data_dir_arg)
     from player.single_instance import SingleInstance
 
     instance = SingleInstance(data_dir)
-    if not instance.claim():
+    try:
+        first = instance.claim()
+    except DataDirError as exc:  # a file, a read-only folder...
+        return _fatal(str(exc))
+    if not first:
         answered = instance.ask_first_to_raise()
         print("Segue is already running" + ("; its window was brought to the front."
                                             if answered else "."), file=sys.stderr)
@@ -208,8 +218,8 @@ def run_gui(data_dir_arg: str | None = None, play: bool = False) -> int:
     try:
         segue = SegueApp(data_dir)
     except LibraryError as exc:
-        QMessageBox.critical(None, "Segue", str(exc))
-        return 1
+        instance.release()
+        return _fatal(str(exc))
     segue.window.show()
     if os.environ.get("SEGUE_STARTUP_PROBE"):  # bench/startup.py: report, then leave
         QTimer.singleShot(0, lambda: _startup_probe(app))
