@@ -20,9 +20,13 @@ import logging
 import math
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from player.playback.gain import ReplayGainMode
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +171,25 @@ class ListOf(Check):
         return [self.item(v) for v in value]
 
 
+@dataclass(frozen=True)
+class Parsed(Check):
+    """What ``parse`` makes of the value; ``parse`` raises ``ValueError`` for a bad one."""
+
+    parse: Callable[[Any], Any]
+
+    def __call__(self, value: Any) -> Any:
+        return self.parse(value)
+
+
+def _replaygain_mode(value: Any) -> str:
+    """A :class:`~player.playback.gain.ReplayGainMode` value (any case), stored lower-case."""
+    from player.playback.gain import ReplayGainMode  # here: player.playback imports Qt
+
+    if not isinstance(value, str):
+        raise ValueError("expected text")
+    return ReplayGainMode.parse(value).value
+
+
 def setting(default: Any = dataclasses.MISSING, check: Check | None = None, *,
             factory: Any = dataclasses.MISSING) -> Any:
     """Declare a setting: its default (or default ``factory``) and its :class:`Check`."""
@@ -209,6 +232,13 @@ class Settings:
     #: The track that was playing at quit and its position.
     current_track: int | None = setting(None, Optional(TRACK_ID))
     current_position_ms: int = setting(0, Whole(0, 7 * 24 * 3600 * 1000))
+    #: ReplayGain: "off", "track", "album" or "auto" (album gain while an album plays in
+    #: order, track gain otherwise); see player.playback.gain.
+    replaygain_mode: str = setting("auto", Parsed(_replaygain_mode))
+    #: Added to every ReplayGain gain, dB.
+    replaygain_preamp_db: float = setting(0.0, Number(-15.0, 15.0))
+    #: Crossfade between tracks of different albums, seconds; 0 = off.
+    crossfade_s: int = setting(0, Whole(0, 12))
 
     def __post_init__(self) -> None:
         # Keys of the file this Segue does not know: written back untouched.
@@ -267,6 +297,13 @@ class Settings:
         settings = cls(**values)
         settings._unknown = {k: v for k, v in raw.items() if k not in _CHECKS}
         return settings, bad
+
+    @property
+    def replaygain(self) -> "ReplayGainMode":
+        """:attr:`replaygain_mode` as the enum playback uses."""
+        from player.playback.gain import ReplayGainMode
+
+        return ReplayGainMode.parse(self.replaygain_mode)
 
     def _save_corrected(self, data_dir: Path) -> None:
         try:
