@@ -15,6 +15,7 @@ file is written again corrected — one bad value never stops the app or the mus
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import logging
 import math
@@ -60,11 +61,30 @@ def resolve_data_dir(cli_value: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir("segue", appauthor=False))
 
 
+#: What a data dir holds (``fnmatch`` patterns): a folder holding nothing else is Segue's.
+DATA_DIR_CONTENTS = ("library.db", "library.db-*", "library.db.damaged-*", "settings.json",
+                     "settings.json.*", "model.pt", ".model.pt.*.tmp", "segue.lock", "covers")
+
+
 def make_private_dir(folder: Path) -> None:
-    """Create the data dir ``0700`` (parents as usual); an existing one of ours that others
-    can read is made private. Raises ``OSError`` when it cannot be created."""
-    folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-    make_private(folder, PRIVATE_DIR_MODE)
+    """Create the data dir ``0700`` (parents as usual). An existing one that others can read
+    is made private only if it is plainly Segue's (it holds nothing but Segue's files; never a
+    sticky folder such as /tmp): ``--data-dir ~`` must not change the home folder.
+    Raises ``OSError`` when it cannot be created."""
+    try:
+        folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True)
+        return
+    except FileExistsError:
+        if not folder.is_dir():
+            raise
+    try:
+        sticky = folder.stat().st_mode & stat.S_ISVTX
+        ours = all(any(fnmatch.fnmatchcase(name, p) for p in DATA_DIR_CONTENTS)
+                   for name in os.listdir(folder))
+    except OSError:
+        return
+    if ours and not sticky:
+        make_private(folder, PRIVATE_DIR_MODE)
 
 
 def make_private(path: Path, mode: int = PRIVATE_FILE_MODE) -> None:

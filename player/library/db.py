@@ -418,21 +418,21 @@ class Library:
         path = self.path
         if path.is_dir():
             raise LibraryError(f"cannot open the library: {path} is a folder, not a file")
-        if not path.exists():
-            if not create:
-                raise LibraryMissing(f"there is no library at {path} yet")
-            try:
-                make_private_dir(path.parent)
+        if not path.exists() and not create:
+            raise LibraryMissing(f"there is no library at {path} yet")
+        try:
+            make_private_dir(path.parent)
+            if not path.exists():
                 # Created here, 0600, because SQLite gives its -wal and -shm files the mode of
                 # the database file: the listening log is readable by its owner only.
                 os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
-            except OSError as exc:
-                if exc.errno == errno.ENOTDIR or path.parent.is_file():
-                    raise LibraryError(f"cannot use the data folder {path.parent}: it is a "
-                                       "file, not a folder") from exc
-                raise library_error(exc, path) from exc
-        for companion in (path.parent, path, *self._companions()):
-            make_private(companion, 0o700 if companion == path.parent else PRIVATE_FILE_MODE)
+        except OSError as exc:
+            if exc.errno == errno.ENOTDIR or path.parent.is_file():
+                raise LibraryError(f"cannot use the data folder {path.parent}: it is a "
+                                   "file, not a folder") from exc
+            raise library_error(exc, path) from exc
+        for companion in (path, *self._companions()):
+            make_private(companion)
         for target in (path, path.parent):
             if not os.access(target, os.W_OK):
                 raise LibraryReadOnly(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from player.library.db import Library
 from player.settings import Settings
 from tests.reliability.conftest import CHECKOUT, assert_one_line_error, run_segue
 
@@ -47,6 +48,20 @@ def test_an_old_world_readable_library_is_made_private(tmp_path: Path, music_dir
     Settings.load(data).save(data)
     assert mode(data) == 0o700
     assert mode(data / "library.db") == 0o600 and mode(data / "settings.json") == 0o600
+
+
+def test_a_shared_folder_given_as_data_dir_keeps_its_mode(tmp_path: Path) -> None:
+    """``--data-dir`` naming a folder that holds other things (home, a sticky /tmp-like
+    folder) gets private files, but its own mode is not Segue's to change."""
+    for name, folder_mode in (("home", 0o755), ("tmp", 0o1777)):
+        folder = tmp_path / name
+        folder.mkdir()
+        folder.chmod(folder_mode)
+        (folder / "someone else's file").touch()
+        assert run_segue("--data-dir", folder, "stats").returncode == 0
+        Library.open(folder).close()
+        assert stat.S_IMODE(folder.stat().st_mode) == folder_mode
+        assert mode(folder / "library.db") == 0o600
 
 
 def test_an_empty_data_dir_is_an_error(tmp_path: Path) -> None:
