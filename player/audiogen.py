@@ -84,8 +84,10 @@ def synth_wav(
 _LOSSY = {
     False: {"mp3": ["-b", "64"], "vorbis": ["-q", "0"], "opus": ["--bitrate", "24"],
             "aac": ["-b:a", "48k"]},
-    True: {"mp3": ["-b", "192"], "vorbis": ["-q", "6"], "opus": ["--bitrate", "128"],
-           "aac": ["-b:a", "192k"]},
+    # an MP4 edit list holds the exact length only in a movie timescale of the sample rate
+    # (FFmpeg's default, 1000, rounds it to the millisecond)
+    True: {"mp3": ["-b", "192"], "vorbis": ["-q", "6"], "opus": ["--bitrate", "192"],
+           "aac": ["-b:a", "192k", "-movie_timescale", "44100"]},
 }
 
 
@@ -323,19 +325,30 @@ class CutAlbum:
 def cut_album(folder: Path, fmt: str, seconds: Sequence[float] = (1.5, 1.5),
               tone: Tone = Tone(), album: str | None = None, artist: str = "Segue Test",
               names: Sequence[str | bytes] | None = None, channels: int = 2,
-              rate: int = TEST_RATE) -> CutAlbum:
+              rate: int | None = None) -> CutAlbum:
     """Cut ``tone`` into ``len(seconds)`` tracks of one album in ``fmt``, tagged as tracks
     1..N of N, in ``folder``. ``names`` (without extension) may be bytes that are not valid
     UTF-8, for a file name that only the file system can spell. Track lengths are rounded to
     whole frames, deliberately not to a codec's frame size: gapless playback must trim the
-    encoder's delay and padding to the sample."""
+    encoder's delay and padding to the sample; cuts fall on the signal's rising zero
+    crossings (see below)."""
     import numpy as np
 
     ext = FORMATS[fmt][0]
     album = album or f"{tone.freq:g} Hz {fmt}"
-    lengths = [int(round(s * rate)) for s in seconds]
-    starts = [sum(lengths[:i]) for i in range(len(lengths))]
-    signal = tone.render(rate, 0, sum(lengths))
+    if rate is None:  # Opus codes at 48 kHz: a 44.1 kHz source would be resampled per file
+        rate = 48000 if fmt == "opus" else TEST_RATE
+    signal = tone.render(rate, 0, int(round(sum(seconds) * rate)) + rate)
+    # Each cut on the upward zero crossing nearest the asked length: a lossy encoder then
+    # never sees a step up from silence at a track's start, which it could only code with
+    # pre-echo (a codec's limit, not a player's). Lengths stay off every codec frame size.
+    rising = np.flatnonzero((signal[:-1] < 0) & (signal[1:] >= 0)) + 1
+    rising -= np.abs(signal[rising - 1]) < np.abs(signal[rising])  # the sample nearer zero
+    cuts = [0]
+    for edge in np.cumsum([int(round(s * rate)) for s in seconds]):
+        cuts.append(int(rising[np.argmin(np.abs(rising - edge))]) if rising.size else int(edge))
+    starts, total = cuts[:-1], cuts[-1]  # the album ends on a crossing too
+    lengths = [b - a for a, b in zip(cuts, cuts[1:])]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -350,4 +363,4 @@ def cut_album(folder: Path, fmt: str, seconds: Sequence[float] = (1.5, 1.5),
                              "1/1", "Test", "2024")
             tag_file(dest, fmt, spec)
             paths.append(dest)
-    return CutAlbum(paths, starts, sum(lengths), tone, rate, fmt)
+    return CutAlbum(paths, starts, total, tone, rate, fmt)
