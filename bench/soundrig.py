@@ -109,15 +109,9 @@ def prepare(data_dir: Path, albums: Sequence[CutAlbum]) -> list[list[int]]:
     try:
         folders = sorted({p.parent for a in albums for p in a.paths})
         scan_folders(lib, folders)
-        out = []
-        for album in albums:
-            ids = []
-            for path in album.paths:
-                row = lib.track_by_path(str(path))
-                if row is not None:
-                    ids.append(int(row["id"]))
-            out.append(ids)
-        return out
+        # matched in Python: a path that is not UTF-8 cannot even be a query parameter
+        known = {r["path"]: int(r["id"]) for r in lib.db.query("SELECT id, path FROM tracks")}
+        return [[known[str(p)] for p in album.paths if str(p) in known] for album in albums]
     finally:
         lib.close()
 
@@ -236,17 +230,35 @@ def _alignment(x: np.ndarray, ref: np.ndarray, start: int,
 
 def _switch_frame(x: np.ndarray, ref: np.ndarray, shift: int, lo: int, hi: int) -> int:
     """The first frame in [lo, hi] from which the recording follows ``ref`` shifted by
-    ``shift`` (shape, not level: a fade-in still matches)."""
-    mono, n = sc.as_frames(x).mean(axis=1), 64
-    for i in range(max(lo, 0), hi + 1):
-        j = i + shift
-        if j < 0 or j + n > len(ref):
-            continue
-        a, b = mono[i:i + n], ref[j:j + n]
-        denom = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
-        if denom > 0 and np.dot(a, b) / denom > 0.99 and sc.first_audible(a[:1], -40.0) == 0:
-            return i
-    return hi
+    ``shift`` without a break up to ``hi`` (a frame known to follow it).
+
+    Walks back from ``hi`` in blocks of 32 frames while each block is the reference scaled by
+    an audible gain (a fade-in still matches; silence and other sound do not), then frame by
+    frame inside the block that broke."""
+    mono, block = sc.as_frames(x).mean(axis=1), 32
+    floor = sc.db_to_amplitude(sc.AUDIBLE_DB)
+
+    def fits(a: np.ndarray, b: np.ndarray) -> float | None:
+        gain = float(np.dot(a, b) / max(float(np.dot(b, b)), 1e-12))
+        if gain * float(np.abs(b).max(initial=0.0)) < floor:
+            return None
+        err = float(np.sqrt(np.mean((a - gain * b) ** 2)))
+        return gain if err <= 0.1 * gain * float(np.sqrt(np.mean(b * b))) else None
+
+    i = hi
+    gain = None
+    while i - block >= max(lo, -shift):
+        g = fits(mono[i - block:i], ref[i - block + shift:i + shift])
+        if g is None:
+            break
+        gain, i = g, i - block
+    if gain is None:
+        gain = fits(mono[hi:hi + block], ref[hi + shift:hi + shift + block]) or 1.0
+    tolerance = 0.1 * gain * float(np.abs(ref[max(0, i + shift):i + shift + block]).max(initial=1.0))
+    while i - 1 >= max(lo, -shift) and abs(mono[i - 1] - gain * ref[i - 1 + shift]) <= tolerance \
+            and abs(mono[i - 1]) >= floor * 0.1:
+        i -= 1
+    return i
 
 
 @dataclass(frozen=True)
@@ -281,7 +293,8 @@ def measure_seeks(run: Run, tone: Tone = SEEK_TONE,
             out.append(SeekFigure(target, float("nan"), float("nan")))
             continue
         start, shift = found
-        switch = _switch_frame(x, ref, shift, max(begin, start - LOCATE_FRAMES), start)
+        # the located stretch may begin with the old sound: walk back from its end
+        switch = _switch_frame(x, ref, shift, begin, start + LOCATE_FRAMES - 32)
         out.append(SeekFigure(target, run.ms_after(event.t, switch),
                               1000.0 * (switch + shift) / rate))
     return out
@@ -332,13 +345,29 @@ def measure_pauses(run: Run, tone: Tone = SEEK_TONE,
     return out
 
 
-def measure_plays(run: Run) -> list[float]:
-    """Milliseconds from each ``play_track`` press to the first audible sample after it."""
-    x = run.take.samples
+@dataclass(frozen=True)
+class PlayFigure:
+    """A press of play on a track: the time to its first audible sample, and the position
+    in the track of that sample (0 when nothing of its start was lost)."""
+
+    latency_ms: float
+    started_ms: float
+
+
+def measure_plays(run: Run, tone: Tone = SEEK_TONE,
+                  seconds: float = SEEK_TRACK_SECONDS) -> list[PlayFigure]:
+    """Each ``play_track`` press of the transport scenario (on the chirp track)."""
+    x, rate = run.take.samples, run.take.rate
+    ref = reference(tone, rate, seconds)
     out = []
     for t in run.times("play_track"):
         first = sc.first_audible(x, start=max(0, run.frame(t)))
-        out.append(run.ms_after(t, first) if first is not None else float("nan"))
+        lead = rate // 20
+        aligned = _alignment(x, ref, first + lead, rate) if first is not None else None
+        if first is None or aligned is None:
+            out.append(PlayFigure(float("nan"), float("nan")))
+            continue
+        out.append(PlayFigure(run.ms_after(t, first), 1000.0 * (first + aligned[0]) / rate))
     return out
 
 
