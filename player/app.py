@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from player import memory, resources
 from player.autoqueue import AutoQueue, Rules
-from player.library.db import Library, LibraryError
+from player.library.db import DB_FILE, Library, library_error
 from player.playback.base import Backend
 from player.settings import DataDirError, Settings
 from player.ui.main_window import MainWindow
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Save the queue and position this often, so that even a kill restores nearly everything.
 STATE_SAVE_INTERVAL_MS = 15_000
+#: How often the app looks whether a big library's background check is done.
+CHECK_POLL_MS = 250
 
 
 class SegueApp(QObject):
@@ -59,6 +61,25 @@ class SegueApp(QObject):
         self._state_timer = QTimer(self, interval=STATE_SAVE_INTERVAL_MS)
         self._state_timer.timeout.connect(self.save_state)
         self._shut_down = False
+        #: The dialog saying the library is damaged, once a background check found it.
+        self.damage_box: QMessageBox | None = None
+        self._check_timer = QTimer(self, interval=CHECK_POLL_MS)
+        self._check_timer.timeout.connect(self._library_checked)
+        self._check_timer.start()  # a big library is checked on a thread: its verdict
+
+    def _library_checked(self) -> None:
+        """A damaged library found after the window opened: say so, then close."""
+        if not self.library.checked:
+            return
+        self._check_timer.stop()
+        damage = self.library.damage
+        if damage is None:
+            return
+        print(f"segue: {damage}", file=sys.stderr, flush=True)
+        self.damage_box = QMessageBox(QMessageBox.Icon.Critical, "Segue", str(damage),
+                                      parent=self.window)
+        self.damage_box.finished.connect(self.window.close)
+        self.damage_box.open()  # not exec(): the event loop (and the window) go on
 
     def start_playback(self) -> None:
         """Create the audio backend and the engine; restore the queue and the last track."""
@@ -217,9 +238,12 @@ def run_gui(data_dir: Path, play: bool = False) -> int:
         return 0
     try:
         segue = SegueApp(data_dir)
-    except LibraryError as exc:
+    except Exception as exc:  # the library's file or disk (damage met by a first read...)
+        error = library_error(exc, data_dir / DB_FILE)
+        if error is None:
+            raise
         instance.release()
-        return _fatal(str(exc))
+        return _fatal(str(error))
     segue.window.show()
     if os.environ.get("SEGUE_STARTUP_PROBE"):  # bench/startup.py: report, then leave
         QTimer.singleShot(0, lambda: _startup_probe(app))

@@ -11,8 +11,8 @@ Each thread gets its own connection (SQLite connections must not be shared acros
 :class:`Library` hands them out through :attr:`Library.db`.
 
 Opening checks the file (``PRAGMA quick_check``): Segue never writes into a damaged database.
-It copies the damaged file aside first (``library.db.damaged-<time>``, before anyone tries a
-repair) and refuses with :class:`LibraryDamaged`, naming the copy. Every way the library can
+Damage found at open or later is copied aside first (``library.db.damaged-<time>``, before
+anyone tries a repair) and refused with :class:`LibraryDamaged`, naming the copy. Every way the library can
 fail a person — missing, damaged, read-only, busy, disk full — is a :class:`LibraryError`
 subclass with a one-line message (:func:`library_error` turns SQLite's exceptions into them).
 The file and its ``-wal``/``-shm`` companions are created owner-only (``0600``).
@@ -145,13 +145,45 @@ def library_error(exc: BaseException, path: Path) -> LibraryError | None:
         return LibraryReadOnly(f"the library {path} is read-only; Segue needs to write to it "
                                "and to its folder")
     if code == _SQLITE_CORRUPT or "malformed" in text:
-        return LibraryDamaged(f"the library {path} is damaged ({text})")
+        return damaged(path, text)
     if code == _SQLITE_NOTADB:
         return LibraryError(f"cannot open the library {path}: {text}")
     if code == _SQLITE_CANTOPEN:
         return LibraryError(f"cannot open the library {path}: {text} (is its folder "
                             "readable and writable?)")
     return LibraryError(f"the library {path}: {text}")
+
+
+def damaged(path: Path, detail: str) -> LibraryDamaged:
+    """The error for a damaged library at ``path``, after copying the file aside (once per
+    damaged state, before anyone tries a repair): its message names the copy."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(_mtime(path)))
+    backup: Path | None = path.with_name(f"{path.name}.damaged-{stamp}")
+    try:
+        if not backup.exists():  # the same damaged file is copied once
+            for suffix in ("", "-wal"):
+                source = path.with_name(path.name + suffix)
+                if source.exists():
+                    target = backup.with_name(backup.name + suffix)
+                    shutil.copyfile(source, target)
+                    make_private(target)
+        saved = f"A copy is at {backup}"
+    except OSError as exc:
+        backup, saved = None, f"It could not be copied aside ({exc.strerror or exc})"
+    detail = " ".join(detail.split())
+    log.error("library %s is damaged: %s", path, detail)
+    salvage = f" (to salvage its rows: sqlite3 {backup} .recover | sqlite3 {path})"
+    return LibraryDamaged(
+        f"the library {path} is damaged ({detail[:120]}); Segue will not write to it. "
+        f"{saved}. Move {path.name} away to start a new library{salvage if backup else ''}",
+        backup)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
 
 
 def _quick_check(conn: sqlite3.Connection) -> None:
@@ -398,10 +430,7 @@ class Library:
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
             self.close()
-            error = library_error(exc, self.path)
-            if isinstance(error, LibraryDamaged):
-                error = self._refuse_damaged(str(exc))
-            raise error from exc
+            raise library_error(exc, self.path) from exc
         except LibraryError:
             self.close()
             raise
@@ -458,7 +487,7 @@ class Library:
         except sqlite3.Error as exc:
             error = library_error(exc, self.path)
             if isinstance(error, LibraryDamaged):
-                self._damaged = self._refuse_damaged(str(exc))
+                self._damaged = error
             elif "interrupt" not in str(exc):  # close() stops a check that is no longer needed
                 log.warning("could not check the library %s: %s", self.path, exc)
         finally:
@@ -466,40 +495,22 @@ class Library:
                 conn.close()
             self._checked.set()
 
+    @property
+    def checked(self) -> bool:
+        """True once the file's check has a verdict (at once for a file checked at open)."""
+        return self._checked.is_set()
+
+    @property
+    def damage(self) -> "LibraryDamaged | None":
+        """What the check found wrong (None: sound, or not known yet: see :attr:`checked`)."""
+        return self._damaged
+
     def require_sound(self) -> None:
         """Wait for the file's check; raise :class:`LibraryDamaged` if it failed. Every write
         transaction calls this first."""
         self._checked.wait()
         if self._damaged is not None:
             raise self._damaged
-
-    def _refuse_damaged(self, detail: str) -> LibraryDamaged:
-        """Copy the damaged file aside (before anyone tries a repair) and say where."""
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self._mtime()))
-        backup = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
-        try:
-            if not backup.exists():  # the same damaged file is copied once
-                for source in (self.path, *self._companions()[:1]):
-                    if source.exists():
-                        target = backup.with_name(backup.name + source.name[len(self.path.name):])
-                        shutil.copyfile(source, target)
-                        make_private(target)
-            saved = f"a copy is at {backup}"
-        except OSError as exc:
-            backup, saved = None, f"it could not be copied aside ({exc.strerror or exc})"
-        detail = " ".join(detail.split())
-        log.error("library %s is damaged: %s", self.path, detail)
-        salvage = f" (to salvage its rows: sqlite3 {backup} .recover | sqlite3 {self.path})"
-        return LibraryDamaged(
-            f"the library {self.path} is damaged ({detail[:120]}); Segue will not write to it. "
-            f"{saved[0].upper()}{saved[1:]}. Move {self.path.name} away to start a new library"
-            f"{salvage if backup else ''}", backup)
-
-    def _mtime(self) -> float:
-        try:
-            return self.path.stat().st_mtime
-        except OSError:
-            return time.time()
 
     # -- connections -------------------------------------------------------------------------
 

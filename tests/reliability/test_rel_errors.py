@@ -63,7 +63,8 @@ def damaged(data_dir: Path, music_dir: Path) -> Path:
 
 
 def backups(data_dir: Path) -> list[Path]:
-    return sorted(data_dir.glob("library.db.damaged-*"))
+    """The copies of damaged libraries (not their -wal companions)."""
+    return sorted(p for p in data_dir.glob("library.db.damaged-*") if not p.name.endswith("-wal"))
 
 
 # -- 6: a database damaged in the middle --------------------------------------------------------
@@ -123,6 +124,70 @@ def test_a_sound_big_library_opens_and_writes(data_dir: Path,
 def test_the_gui_refuses_a_damaged_library_in_one_line(damaged: Path, data_dir: Path) -> None:
     line = gui_error(data_dir)
     assert "damaged" in line and "library.db.damaged-" in line
+
+
+def damage_table(path: Path, table: str, seed: int = 3) -> None:
+    """Garble the pages of one table only (the window never reads ``scan_errors``)."""
+    conn = sqlite3.connect(path)
+    try:
+        pages = [n for (n,) in conn.execute("SELECT pageno FROM dbstat WHERE name = ?",
+                                            (table,))]
+    finally:
+        conn.close()
+    rng = random.Random(seed)
+    with path.open("r+b") as fh:
+        for page in pages[1:]:
+            fh.seek((page - 1) * PAGE)
+            fh.write(rng.randbytes(PAGE))
+
+
+def big_app(data_dir: Path, monkeypatch: pytest.MonkeyPatch, qtbot):
+    """The app on a library checked in the background (as one over 32 MB would be)."""
+    from player.app import SegueApp
+    from player.playback.null import NullBackend
+
+    monkeypatch.setattr(dbmod, "CHECK_IN_FOREGROUND_BYTES", 0)
+    app = SegueApp(data_dir, backend_factory=lambda: NullBackend(realtime=True),
+                   enable_mpris=False)
+    qtbot.addWidget(app.window)
+    app.window.show()
+    return app
+
+
+def test_the_window_closes_on_a_big_library_found_damaged(data_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          qtbot) -> None:
+    """The verdict on a big library comes after the window opened: a dialog, and the window
+    closes once it is read; nothing was written."""
+    path = filled_library(data_dir, listens=100)
+    lib = Library(path)
+    lib.record_scan_errors([(f"/m/bad{i}.mp3", "garbled " * 20, 1, 1.0) for i in range(3000)])
+    lib.close()
+    damage_table(path, "scan_errors")
+    before = path.read_bytes()
+    app = big_app(data_dir, monkeypatch, qtbot)
+    try:
+        qtbot.waitUntil(lambda: app.damage_box is not None and app.damage_box.isVisible(),
+                        timeout=60_000)
+        assert "damaged" in app.damage_box.text() and ".damaged-" in app.damage_box.text()
+        app.damage_box.accept()
+        qtbot.waitUntil(lambda: not app.window.isVisible(), timeout=10_000)
+    finally:
+        app.shutdown()
+    assert path.read_bytes() == before
+    assert len(backups(data_dir)) == 1
+
+
+def test_damage_met_by_the_first_read_of_a_big_library(damaged: Path, data_dir: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       qtbot) -> None:
+    """Before its check is done, the window's first read meets the damage: the error is the
+    same one-line refusal, with the copy made."""
+    with pytest.raises(Exception) as caught:
+        big_app(data_dir, monkeypatch, qtbot)
+    error = dbmod.library_error(caught.value, damaged)
+    assert isinstance(error, LibraryDamaged) and error.backup is not None
+    assert error.backup.exists() and "will not write" in str(error)
 
 
 def gui_error(data_dir: Path) -> str:
