@@ -78,6 +78,19 @@ def check_scan(work: Path) -> None:
     stats = json.loads(run(SEGUE, "--data-dir", str(data), "stats", "--json", cwd=work))
     print(f"ok   segue scan: {report['added']} added, 1 broken file reported, "
           f"{report['seconds']} s; stats: {stats.get('tracks', stats)} tracks")
+    # The tag-reading worker processes on their own: they must find Segue in site-packages
+    # (a scan would quietly read in its own process if they could not).
+    import threading
+
+    from player.library.tagworkers import WorkerPool
+
+    os.chdir(work)
+    pool = WorkerPool(1, parent_reads=False)
+    batches = [[str(p) for p in sorted(music.rglob("*.wav"))[:10]]]
+    results = list(pool.run(batches, threading.Event()))
+    if pool.read_by_workers != 1 or not all(row for _, row, _ in results):
+        raise SmokeError(f"a tag-reading worker did not read its batch: {results[:2]}")
+    print("ok   a tag-reading worker process read a batch")
 
 
 def check_desktop_entry(work: Path) -> None:

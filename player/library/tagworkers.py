@@ -235,6 +235,8 @@ class WorkerPool:
                 ready = _receive(proc.stdout) == READY
             except (OSError, EOFError, pickle.UnpicklingError):
                 ready = False  # it never started: the others and this process read its share
+                if not self._stop.is_set():  # (not merely stopped before it was ready)
+                    log.warning("a tag-reading worker did not start; reading without it")
             while ready and not self._stop.is_set():
                 batch = self._todo.get()
                 if batch is None:
