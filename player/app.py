@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: Save the queue and position this often, so that even a kill restores nearly everything.
 STATE_SAVE_INTERVAL_MS = 15_000
+#: The loudness analysis (and a scan for tags an older Segue did not read) waits this long
+#: after start-up, so that the first seconds (torch loading, the first track) have the CPU.
+BACKGROUND_WORK_DELAY_MS = 3_000
 
 
 class SegueApp(QObject):
@@ -56,6 +59,13 @@ class SegueApp(QObject):
 
         self.learning = Learning(self.library, data_dir, self.settings.finetune_every)
         self.window.attach_learning(self.learning)
+        from player.loudness import LoudnessAnalysis
+
+        self.analysis = LoudnessAnalysis(self.library, self)
+        self.window.attach_analysis(self.analysis)
+        # A scan may change files under the analysis: it stops, and resumes after the scan.
+        self.window.scanStarted.connect(self.analysis.cancel)
+        self.window.scanEnded.connect(self.analysis.start)
         self._state_timer = QTimer(self, interval=STATE_SAVE_INTERVAL_MS)
         self._state_timer.timeout.connect(self.save_state)
         self._shut_down = False
@@ -89,6 +99,17 @@ class SegueApp(QObject):
         self._state_timer.start()
         if self.enable_mpris:
             self._start_mpris()
+        QTimer.singleShot(BACKGROUND_WORK_DELAY_MS, self._start_background_work)
+
+    def _start_background_work(self) -> None:
+        """Read tags an older Segue did not (the analysis follows the scan), else measure
+        what is not measured yet (the pass ends at once when nothing is left)."""
+        if self._shut_down:
+            return
+        if self.library.tags_outdated():
+            self.window.start_scan([])
+        elif self.window.scan_job is None:
+            self.analysis.start()
 
     def _start_mpris(self) -> None:
         if not sys.platform.startswith("linux"):
@@ -142,6 +163,7 @@ class SegueApp(QObject):
             return
         self._shut_down = True
         self._state_timer.stop()
+        self.analysis.cancel(wait_s=5)
         self.save_state()
         if self.mpris is not None:
             self.mpris.stop()

@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help="tag-reading processes (default: CPU count)"
     )
 
+    analyse = sub.add_parser(
+        "analyse", aliases=["analyze"],
+        help="measure the loudness and silences of tracks not measured yet (ReplayGain, "
+             "crossfades); resumes where the last run stopped")
+    analyse.add_argument("--json", action="store_true", help="print one JSON object")
+    analyse.add_argument("--limit", type=int, default=None, metavar="N",
+                         help="measure at most N files")
+
     stats = sub.add_parser("stats", help="count tracks, artists, albums and listens")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -130,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from recommender.evaluate_cli import main as evaluate_main  # torch: only on demand
 
         return evaluate_main(args.rest)
-    handler = {"scan": cmd_scan, "stats": cmd_stats, "import": cmd_import,
+    handler = {"scan": cmd_scan, "analyse": cmd_analyse, "analyze": cmd_analyse,
+               "stats": cmd_stats, "import": cmd_import,
                "train": cmd_train, "next": cmd_next,
                "install-desktop": cmd_install_desktop}[args.command]
     return handler(args)
@@ -196,6 +205,40 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if len(result.failed) > 20:
             print(f"  ... and {len(result.failed) - 20} more (segue stats --json lists none; "
                   f"see the scan_errors table)")
+    return EXIT_OK
+
+
+def cmd_analyse(args: argparse.Namespace) -> int:
+    from player.library.analysis import analyse_library
+
+    if args.limit is not None and args.limit < 0:
+        print("segue: --limit must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    library = _open_library(args)
+    if library is None:
+        return EXIT_ERROR
+    bar = None if args.json else TerminalProgress(sys.stderr)
+    try:
+        result = analyse_library(
+            library, progress=(lambda e: bar.show(e.done, e.total, "measuring loudness"))
+            if bar else None, limit=args.limit)
+    except KeyboardInterrupt:  # Ctrl+C: what was measured is kept; the next run resumes
+        print("segue: interrupted; run it again to go on", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        if bar:
+            bar.close()
+        library.close()
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        print(f"{result.analysed} measured, {result.failed} failed in {result.seconds:.1f} s "
+              f"({result.files_per_s:.1f} files/s, {result.realtime:.0f}x real time); "
+              f"{result.remaining} remaining")
+        for path, reason in result.errors[:20]:
+            print(f"  failed: {path}: {reason}")
+        if len(result.errors) > 20:
+            print(f"  ... and {len(result.errors) - 20} more")
     return EXIT_OK
 
 

@@ -101,11 +101,12 @@ def worker_import_path() -> list[str]:
     return out
 
 
-def worker_command() -> list[str]:
-    """The command line of a worker: isolated mode (``-I``: no current folder, no
+def worker_command(module: str = "player.library.tagworkers", *args: str) -> list[str]:
+    """The command line of a worker running ``module.main(*args)`` (the tag readers by
+    default; the loudness analysis uses it too): isolated mode (``-I``: no current folder, no
     ``PYTHON*`` variables, no user site) with the import path set explicitly."""
     bootstrap = (f"import sys; sys.path[:] = {worker_import_path()!r}; "
-                 "from player.library.tagworkers import main; main()")
+                 f"from {module} import main; main(*{args!r})")
     return [sys.executable, "-I", "-c", bootstrap]
 
 
