@@ -155,6 +155,14 @@ def _missing_path(paths: Sequence[str], folders_only: bool = False) -> bool:
     return False
 
 
+def _print_some(lines: Sequence[str], limit: int = 20) -> None:
+    """The first ``limit`` lines, then how many more there were."""
+    for line in lines[:limit]:
+        print(line)
+    if len(lines) > limit:
+        print(f"  ... and {len(lines) - limit} more")
+
+
 def _open_library(args: argparse.Namespace) -> Any:
     """The library of the chosen data dir, or None after printing why it cannot be opened."""
     from player.library.db import Library, LibraryError
@@ -235,10 +243,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
         print(f"{result.analysed} measured, {result.failed} failed in {result.seconds:.1f} s "
               f"({result.files_per_s:.1f} files/s, {result.realtime:.0f}x real time); "
               f"{result.remaining} remaining")
-        for path, reason in result.errors[:20]:
-            print(f"  failed: {path}: {reason}")
-        if len(result.errors) > 20:
-            print(f"  ... and {len(result.errors) - 20} more")
+        _print_some([f"  failed: {path}: {reason}" for path, reason in result.errors])
     return EXIT_OK
 
 
@@ -282,10 +287,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{report.rows} plays read: {report.listens} new listens ({report.matched} "
               f"matched to your library, {report.unmatched} not), {report.duplicates} already "
               f"imported; {report.playlists} playlists")
-        for where, reason in report.errors[:20]:
-            print(f"  skipped: {reason}")
-        if len(report.errors) > 20:
-            print(f"  ... and {len(report.errors) - 20} more")
+        _print_some([f"  skipped: {reason}" for _, reason in report.errors])
     if report.unreadable:  # a file the user gave could not be read at all: not a success
         for path, reason in report.unreadable:
             print(f"segue: {reason}", file=sys.stderr)

@@ -34,10 +34,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from player.library.db import AnalysisTask, Library, Measurement
-from player.library.tagworkers import _receive, _send, worker_command
+from player.library.tagworkers import _receive, _send, serve, worker_command
 
 log = logging.getLogger(__name__)
 
@@ -266,25 +266,19 @@ def lower_priority() -> None:
         log.debug("cannot lower the analysis worker's priority")
 
 
-def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """The worker's loop: a path in, ``("ok", Measurement)`` or ``("error", reason)`` out."""
-    while True:
-        try:
-            path = _receive(stdin)
-        except EOFError:
-            return
-        try:
-            reply: tuple[str, Any] = ("ok", measure(path))
-        except AnalysisError as exc:
-            reply = ("error", str(exc))
-        _send(stdout, reply)
+def _reply(path: str) -> tuple[str, Any]:
+    """One request of the worker: ``("ok", Measurement)`` or ``("error", reason)``."""
+    try:
+        return ("ok", measure(path))
+    except AnalysisError as exc:
+        return ("error", str(exc))
 
 
 def main(low_priority: str = "1") -> None:
     """A worker's entry point (started by :class:`_Worker`)."""
     if low_priority == "1":
         lower_priority()
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    serve(sys.stdin.buffer, sys.stdout.buffer, _reply)
 
 
 class WorkerDied(Exception):
