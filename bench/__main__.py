@@ -39,7 +39,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "retrain_gui": ("bench.retrain_gui:main", [], ["--listens", "5000", "--synthetic"]),
     "import_speed": ("bench.import_speed:main", [], []),
     "handsfree": ("bench.handsfree:main", ["--tracks", "500", "--busy", "--pulse"], ["--tracks", "30"]),
-    "fuzz": ("bench.fuzz:main", ["--inputs", "10000"], ["--inputs", "1000"]),
+    "fuzz": ("bench.fuzz:main", ["--inputs", "10000", "--rows", "10000"],
+             ["--inputs", "1000", "--rows", "1000"]),
     "kills": ("bench.kills:main", ["--kills", "120"], ["--kills", "9"]),
     "sound": ("bench.sound:main", [], ["--quick"]),
 }
