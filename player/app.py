@@ -68,6 +68,7 @@ class SegueApp(QObject):
         # A scan may change files under the analysis: it stops, and resumes after the scan.
         self.window.scanStarted.connect(self.analysis.cancel)
         self.window.scanEnded.connect(self.analysis.start)
+        self.analysis.tagsOutdated.connect(lambda: self.window.start_scan([]))
         self._state_timer = QTimer(self, interval=STATE_SAVE_INTERVAL_MS)
         self._state_timer.timeout.connect(self.save_state)
         self._shut_down = False
@@ -123,14 +124,10 @@ class SegueApp(QObject):
         QTimer.singleShot(BACKGROUND_WORK_DELAY_MS, self._start_background_work)
 
     def _start_background_work(self) -> None:
-        """Read tags an older Segue did not (the analysis follows the scan), else measure
-        what is not measured yet (the pass ends at once when nothing is left)."""
-        if self._shut_down:
-            return
-        if self.library.tags_outdated():
-            self.window.start_scan([])
-        elif self.window.scan_job is None:
-            self.analysis.start()
+        """Measure what is not measured yet (the pass ends at once when nothing is left);
+        first, if an older Segue read the tags, a scan reads them again (the pass follows)."""
+        if not self._shut_down and self.window.scan_job is None:
+            self.analysis.start(check_tags=True)
 
     def _start_mpris(self) -> None:
         if not sys.platform.startswith("linux"):

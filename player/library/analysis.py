@@ -80,6 +80,9 @@ class AnalysisResult:
     seconds: float = 0.0
     audio_seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    #: The library's median track gain after the pass (Library.typical_gain_db), computed
+    #: here, off the GUI thread: a full-table query.
+    typical_gain_db: float | None = None
 
     @property
     def files_per_s(self) -> float:
@@ -376,6 +379,7 @@ def analyse_library(
         worker.close()
     result.cancelled = cancel.is_set()
     result.remaining = library.analysis_remaining()
+    result.typical_gain_db = library.typical_gain_db()
     result.seconds = time.monotonic() - started
     log.info("loudness analysis %s: %d measured, %d failed, %d remaining in %.1f s (%.0fx "
              "real time)", "cancelled" if result.cancelled else "done", result.analysed,

@@ -35,6 +35,7 @@ def test_analysis_runs_at_start_up_and_after_a_scan(tmp_path: Path, data_dir: Pa
         assert len(app.library.all_track_meta()) == 5
         assert not app.window.loudness_status.isVisible()
         assert app.library.analysis_errors() == []
+        assert app.analysis.typical_gain_db == app.library.typical_gain_db() is not None
     finally:
         app.shutdown()
     assert not app.analysis.running
