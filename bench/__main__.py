@@ -42,6 +42,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "fuzz": ("bench.fuzz:main", ["--inputs", "10000", "--rows", "10000"],
              ["--inputs", "1000", "--rows", "1000"]),
     "kills": ("bench.kills:main", ["--kills", "120"], ["--kills", "9"]),
+    "dbcheck": ("bench.dbcheck:main", [], ["--tracks", "1000", "--listens", "5000"]),
     "sound": ("bench.sound:main", [], ["--quick"]),
 }
 
