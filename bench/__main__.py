@@ -32,6 +32,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "startup": ("bench.startup:main", [], []),
     "scan": ("bench.scan:main", [], ["--files", "500,2000"]),
+    "analysis": ("bench.analysis:main", ["--files", "40", "--seconds", "60"],
+                 ["--files", "10", "--seconds", "20"]),
     "rec_speed": ("bench.rec_speed:measure", [], ["--quick"]),
     "quality": ("bench.eval_public:quality", [], ["--quick"]),
     "retrain_gui": ("bench.retrain_gui:main", [], ["--listens", "5000", "--synthetic"]),

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: Save the queue and position this often, so that even a kill restores nearly everything.
 STATE_SAVE_INTERVAL_MS = 15_000
+#: The loudness analysis (and a scan for tags an older Segue did not read) waits this long
+#: after start-up, so that the first seconds (torch loading, the first track) have the CPU.
+BACKGROUND_WORK_DELAY_MS = 3_000
 #: How often the app looks whether a big library's background check is done.
 CHECK_POLL_MS = 250
 
@@ -58,6 +61,14 @@ class SegueApp(QObject):
 
         self.learning = Learning(self.library, data_dir, self.settings.finetune_every)
         self.window.attach_learning(self.learning)
+        from player.loudness import LoudnessAnalysis
+
+        self.analysis = LoudnessAnalysis(self.library, self)
+        self.window.attach_analysis(self.analysis)
+        # A scan may change files under the analysis: it stops, and resumes after the scan.
+        self.window.scanStarted.connect(self.analysis.cancel)
+        self.window.scanEnded.connect(self.analysis.start)
+        self.analysis.tagsOutdated.connect(lambda: self.window.start_scan([]))
         self._state_timer = QTimer(self, interval=STATE_SAVE_INTERVAL_MS)
         self._state_timer.timeout.connect(self.save_state)
         self._shut_down = False
@@ -110,6 +121,13 @@ class SegueApp(QObject):
         self._state_timer.start()
         if self.enable_mpris:
             self._start_mpris()
+        QTimer.singleShot(BACKGROUND_WORK_DELAY_MS, self._start_background_work)
+
+    def _start_background_work(self) -> None:
+        """Measure what is not measured yet (the pass ends at once when nothing is left);
+        first, if an older Segue read the tags, a scan reads them again (the pass follows)."""
+        if not self._shut_down and self.window.scan_job is None:
+            self.analysis.start(check_tags=True)
 
     def _start_mpris(self) -> None:
         if not sys.platform.startswith("linux"):
@@ -163,6 +181,7 @@ class SegueApp(QObject):
             return
         self._shut_down = True
         self._state_timer.stop()
+        self.analysis.cancel(wait_s=5)
         self.save_state()
         if self.mpris is not None:
             self.mpris.stop()

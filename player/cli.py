@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
              "keeping one for this process)"
     )
 
+    analyse = sub.add_parser(
+        "analyse", aliases=["analyze"],
+        help="measure the loudness and silences of tracks not measured yet (ReplayGain, "
+             "crossfades); resumes where the last run stopped")
+    analyse.add_argument("--json", action="store_true", help="print one JSON object")
+    analyse.add_argument("--limit", type=int, default=None, metavar="N",
+                         help="measure at most N files")
+
     stats = sub.add_parser("stats", help="count tracks, artists, albums and listens")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -153,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from player.app import run_gui  # Qt is imported only for the GUI
 
         return run_gui(args.data_path, play=args.play)
-    handler = {"scan": cmd_scan, "stats": cmd_stats, "import": cmd_import,
+    handler = {"scan": cmd_scan, "analyse": cmd_analyse, "analyze": cmd_analyse,
+               "stats": cmd_stats, "import": cmd_import,
                "train": cmd_train, "next": cmd_next,
                "install-desktop": cmd_install_desktop}[args.command]
     try:
@@ -188,6 +197,14 @@ def _missing_path(paths: Sequence[str], folders_only: bool = False) -> bool:
             print(f"segue: {path}: no such {kind}", file=sys.stderr)
             return True
     return False
+
+
+def _print_some(lines: Sequence[str], limit: int = 20) -> None:
+    """The first ``limit`` lines, then how many more there were."""
+    for line in lines[:limit]:
+        print(line)
+    if len(lines) > limit:
+        print(f"  ... and {len(lines) - limit} more")
 
 
 def _open_library(args: argparse.Namespace, create: bool = True) -> Any:
@@ -238,6 +255,35 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_analyse(args: argparse.Namespace) -> int:
+    from player.library.analysis import analyse_library
+
+    if args.limit is not None and args.limit < 0:
+        print("segue: --limit must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    library = _open_library(args)
+    bar = None if args.json else TerminalProgress(sys.stderr)
+    try:
+        result = analyse_library(
+            library, progress=(lambda e: bar.show(e.done, e.total, "measuring loudness"))
+            if bar else None, limit=args.limit)
+    except KeyboardInterrupt:  # Ctrl+C: what was measured is kept; the next run resumes
+        print("segue: interrupted; run it again to go on", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        if bar:
+            bar.close()
+        library.close()
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        print(f"{result.analysed} measured, {result.failed} failed in {result.seconds:.1f} s "
+              f"({result.files_per_s:.1f} files/s, {result.realtime:.0f}x real time); "
+              f"{result.remaining} remaining")
+        _print_some([f"  failed: {path}: {reason}" for path, reason in result.errors])
+    return EXIT_OK
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from player.library.db import LibraryMissing
 
@@ -282,10 +328,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{report.rows} plays read: {report.listens} new listens ({report.matched} "
               f"matched to your library, {report.unmatched} not), {report.duplicates} already "
               f"imported; {report.playlists} playlists")
-        for _where, reason in report.errors[:20]:  # each reason names its file (and row)
-            print(f"  skipped: {reason}")
-        if len(report.errors) > 20:
-            print(f"  ... and {len(report.errors) - 20} more")
+        _print_some([f"  skipped: {reason}" for _, reason in report.errors])
     if report.unreadable:  # a file the user gave could not be read at all: not a success
         for _path, reason in report.unreadable:  # the reason names the file
             print(f"segue: {reason}", file=sys.stderr)
