@@ -338,7 +338,9 @@ class AutoQueue:
         counts.pop(None, None)
         return {a for a, n in counts.items() if n >= self.rules.artist_max}
 
-    def _choose(self, ranked: Sequence[tuple[int, float, str]], strategy: str) -> tuple[int, float, str]:
+    def _choose(
+        self, ranked: Sequence[tuple[int, float, str]], strategy: str
+    ) -> tuple[int, float, str]:
         """The top candidate, or with exploration a draw that favours the top ones.
 
         Rank-based, not score-based: the pickers' scores are on different scales.

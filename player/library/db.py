@@ -9,14 +9,25 @@ earlier version to the current one, each step in one transaction.
 
 Each thread gets its own connection (SQLite connections must not be shared across threads);
 :class:`Library` hands them out through :attr:`Library.db`.
+
+Opening checks the file (``PRAGMA quick_check``): Segue never writes into a damaged database.
+Damage found at open or later is copied aside first (``library.db.damaged-<time>``, before
+anyone tries a repair) and refused with :class:`LibraryDamaged`, naming the copy. Every way
+the library can fail a person — missing, damaged, read-only, busy, disk full — is a
+:class:`LibraryError` subclass with a one-line message (:func:`library_error` turns
+SQLite's exceptions into them).
+The file and its ``-wal``/``-shm`` companions are created owner-only (``0600``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import shutil
 import sqlite3
+import statistics
 import threading
 import time
 import unicodedata
@@ -27,11 +38,19 @@ from typing import Any
 
 import sqlite_utils
 
+from player.playback.gain import LoudnessInfo, album_loudness, lufs_to_gain
+from player.settings import PRIVATE_FILE_MODE, make_private, make_private_dir
+
 log = logging.getLogger(__name__)
 
 DB_FILE = "library.db"
 #: How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_S = 30.0
+#: A file up to this size is checked (``PRAGMA quick_check``: 0.19 s for 7.8 MB, ``python -m
+#: bench dbcheck``) before opening returns; a larger one on a thread of its own, and the first
+#: write waits for the verdict - so that a big library still opens at once, and nothing
+#: writes into a damaged one.
+CHECK_IN_FOREGROUND_BYTES = 16 * 1024 * 1024
 
 #: Columns a scan fills from a file's tags and stat; the rest of ``tracks`` belongs to the app.
 TRACK_FIELDS = (
@@ -49,14 +68,166 @@ TRACK_FIELDS = (
     "duration_ms",
     "format",
     "has_cover",
+    "rg_track_gain",  # ReplayGain tags: dB towards -18 LUFS, peaks linear (tags.ReplayGainTags)
+    "rg_track_peak",
+    "rg_album_gain",
+    "rg_album_peak",
+    "tags_version",  # derived: which tag reader wrote the row (see TAGS_VERSION)
     "search",  # derived: folded title/artist/album text for the search box (see fold())
 )
 
 LISTEN_SOURCES = ("user", "auto", "import")
 
+#: What the tag reader extracts; raised when it learns a new field (2: ReplayGain). A row
+#: written by an older reader is reported changed to the scanner (:meth:`Library.known_files`),
+#: so the next scan reads it again; its stored size and mtime stay as they were.
+TAGS_VERSION = 2
+#: The loudness analysis's algorithm (player.library.analysis): a row of an older one is redone.
+ANALYSIS_VERSION = 1
+
 
 class LibraryError(Exception):
     """The library database cannot be opened or used; the message says why, for a person."""
+
+
+class LibraryMissing(LibraryError):
+    """There is no library file yet (and the caller asked not to create one)."""
+
+
+class LibraryDamaged(LibraryError):
+    """The file is damaged: Segue will not write into it. ``backup`` is the copy made."""
+
+    def __init__(self, message: str, backup: Path | None = None) -> None:
+        super().__init__(message)
+        self.backup = backup
+
+
+class LibraryReadOnly(LibraryError):
+    """The file or its folder cannot be written."""
+
+
+class LibraryBusy(LibraryError):
+    """Another program held the write lock longer than the busy timeout: try again later."""
+
+
+class LibraryFull(LibraryError):
+    """The disk (or quota) holding the library is full."""
+
+
+#: SQLite's primary result codes (``sqlite3.Error.sqlite_errorcode & 0xff``) by meaning.
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
+_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
+
+
+def library_error(exc: BaseException, path: Path) -> LibraryError | None:
+    """The one-line :class:`LibraryError` for an exception met while using the library at
+    ``path``, or None when it is not a problem of the library's file or disk (a bug)."""
+    if isinstance(exc, LibraryError):
+        return exc
+    folder = path.parent
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return LibraryFull(f"no space left on the disk holding {exc.filename or folder}")
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return LibraryReadOnly(f"cannot write {exc.filename or folder}: "
+                                   f"{(exc.strerror or str(exc)).lower()}")
+        return LibraryError(f"{exc.filename or folder}: {(exc.strerror or str(exc)).lower()}")
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    text = " ".join(str(exc).split())[:300]  # one line
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in text:
+        return LibraryBusy(
+            f"the library {path} is busy: another program has held its write lock for over "
+            f"{BUSY_TIMEOUT_S:.0f} s; try again when it is done")
+    if code == _SQLITE_FULL or (code == _SQLITE_IOERR and _disk_full(folder)):
+        return LibraryFull(f"no space left on the disk holding {path}; nothing was lost, "
+                           "free some space and try again")
+    if code == _SQLITE_READONLY or "readonly" in text:
+        return LibraryReadOnly(f"the library {path} is read-only; Segue needs to write to it "
+                               "and to its folder")
+    if code == _SQLITE_CORRUPT or "malformed" in text:
+        return damaged(path, text)
+    if code == _SQLITE_NOTADB:
+        return LibraryError(f"cannot open the library {path}: {text}")
+    if code == _SQLITE_CANTOPEN:
+        return LibraryError(f"cannot open the library {path}: {text} (is its folder "
+                            "readable and writable?)")
+    return LibraryError(f"the library {path}: {text}")
+
+
+def damaged(path: Path, detail: str) -> LibraryDamaged:
+    """The error for a damaged library at ``path``, after copying the file aside (once per
+    damaged state, before anyone tries a repair): its message names the copy."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(_mtime(path)))
+    backup: Path | None = path.with_name(f"{path.name}.damaged-{stamp}")
+    try:
+        if not backup.exists():  # the same damaged file is copied once
+            for suffix in ("", "-wal"):
+                source = path.with_name(path.name + suffix)
+                if source.exists():
+                    target = backup.with_name(backup.name + suffix)
+                    shutil.copyfile(source, target)
+                    make_private(target)
+        saved = f"A copy is at {backup}"
+    except OSError as exc:
+        backup, saved = None, f"It could not be copied aside ({exc.strerror or exc})"
+    detail = " ".join(detail.split())
+    log.error("library %s is damaged: %s", path, detail)
+    salvage = f" (to salvage its rows: sqlite3 {backup} .recover | sqlite3 {path})"
+    return LibraryDamaged(
+        f"the library {path} is damaged ({detail[:120]}); Segue will not write to it. "
+        f"{saved}. Move {path.name} away to start a new library{salvage if backup else ''}",
+        backup)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def _quick_check(conn: sqlite3.Connection) -> None:
+    """``PRAGMA quick_check``: raise SQLite's "malformed" error for a damaged file."""
+    problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+    if problems != ["ok"]:
+        detail = " ".join(" ".join(map(str, problems)).split())  # one line
+        raise sqlite3.DatabaseError(f"database disk image is malformed: {detail[:200]}")
+
+
+def _disk_full(folder: Path) -> bool:
+    """SQLite reports some full disks as a bare I/O error: look at the free space."""
+    try:
+        return shutil.disk_usage(folder).free < 64 * 1024
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisTask:
+    """A track the loudness analysis has to (re)do: its file as the library knows it."""
+
+    track_id: int
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """What the loudness analysis measured in one file (player.library.analysis)."""
+
+    #: Integrated loudness (EBU R128 / ITU-R BS.1770), LUFS; None for silence or a file
+    #: shorter than one 400 ms block.
+    integrated_lufs: float | None
+    #: Sample peak, linear (1.0 = full scale).
+    peak: float
+    #: Silence (below the analysis' threshold) before the first and after the last sound.
+    lead_silence_ms: int
+    trail_silence_ms: int
+    #: The decoded length.
+    duration_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +341,8 @@ def _migrate_to_2(db: sqlite_utils.Database) -> None:
 def fold(text: str) -> str:
     """Text as the search box compares it: compatibility forms unified, case and accents
     dropped ("Björk", "BJORK" and "bjork" are one), white space collapsed."""
+    if text.isascii():  # most tags: nothing to decompose (a scan folds every track's text)
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())
@@ -192,9 +365,39 @@ def _migrate_to_3(db: sqlite_utils.Database) -> None:
     )
 
 
+_SCHEMA_V4 = """
+ALTER TABLE tracks ADD COLUMN rg_track_gain REAL;
+ALTER TABLE tracks ADD COLUMN rg_track_peak REAL;
+ALTER TABLE tracks ADD COLUMN rg_album_gain REAL;
+ALTER TABLE tracks ADD COLUMN rg_album_peak REAL;
+ALTER TABLE tracks ADD COLUMN tags_version INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE loudness (
+    track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+    -- the file as it was analysed: a track whose size or mtime differs is analysed again
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    version INTEGER NOT NULL,
+    analysed_at REAL NOT NULL,
+    integrated_lufs REAL,
+    peak REAL,
+    lead_silence_ms INTEGER,
+    trail_silence_ms INTEGER,
+    duration_ms INTEGER,
+    -- why the file could not be analysed (the measurements are then NULL)
+    error TEXT
+)
+"""
+
+
+def _migrate_to_4(db: sqlite_utils.Database) -> None:
+    """ReplayGain tags per track (rows read before are re-read by the next scan: their
+    ``tags_version`` is 1) and the loudness analysis' results."""
+    _run_script(db, _SCHEMA_V4)
+
+
 #: MIGRATIONS[n] takes a database at version n to version n + 1.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_to_1, _migrate_to_2, _migrate_to_3]
+    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -211,7 +414,10 @@ class Library:
     (``BEGIN IMMEDIATE``) so that two writers queue instead of failing with "database is locked".
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        """Open the library at ``path``: checked, migrated, ready. ``create=False``: raise
+        :class:`LibraryMissing` instead of creating a new one. Any problem is a
+        :class:`LibraryError` with a one-line message."""
         self.path = Path(path)
         self._local = threading.local()
         # Every connection with its thread: a finished thread's connection is closed when
@@ -219,22 +425,97 @@ class Library:
         # the garbage collector - in practice one more open connection per worker job).
         self._conns: list[tuple[threading.Thread, sqlite_utils.Database]] = []
         self._conns_lock = threading.Lock()
-        if self.path.exists() and self.path.is_dir():
-            raise LibraryError(f"cannot open the library: {self.path} is a folder, not a file")
+        self._checked = threading.Event()  # set once the file's check has a verdict
+        self._damaged: LibraryDamaged | None = None
+        self._checker: sqlite3.Connection | None = None
+        self._prepare_file(create)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LibraryError(f"cannot create the data folder {self.path.parent}: {exc}") from exc
-        try:
+            self._start_check()
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.Error, OSError) as exc:
             self.close()
-            raise LibraryError(f"cannot open the library {self.path}: {exc}") from exc
+            raise library_error(exc, self.path) from exc
+        except LibraryError:
+            self.close()
+            raise
 
     @classmethod
-    def open(cls, data_dir: str | os.PathLike[str]) -> "Library":
-        """Open (creating if needed) ``<data_dir>/library.db``."""
-        return cls(Path(data_dir) / DB_FILE)
+    def open(cls, data_dir: str | os.PathLike[str], *, create: bool = True) -> "Library":
+        """Open (creating if needed, unless ``create`` is False) ``<data_dir>/library.db``."""
+        return cls(Path(data_dir) / DB_FILE, create=create)
+
+    # -- the file ----------------------------------------------------------------------------
+
+    def _prepare_file(self, create: bool) -> None:
+        """The file exists (created owner-only), is a file, and can be written."""
+        path = self.path
+        if path.is_dir():
+            raise LibraryError(f"cannot open the library: {path} is a folder, not a file")
+        if not path.exists() and not create:
+            raise LibraryMissing(f"there is no library at {path} yet")
+        try:
+            make_private_dir(path.parent)
+            if not path.exists():
+                # Created here, 0600, because SQLite gives its -wal and -shm files the mode of
+                # the database file: the listening log is readable by its owner only.
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+        except OSError as exc:
+            if exc.errno == errno.ENOTDIR or path.parent.is_file():
+                raise LibraryError(f"cannot use the data folder {path.parent}: it is a "
+                                   "file, not a folder") from exc
+            raise library_error(exc, path) from exc
+        for companion in (path, *self._companions()):
+            make_private(companion)
+        for target in (path, path.parent):
+            if not os.access(target, os.W_OK):
+                raise LibraryReadOnly(
+                    f"the library {path} is read-only "
+                    f"({'its folder' if target != path else 'the file'} cannot be written); "
+                    "Segue needs to write to it")
+
+    def _companions(self) -> list[Path]:
+        return [self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm")]
+
+    def _start_check(self) -> None:
+        """Check the file now (small) or on a thread (large: see CHECK_IN_FOREGROUND_BYTES)."""
+        if self.path.stat().st_size <= CHECK_IN_FOREGROUND_BYTES:
+            _quick_check(self.db.conn)  # raises for a damaged file
+            self._checked.set()
+            return
+        self._checker = self._connect()
+        threading.Thread(target=self._check_in_background, args=(self._checker,),
+                         name="segue-db-check", daemon=True).start()
+
+    def _check_in_background(self, conn: sqlite3.Connection) -> None:
+        try:
+            _quick_check(conn)
+        except sqlite3.Error as exc:
+            error = library_error(exc, self.path)
+            if isinstance(error, LibraryDamaged):
+                self._damaged = error
+            elif "interrupt" not in str(exc):  # close() stops a check that is no longer needed
+                log.warning("could not check the library %s: %s", self.path, exc)
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            self._checked.set()
+
+    @property
+    def checked(self) -> bool:
+        """True once the file's check has a verdict (at once for a file checked at open)."""
+        return self._checked.is_set()
+
+    @property
+    def damage(self) -> "LibraryDamaged | None":
+        """What the check found wrong (None: sound, or not known yet: see :attr:`checked`)."""
+        return self._damaged
+
+    def require_sound(self) -> None:
+        """Wait for the file's check; raise :class:`LibraryDamaged` if it failed. Every write
+        transaction calls this first."""
+        self._checked.wait()
+        if self._damaged is not None:
+            raise self._damaged
 
     # -- connections -------------------------------------------------------------------------
 
@@ -284,6 +565,9 @@ class Library:
 
     def close(self) -> None:
         """Close every thread's connection (call once, at shutdown)."""
+        if self._checker is not None and not self._checked.is_set():
+            with contextlib.suppress(sqlite3.Error):
+                self._checker.interrupt()  # a background check nobody waits for any more
         with self._conns_lock:
             dbs = [db for _, db in self._conns]
             self._conns = []
@@ -303,6 +587,7 @@ class Library:
         if db.conn.in_transaction:  # nested use: join the outer transaction
             yield db
             return
+        self.require_sound()
         db.conn.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -362,9 +647,21 @@ class Library:
     # -- tracks, for the scanner -------------------------------------------------------------
 
     def known_files(self) -> dict[str, KnownFile]:
-        """Every track's path with what decides whether it must be re-read."""
-        rows = self.db.conn.execute("SELECT path, id, size, mtime, missing FROM tracks")
+        """Every track's path with what decides whether it must be re-read.
+
+        A row whose tags an older reader wrote (``tags_version``) is reported with an mtime
+        no file has, so that the scanner reads it again and fills the new fields.
+        """
+        rows = self.db.conn.execute(
+            "SELECT path, id, size, CASE WHEN tags_version < ? THEN -1.0 ELSE mtime END, "
+            "missing FROM tracks", (TAGS_VERSION,))
         return {p: KnownFile(i, s, m, bool(x)) for p, i, s, m, x in rows}
+
+    def tags_outdated(self) -> int:
+        """Present tracks whose tags an older tag reader wrote: the next scan reads them."""
+        return int(self.db.conn.execute(
+            "SELECT count(*) FROM tracks WHERE missing = 0 AND tags_version < ?",
+            (TAGS_VERSION,)).fetchone()[0])
 
     def tracks_by_id(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """Full rows of the given tracks."""
@@ -479,6 +776,113 @@ class Library:
         """Remember (or clear) why a track could not be played."""
         with self.transaction() as db:
             db.conn.execute("UPDATE tracks SET play_error = ? WHERE id = ?", (reason, track_id))
+
+    # -- loudness: the analysis pass writes it, playback reads it -----------------------------
+
+    #: A loudness row describes the track's current file, by the current algorithm.
+    _FRESH = "l.size = t.size AND l.mtime = t.mtime AND l.version = {v}".format(v=ANALYSIS_VERSION)
+
+    def analysis_todo(self, limit: int | None = None) -> list[AnalysisTask]:
+        """Present tracks whose loudness is unknown or stale (the file's size or mtime
+        changed since, or an older analysis), in id order."""
+        sql = ("SELECT t.id, t.path, t.size, t.mtime FROM tracks t "
+               "LEFT JOIN loudness l ON l.track_id = t.id "
+               f"WHERE t.missing = 0 AND (l.track_id IS NULL OR NOT ({self._FRESH})) "
+               "ORDER BY t.id")
+        params: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [AnalysisTask(*row) for row in self.db.conn.execute(sql, params)]
+
+    def analysis_remaining(self) -> int:
+        """How many present tracks the analysis pass still has to do."""
+        return int(self.db.conn.execute(
+            "SELECT count(*) FROM tracks t LEFT JOIN loudness l ON l.track_id = t.id "
+            f"WHERE t.missing = 0 AND (l.track_id IS NULL OR NOT ({self._FRESH}))"
+        ).fetchone()[0])
+
+    def save_loudness(
+        self, task: AnalysisTask, measured: Measurement | None, error: str | None = None
+    ) -> None:
+        """Store one file's analysis (or why it failed: it is not tried again until the file
+        changes), tied to the size and mtime it had when the task was made."""
+        m = measured
+        with self.transaction() as db:
+            db.conn.execute(
+                "INSERT OR REPLACE INTO loudness(track_id, size, mtime, version, analysed_at, "
+                "integrated_lufs, peak, lead_silence_ms, trail_silence_ms, duration_ms, error) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM tracks WHERE id = ?)",
+                (task.track_id, task.size, task.mtime, ANALYSIS_VERSION, time.time(),
+                 m and m.integrated_lufs, m and m.peak, m and m.lead_silence_ms,
+                 m and m.trail_silence_ms, m and m.duration_ms, error, task.track_id),
+            )
+
+    def analysis_errors(self) -> list[tuple[str, str]]:
+        """``(path, reason)`` of present files the analysis could not decode."""
+        return [tuple(r) for r in self.db.conn.execute(
+            "SELECT t.path, l.error FROM loudness l JOIN tracks t ON t.id = l.track_id "
+            f"WHERE l.error IS NOT NULL AND t.missing = 0 AND {self._FRESH} ORDER BY t.path")]
+
+    def loudness(self, track_id: int) -> LoudnessInfo:
+        """Everything known of a track's loudness, for playback (an empty info for an unknown
+        track). Measurements of a file that changed since are left out."""
+        rows = list(self.db.query(
+            "SELECT t.path, t.album, t.albumartist, t.rg_track_gain, t.rg_track_peak, "
+            "t.rg_album_gain, t.rg_album_peak, l.integrated_lufs, l.peak, l.lead_silence_ms, "
+            f"l.trail_silence_ms, l.duration_ms FROM tracks t LEFT JOIN loudness l "
+            f"ON l.track_id = t.id AND {self._FRESH} WHERE t.id = ?", [track_id]))
+        if not rows:
+            return LoudnessInfo()
+        r = rows[0]
+        album_lufs, album_peak = self._album_loudness(r)
+        return LoudnessInfo(
+            tag_track_gain=r["rg_track_gain"], tag_track_peak=r["rg_track_peak"],
+            tag_album_gain=r["rg_album_gain"], tag_album_peak=r["rg_album_peak"],
+            measured_lufs=r["integrated_lufs"], measured_peak=r["peak"],
+            album_lufs=album_lufs, album_measured_peak=album_peak,
+            lead_silence_ms=r["lead_silence_ms"], trail_silence_ms=r["trail_silence_ms"],
+            duration_ms=r["duration_ms"],
+        )
+
+    def _album_loudness(self, track: dict[str, Any]) -> tuple[float | None, float | None]:
+        """The measured loudness and peak of the track's album, once every present track of
+        it is analysed (else None, None). An album is the tracks with the same album tag and
+        the same album artist, or, without one, in the same folder."""
+        if not track["album"]:
+            return None, None
+        key = _album_key(track)
+        rows = self.db.query(
+            "SELECT t.path, t.album, t.albumartist, l.integrated_lufs, l.peak, l.duration_ms, "
+            "l.lead_silence_ms, l.trail_silence_ms, l.version IS NOT NULL AS fresh "
+            f"FROM tracks t LEFT JOIN loudness l ON l.track_id = t.id AND {self._FRESH} "
+            "WHERE t.album = ? AND t.missing = 0", [track["album"]])
+        parts, peaks = [], []
+        for row in rows:
+            if _album_key(row) != key:
+                continue
+            if not row["fresh"]:
+                return None, None
+            if row["peak"] is not None:
+                peaks.append(row["peak"])
+            audible = (row["duration_ms"] or 0) - (row["lead_silence_ms"] or 0) - (
+                row["trail_silence_ms"] or 0)
+            parts.append((row["integrated_lufs"], audible))
+        return album_loudness(parts), max(peaks, default=None)
+
+    def typical_gain_db(self) -> float | None:
+        """The median track gain of the library (tags, else measured), or None when nothing
+        is known: what playback assumes for a track not analysed yet."""
+        gains = [
+            g if g is not None else lufs_to_gain(lufs)
+            for g, lufs in self.db.conn.execute(
+                "SELECT t.rg_track_gain, l.integrated_lufs FROM tracks t "
+                f"LEFT JOIN loudness l ON l.track_id = t.id AND {self._FRESH} "
+                "WHERE t.missing = 0 AND (t.rg_track_gain IS NOT NULL "
+                "OR l.integrated_lufs IS NOT NULL)")
+        ]
+        return statistics.median(gains) if gains else None
 
     # -- the listening log ---------------------------------------------------------------------
 
@@ -675,7 +1079,10 @@ class Library:
         return matched + unmatched, matched
 
     def save_playlist(
-        self, name: str, source_path: str, items: Sequence[tuple[int | None, str | None, str | None]]
+        self,
+        name: str,
+        source_path: str,
+        items: Sequence[tuple[int | None, str | None, str | None]],
     ) -> int:
         """Store a playlist ``(track_id or None, artist, title)`` per entry, replacing one
         imported before from the same source. Returns its id."""
@@ -727,9 +1134,16 @@ class Library:
 
 
 def _track_values(row: dict[str, Any]) -> list[Any]:
-    """The row's :data:`TRACK_FIELDS` in order; has_cover defaults to 0, search is derived."""
-    values = {"has_cover": 0, **row, "search": search_text(row)}
+    """The row's :data:`TRACK_FIELDS` in order; has_cover defaults to 0, search and
+    tags_version are derived."""
+    values = {"has_cover": 0, **row, "search": search_text(row), "tags_version": TAGS_VERSION}
     return [values.get(f) for f in TRACK_FIELDS]
+
+
+def _album_key(row: dict[str, Any]) -> tuple[str, str]:
+    """What makes two tracks one album for album gain (see :meth:`Library.loudness`)."""
+    artist = row["albumartist"]
+    return (row["album"], fold(artist) if artist else os.path.dirname(row["path"]))
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

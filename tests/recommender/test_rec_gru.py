@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -13,6 +12,8 @@ import torch
 
 from recommender.api import Cancelled, Config, Event, Recommender, TrainingError
 from recommender.evaluate import UserData, evaluate_model
+
+pytestmark = pytest.mark.slow  # real torch training in nearly every test
 
 CYCLE = [f"t{i}" for i in range(8)]
 
@@ -152,11 +153,9 @@ def test_cancel_stops_training_promptly_and_keeps_the_old_model() -> None:
         cancel.set()
 
     rec = Recommender(tiny(epochs=1000))
-    t0 = time.perf_counter()
     with pytest.raises(Cancelled):
         rec.fit(cycle_sessions(), progress=progress, cancel=cancel)
-    assert time.perf_counter() - t0 < 20  # "promptly": within one step, even on a busy box
-    assert len(calls) == 1 and not rec.fitted
+    assert len(calls) == 1 and not rec.fitted  # promptly: after the step that saw the cancel
     # Cancelling a fine-tune leaves the fitted model untouched.
     rec = Recommender(tiny(epochs=2)).fit(cycle_sessions(10))
     before = rec.net.item.weight.clone()
@@ -215,16 +214,14 @@ def test_finetune_grows_vocabulary_new_track_starts_as_a_cold_track() -> None:
     # offset and its bias the cold bias, on top of its fields (artist A, like t0..t2).
     row = rec.vocab.get("new-a")
     learned, cold = net.output_vectors(torch.tensor([row]))
-    assert torch.allclose(learned, cold + net.cold - net.cold)
+    assert torch.allclose(learned, cold)
     assert torch.equal(net.bias[row], net.cold_bias[0])
     artist = net.item_fields[:, 0]
     assert artist[row] == artist[rec.vocab.get("t0")] != 0
     assert artist[rec.vocab.get("new-x")] == 0  # no artist: the genre alone
-    # A real fine-tune keeps the new track close to its artist and runs quickly.
+    # A real fine-tune (its time, target < 5 s, is measured in bench/rec_speed.py).
     rec.config.finetune_epochs = 2
-    t0 = time.perf_counter()
     rec.fit([["t1", "new-a2", "t2"]], metadata={"new-a2": {"artist": "A"}})
-    assert time.perf_counter() - t0 < 30  # the 5 s target is measured in bench/rec_speed.py
     assert rec.metrics["finetunes"] == 2
 
 
