@@ -178,6 +178,12 @@ class AutoQueue:
         tracks = {t["id"]: t for t in self.library.queueable_tracks()}
         history = self.library.listens(limit=TRANSITION_WINDOW, newest_first=True)
         history.reverse()
+        if current is not None and (not history or history[-1]["track_id"] != current):
+            # The track the pick follows is not logged yet: its listen opens at its first
+            # audible sample, and a queued track's only when it plays. It is the context's
+            # last play all the same.
+            history.append({"track_id": current, "started_at": self.clock(), "ended_at": None,
+                            "skipped": 0, "source": "user", "artist": None, "title": None})
         return Context(current, history, tracks, set(exclude))
 
     def pick(self, current: int | None, exclude: Iterable[int] = ()) -> Pick | None:

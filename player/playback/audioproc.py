@@ -52,7 +52,7 @@ TICK_MS = 5
 #: Fades for pause/resume and seek: long enough to be no click, short enough to be instant.
 FADE_MS = 8
 #: How often a position event is sent while playing.
-POSITION_EVERY_S = 0.1
+POSITION_EVERY_S = 0.05
 #: While waiting for the first samples of a track, keep at most this much silence queued.
 WAIT_SILENCE_MS = 10
 
@@ -151,6 +151,7 @@ class Decoder(threading.Thread):
         self.commands: queue.Queue[dict[str, Any]] = queue.Queue()
         self.gen = 0
         self._ended = True  # nothing to decode
+        self._ended_naturally = False  # ...because the last track ran out (not a stop)
         self._lead = int(RING_LEAD_S * rate)
 
     def run(self) -> None:
@@ -182,6 +183,7 @@ class Decoder(threading.Thread):
                     self.events.send("failed", tag=cue.tag, gen=self.gen, reason=str(exc))
                     return
                 self._ended = False
+                self._ended_naturally = False
                 self.events.send("loaded", tag=cue.tag, gen=self.gen, duration_ms=duration)
             elif kind == "set_next":
                 cue = Cue.from_json(cmd["cue"]) if cmd.get("cue") else None
@@ -193,8 +195,12 @@ class Decoder(threading.Thread):
                     return
                 if cue is not None:
                     self.events.send("next_ready", tag=cue.tag, duration_ms=duration)
-                    if self._ended and self.pipeline.current is None:
-                        pass  # the current track already ended: the app will load it
+                    if self._ended and self._ended_naturally \
+                            and self.pipeline.resume_with_next():
+                        # The decoder had already reached the end (a short track, a late
+                        # pick): the new track's blocks go in after the end marker, and the
+                        # writer carries on through it if it has not played the end yet.
+                        self._ended = False
             elif kind == "seek":
                 self.gen = cmd["gen"]
                 try:
@@ -223,6 +229,7 @@ class Decoder(threading.Thread):
         if block is None:
             self.ring.push(self.gen, _End())
             self._ended = True
+            self._ended_naturally = self.pipeline.current is None
         else:
             self.ring.push(self.gen, block)
 
@@ -252,6 +259,7 @@ class Writer:
         self.underruns = 0
         self._wrote_audio = False  # the last tick wrote music (not silence)
         self._decoder_late = False
+        self._awaiting = True
         self._tags_written: set[int] = set()
         self._last_pos_sent = 0.0
         self._fade = max(1, FADE_MS * rate // 1000)
@@ -268,10 +276,13 @@ class Writer:
         elif kind in ("load", "seek", "stop"):
             self.gen = cmd["gen"]
             self.end_at = None
+            self._awaiting = True  # no music of this generation yet: silence is expected
             if kind == "load":
                 cue = Cue.from_json(cmd["cue"])
                 self.gains[cue.tag] = cue.gain
                 self.audible_tag = None
+                # The app shows a loaded track as stopped until its first sample is heard.
+                self.heard_state = "stopped"
                 self._tags_written.discard(cue.tag)
             if kind == "stop":
                 self.playing = False
@@ -335,7 +346,8 @@ class Writer:
                 if room > 0:
                     self._write_silence(min(free, room))
                 if self.playing and head is None and self.end_at is None \
-                        and self.heard_state == "playing" and not self._decoder_late:
+                        and self.heard_state == "playing" and not self._decoder_late \
+                        and not self._awaiting:
                     self._decoder_late = True  # a gap of our own making: count it too
                     self.underruns += 1
                     log.warning("decoder late (%d underruns so far)", self.underruns)
@@ -347,6 +359,9 @@ class Writer:
                 if self.end_at is None:
                     self.end_at = self.written
                 continue
+            # Music after an end marker: a next track was set in time; the end is called off.
+            self.end_at = None
+            self._awaiting = False
             free -= self._write_block(gen, item, free, target=1.0)
 
     def _write_block(self, gen: int, block: Block, free: int, target: float) -> int:

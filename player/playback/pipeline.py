@@ -172,6 +172,14 @@ class Pipeline:
         self.next = source
         return source.duration_ms
 
+    def resume_with_next(self) -> bool:
+        """After the current track ended with nothing next, a next one was set: make it
+        current, so that its samples follow those already produced. False if there is none."""
+        if self.current is not None or self.next is None:
+            return False
+        self.current, self.next = self.next, None
+        return True
+
     def seek(self, ms: int) -> None:
         """Jump within the current track, sample-accurately."""
         if self.current is None:

@@ -98,9 +98,15 @@ class StreamBackend(Backend):
         self._first_sound = QTimer(self, singleShot=True)
         self._first_sound.setInterval(int(FIRST_SOUND_TIMEOUT_S * 1000))
         self._first_sound.timeout.connect(self._no_sound)
-        self._start_process()
+        # Started from the event loop (or by the first command), so that the volume and rate
+        # set right after construction are its start-up values, not a restart.
+        QTimer.singleShot(0, self._ensure_process)
 
     # -- the process -------------------------------------------------------------------------
+
+    def _ensure_process(self) -> None:
+        if self._proc is None and not self._shut_down:
+            self._start_process()
 
     def _start_process(self) -> None:
         self._started_at = time.monotonic()
@@ -128,6 +134,7 @@ class StreamBackend(Backend):
         self._relay.event.emit({"ev": "exit", "pid": proc.pid})
 
     def _send(self, cmd: dict[str, Any]) -> None:
+        self._ensure_process()
         line = json.dumps(cmd, separators=(",", ":")) + "\n"
         with self._write_lock:
             try:
@@ -142,24 +149,27 @@ class StreamBackend(Backend):
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.kill()
+        self._proc = None
         cue = self._cue
         self._cue, self._next = None, None
         self._set_state(PlaybackState.STOPPED)
         if self._shut_down:
             return
         wait = RESTART_MIN_INTERVAL_S - (time.monotonic() - self._started_at)
-        QTimer.singleShot(max(0, int(wait * 1000)), self._start_process)
+        QTimer.singleShot(max(0, int(wait * 1000)), self._ensure_process)
         if cue is not None:
             self.failed.emit(reason)
 
     def _no_sound(self) -> None:
-        if self._want_play and self._state is not PlaybackState.PLAYING and self._cue:
+        if not self._shut_down and self._want_play and self._state is not PlaybackState.PLAYING and self._cue:
             log.warning("no sound from %s after %.0f s", self._cue.path, FIRST_SOUND_TIMEOUT_S)
             self._restart("no sound came out of the file (corrupt or unsupported)")
 
     # -- events (GUI thread) -----------------------------------------------------------------
 
     def _on_event(self, event: dict[str, Any]) -> None:
+        if self._shut_down:
+            return
         kind = event.get("ev")
         gen = event.get("gen")
         current = self._cue.tag if self._cue else None
@@ -303,7 +313,7 @@ class StreamBackend(Backend):
         if rate == self._rate:
             return
         self._rate = rate
-        if self._cue is None:
+        if self._proc is not None and self._cue is None:
             # The old process's exit event names its pid, which is no longer ours: ignored.
             proc = self._proc
             self._send({"cmd": "quit"})
