@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from player import memory
+from player import memory, resources
 from player.autoqueue import AutoQueue, Rules
 from player.library.db import Library, LibraryError
 from player.playback.base import Backend
@@ -29,7 +29,6 @@ from player.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 #: Save the queue and position this often, so that even a kill restores nearly everything.
 STATE_SAVE_INTERVAL_MS = 15_000
 
@@ -195,9 +194,8 @@ def run_gui(data_dir_arg: str | None = None, play: bool = False) -> int:
     app.setApplicationName("Segue")
     app.setApplicationDisplayName("Segue")
     app.setDesktopFileName("segue")
-    icon = RESOURCES / "segue.png"
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    with resources.path(resources.ICON_PNG) as icon:
+        app.setWindowIcon(QIcon(QPixmap(str(icon))))  # read now: the path lives for the block
     data_dir = resolve_data_dir(data_dir_arg)
     from player.single_instance import SingleInstance
 

@@ -50,6 +50,10 @@ class TrackSpec:
     pitch: float = 440.0  # the tune's base frequency: different tracks sound different
     cover: bool = False
     cover_rgb: tuple[int, int, int] = (200, 80, 40)
+    #: Loudness tags written as given, (key, text) each: ("REPLAYGAIN_TRACK_GAIN", "-6.5 dB"),
+    #: ("R128_TRACK_GAIN", "-512")... into the family's own place (ID3 TXXX, Vorbis comment,
+    #: APEv2, MP4 ``----:com.apple.iTunes:`` atom).
+    gain_tags: tuple[tuple[str, str], ...] = ()
 
 
 def available_formats() -> list[str]:
@@ -76,6 +80,49 @@ def synth_wav(
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(bytes(frames))
+
+
+def tone_wav(
+    path: str | os.PathLike[str],
+    seconds: float,
+    freq: float = 997.0,
+    dbfs: float = -20.0,
+    channels: int = 1,
+    rate: int = 48000,
+    lead_s: float = 0.0,
+    trail_s: float = 0.0,
+) -> None:
+    """A 16-bit WAV of a sine at ``dbfs`` (peak) in every channel, between exact silences.
+
+    Known loudness (ITU-R BS.1770): a 997 Hz sine at -20 dBFS measures -23.0 LUFS in one
+    channel and -20.0 LUFS in two.
+    """
+    import numpy as np
+
+    t = np.arange(int(round(seconds * rate))) / rate
+    tone = 10 ** (dbfs / 20) * np.sin(2 * np.pi * freq * t)
+    signal = np.concatenate([np.zeros(int(round(lead_s * rate))), tone,
+                             np.zeros(int(round(trail_s * rate)))])
+    pcm = np.round(signal * 32767).astype("<i2")
+    with wave.open(os.fspath(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(np.repeat(pcm, channels).tobytes())
+
+
+def set_opus_output_gain(path: str | os.PathLike[str], db: float) -> None:
+    """Rewrite an Opus file's header output gain (Q7.8 dB, which decoders apply)."""
+    from mutagen.ogg import OggPage
+
+    with open(path, "r+b") as f:
+        page = OggPage(f)
+        head = bytearray(page.packets[0])
+        struct.pack_into("<h", head, 16, int(round(db * 256)))
+        page.packets[0] = bytes(head)
+        data = page.write()  # same size, a new checksum
+        f.seek(0)
+        f.write(data)
 
 
 def encode(wav: Path, fmt: str, dest: Path) -> None:
@@ -133,7 +180,7 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
     import mutagen
     from mutagen import id3
     from mutagen.flac import Picture
-    from mutagen.mp4 import MP4, MP4Cover
+    from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
 
     fields = {
         "title": spec.title,
@@ -162,6 +209,8 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
         }
         for key, value in fields.items():
             audio.tags.add(frames[key](encoding=3, text=value.split("\x00")))
+        for key, value in spec.gain_tags:
+            audio.tags.add(id3.TXXX(encoding=3, desc=key, text=[value]))
         if spec.cover:
             audio.tags.add(id3.APIC(encoding=3, mime="image/png", type=3, desc="",
                                     data=png_bytes(rgb=spec.cover_rgb)))
@@ -185,6 +234,8 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
         if "discnumber" in fields:
             num, _, total = fields["discnumber"].partition("/")
             audio["disk"] = [(int(num), int(total or 0))]
+        for key, value in spec.gain_tags:
+            audio["----:com.apple.iTunes:" + key] = [MP4FreeForm(value.encode("utf-8"))]
         if spec.cover:
             audio["covr"] = [MP4Cover(png_bytes(rgb=spec.cover_rgb),
                                       imageformat=MP4Cover.FORMAT_PNG)]
@@ -197,6 +248,8 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
             fields = {_APE_KEYS[k]: v for k, v in fields.items()}
         for key, value in fields.items():
             audio.tags[key] = value.split("\x00")
+        for key, value in spec.gain_tags:
+            audio.tags[key] = [value]
         if spec.cover and fmt != "wavpack":
             pic = Picture()
             pic.type, pic.mime, pic.data = 3, "image/png", png_bytes(rgb=spec.cover_rgb)

@@ -26,6 +26,29 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml is the one place it is written)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("segue")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: like argparse's own, but looks the version up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"segue {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segue",
@@ -39,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $SEGUE_DATA_DIR, else the platform's user data folder)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (to stderr)")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the installed version of Segue and exit")
     parser.add_argument("--play", action="store_true",
                         help="with no command: start playing hands-free as the window opens")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -218,6 +243,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"  skipped: {reason}")
         if len(report.errors) > 20:
             print(f"  ... and {len(report.errors) - 20} more")
+    if report.unreadable:  # a file the user gave could not be read at all: not a success
+        for path, reason in report.unreadable:
+            print(f"segue: {reason}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 

@@ -1,10 +1,10 @@
 """The demo library: a few short tagged tracks that ship with Segue, so that a fresh install
 plays music at once, offline.
 
-The files live in ``resources/demo`` (made by :func:`make_demo_files`, committed). At first
-use they are copied into ``<data-dir>/demo`` and added as a library folder; where the shipped
-files are absent (a stripped install), the same tracks are synthesised as WAV with no
-encoder at all.
+The files ship in ``resources/demo-library`` (made by :func:`make_demo_files`, committed; read
+through :mod:`player.resources`). At first use they are copied into ``<data-dir>/demo`` and
+added as a library folder; where the shipped files are absent (a stripped install), the same
+tracks are synthesised as WAV with no encoder at all.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ import logging
 import shutil
 from pathlib import Path
 
+from player import resources
 from player.audiogen import TrackSpec, available_formats, make_library
 from player.library.db import Library
 
 log = logging.getLogger(__name__)
-
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-SHIPPED = RESOURCES / "demo"
 
 #: (artist, album, title, seconds, pitch): three small "albums".
 DEMO_TRACKS = [
@@ -68,11 +66,12 @@ def install_demo_library(library: Library, data_dir: Path) -> Path:
     if not dest.exists():
         tmp = data_dir / "demo.partial"
         shutil.rmtree(tmp, ignore_errors=True)
-        if SHIPPED.is_dir() and any(SHIPPED.rglob("*.opus")):
-            shutil.copytree(SHIPPED, tmp)
-        else:
-            log.info("shipped demo files not found; synthesising them")
-            make_demo_files(tmp, fmt="wav")
+        with resources.path(resources.DEMO) as shipped:
+            if shipped.is_dir() and any(shipped.rglob("*.opus")):
+                shutil.copytree(shipped, tmp)
+            else:
+                log.info("shipped demo files not found; synthesising them")
+                make_demo_files(tmp, fmt="wav")
         tmp.rename(dest)  # whole or not at all
     library.add_root(dest)
     return dest

@@ -14,15 +14,23 @@ Importing the same file twice adds nothing: each play gets an identity, its end 
 times are to the minute, so two quick skips of one track can share all four; the counter keeps
 both (no real play is merged away), and a re-import computes the same identities.
 
-Bad rows are reported one by one and skipped; they never stop an import, and an import that
-fails midway leaves nothing half-written (one transaction per file).
+Every field is checked before anything is written: a time outside [1990, now + 1 day], a
+milliseconds-played that is negative, over a day or not a finite number, text too long to be a
+title. Bad rows are reported one by one, by their line or record number, and skipped; they
+never stop an import, and an import that fails midway leaves nothing half-written (one
+transaction per file). Files are read only if they are regular files of bounded size (a FIFO
+or ``/dev/zero`` behind a ``.json`` name is refused, not read for ever); a file that cannot be
+read at all is listed in ``ImportReport.unreadable``.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import math
 import os
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,11 +40,14 @@ from typing import Any
 from player.history import SESSION_GAP_S, is_skip
 from player.library.db import Library
 from recommender.logs import (
+    MAX_PLAYLIST_BYTES,
     LogFormatError,
     Play,
+    UnreadableLog,
     iter_plays,
     m3u_entries,
     normalise,
+    open_bounded,
     playlist_tsv_rows,
 )
 
@@ -45,6 +56,15 @@ log = logging.getLogger(__name__)
 LOG_SUFFIXES = (".json", ".jsonl", ".tsv")
 PLAYLIST_SUFFIXES = (".m3u", ".m3u8")
 _PLAYLIST_TSV_HEADER = ["playlist", "position", "artist", "title"]
+
+#: No listening log goes back further than 1990-01-01 (UTC); an earlier time is a bad value.
+EARLIEST_PLAY = 631_152_000.0
+#: A play may end up to a day after now (clocks and time zones), not later.
+FUTURE_SLACK_S = 86_400.0
+#: The longest single play believed (a day: long mixes and audiobooks, not 1e19 ms).
+MAX_PLAY_MS = 24 * 3600 * 1000
+#: The longest artist, title or user name believed.
+MAX_TEXT = 1024
 
 
 @dataclass
@@ -59,6 +79,8 @@ class ImportReport:
     playlists: int = 0
     playlist_entries: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    #: ``(path, reason)`` for every file that could not be read at all (also in ``errors``).
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
 
     def as_json(self) -> dict[str, Any]:
@@ -70,7 +92,47 @@ class ImportReport:
             "playlists": self.playlists,
             "rows": self.rows,
             "errors": [{"where": w, "reason": r} for w, r in self.errors],
+            "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
         }
+
+    def file_failed(self, path: Path, reason: str, unreadable: bool) -> None:
+        """A whole file skipped: ``unreadable`` when it could not be read at all."""
+        self.errors.append((str(path), reason))
+        if unreadable:
+            self.unreadable.append((str(path), reason))
+
+
+def check_play(play: Play, now: float) -> str | None:
+    """Why ``play`` cannot be imported (a bad value), or None when every field is sound."""
+    end = play.time
+    if not isinstance(end, float) or not math.isfinite(end):
+        return f"time {end!r} is not a finite number"
+    if not EARLIEST_PLAY <= end <= now + FUTURE_SLACK_S:
+        return f"time {end:.0f} is outside 1990 .. tomorrow"
+    ms = play.ms_played
+    if ms is not None:
+        if not isinstance(ms, int) or not 0 <= ms <= MAX_PLAY_MS:
+            return f"milliseconds played {ms!r:.40} is outside 0 .. {MAX_PLAY_MS:,}"
+        if end - ms / 1000 < EARLIEST_PLAY:
+            return "the play would have started before 1990"
+    for name, value in (("artist", play.artist), ("title", play.title), ("user", play.user)):
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            return f"{name} is not text of at most {MAX_TEXT} characters"
+    return None
+
+
+def _row_name(path: Path, play: Play) -> str:
+    """How a person finds the row: a TSV line number, a JSON record number."""
+    if path.suffix.lower() == ".tsv":
+        return f"{path}:{play.order}"
+    return f"{path}: record {play.order}"
+
+
+def _bounded_ms(seconds: float | None) -> int | None:
+    """A playlist entry's length in ms, or None when absent or not believable."""
+    if seconds is None or not math.isfinite(seconds) or not 0 < seconds * 1000 <= MAX_PLAY_MS:
+        return None
+    return int(seconds * 1000)
 
 
 class TrackMatcher:
@@ -137,10 +199,11 @@ def classify(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
 
 def _is_playlist_tsv(path: Path) -> bool:
     try:
-        with path.open(encoding="utf-8-sig") as fh:
-            header = fh.readline().rstrip("\r\n").split("\t")
-    except (OSError, UnicodeDecodeError):
-        return False
+        with io.TextIOWrapper(open_bounded(path, MAX_PLAYLIST_BYTES),
+                              encoding="utf-8-sig") as fh:
+            header = fh.readline(4096).rstrip("\r\n").split("\t")
+    except (OSError, UnicodeDecodeError, LogFormatError):
+        return False  # read as a log, which reports the problem
     return [h.strip().lower() for h in header] == _PLAYLIST_TSV_HEADER
 
 
@@ -172,14 +235,22 @@ def import_history(
 def _import_log_file(library: Library, matcher: TrackMatcher, path: Path,
                      report: ImportReport) -> None:
     plays: list[Play] = []
+    now = time.time()
     try:
         for row in iter_plays(path):
             if isinstance(row, LogFormatError):
                 report.errors.append((str(path), str(row)))
-            else:
-                plays.append(row)
-    except (LogFormatError, OSError, UnicodeDecodeError, ValueError) as exc:
-        report.errors.append((str(path), f"not a listening history: {exc}"))
+                continue
+            problem = check_play(row, now)
+            if problem is not None:
+                report.errors.append((str(path), f"{_row_name(path, row)}: {problem}"))
+                continue
+            plays.append(row)
+    except (UnreadableLog, OSError) as exc:
+        report.file_failed(path, str(exc), unreadable=True)
+        return
+    except (LogFormatError, UnicodeDecodeError, ValueError) as exc:
+        report.file_failed(path, f"not a listening history: {exc}", unreadable=False)
         return
     report.rows += len(plays)
     seen: Counter[tuple[Any, ...]] = Counter()
@@ -224,12 +295,15 @@ def _import_playlist_file(library: Library, matcher: TrackMatcher, path: Path,
                     location = os.path.normpath(path.parent / location.replace("\\", "/"))
                 track_id = matcher.by_path(location)
                 if track_id is None:
-                    ms = int(entry.seconds * 1000) if entry.seconds else None
-                    track_id = matcher.match(entry.artist, entry.title, duration_ms=ms)
+                    track_id = matcher.match(entry.artist, entry.title,
+                                             duration_ms=_bounded_ms(entry.seconds))
                 items.append((track_id, entry.artist or None, entry.title or None))
             playlists = {path.stem: items}
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        report.errors.append((str(path), f"not a playlist: {exc}"))
+    except (UnreadableLog, OSError) as exc:
+        report.file_failed(path, str(exc), unreadable=True)
+        return
+    except (UnicodeDecodeError, ValueError) as exc:
+        report.file_failed(path, f"not a playlist: {exc}", unreadable=False)
         return
     for name, items in playlists.items():
         if not items:

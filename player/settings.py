@@ -12,8 +12,13 @@ import dataclasses
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from player.playback.gain import ReplayGainMode
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,13 @@ class Settings:
     #: The track that was playing at quit and its position.
     current_track: int | None = None
     current_position_ms: int = 0
+    #: ReplayGain: "off", "track", "album" or "auto" (album gain while an album plays in
+    #: order, track gain otherwise); see player.playback.gain.
+    replaygain_mode: str = "auto"
+    #: Added to every ReplayGain gain, dB (-15..+15).
+    replaygain_preamp_db: float = 0.0
+    #: Crossfade between tracks of different albums, seconds; 0 = off, else 1..12.
+    crossfade_s: int = 0
 
     @classmethod
     def load(cls, data_dir: Path) -> "Settings":
@@ -80,13 +92,26 @@ class Settings:
         known = {f.name: f for f in dataclasses.fields(cls)}
         values = {}
         for key, value in raw.items():
-            if key in known:
-                values[key] = value
+            if key not in known:
+                continue
+            check = _CHECKS.get(key)
+            if check is not None and not _valid(check, value):
+                log.warning("settings file %s: %s = %r is not valid; using the default",
+                            path, key, value)
+                continue
+            values[key] = value
         try:
             return cls(**values)
         except TypeError as exc:  # pragma: no cover - dataclass accepts any types
             log.warning("settings file %s invalid (%s); using defaults", path, exc)
             return cls()
+
+    @property
+    def replaygain(self) -> "ReplayGainMode":
+        """:attr:`replaygain_mode` as the enum playback uses."""
+        from player.playback.gain import ReplayGainMode
+
+        return ReplayGainMode.parse(self.replaygain_mode)
 
     def save(self, data_dir: Path) -> None:
         """Write atomically: a crash mid-write leaves the previous file."""
@@ -95,3 +120,32 @@ class Settings:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _replaygain_mode(value: Any) -> bool:
+    from player.playback.gain import ReplayGainMode
+
+    try:
+        ReplayGainMode.parse(value)
+    except ValueError:
+        return False
+    return isinstance(value, str)
+
+
+#: Checks of the values read from settings.json; a value that fails takes the default.
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "replaygain_mode": _replaygain_mode,
+    "replaygain_preamp_db": lambda v: _is_number(v) and -15.0 <= v <= 15.0,
+    "crossfade_s": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 12,
+}
+
+
+def _valid(check: Callable[[Any], bool], value: Any) -> bool:
+    try:
+        return bool(check(value))
+    except Exception:  # a check must never stop the app from starting
+        return False

@@ -17,12 +17,15 @@ Types
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
 import os
 import random
 import re
+import reprlib
+import stat
 import unicodedata
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,8 +46,63 @@ SESSION_GAP_S = 30 * 60
 TRAIN_SHARE = 0.8
 
 
+#: The largest listening-log file read (a year of Spotify's extended history is ~15 MB).
+MAX_LOG_BYTES = 512 * 1024 * 1024
+#: The largest playlist file read.
+MAX_PLAYLIST_BYTES = 32 * 1024 * 1024
+
+
 class LogFormatError(ValueError):
     """A file is not a listening log in any supported format, or cannot be read."""
+
+
+class UnreadableLog(LogFormatError):
+    """A file that cannot be read at all: not a regular file, too large, or an I/O error."""
+
+
+def open_bounded(path: str | os.PathLike[str], limit: int) -> io.BufferedReader:
+    """Open a regular file of at most ``limit`` bytes for reading, else ``UnreadableLog``.
+
+    Never blocks and never reads without end: a FIFO would block ``open`` until a writer
+    comes (``O_NONBLOCK`` returns at once), and ``/dev/zero`` or a terminal has no end.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise UnreadableLog(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableLog(f"{path}: not a regular file")
+        if st.st_size > limit:
+            raise UnreadableLog(f"{path}: too large ({st.st_size:,} bytes; the limit is "
+                                f"{limit:,})")
+        return io.open(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The whole of a regular file of at most ``limit`` bytes (see :func:`open_bounded`)."""
+    with open_bounded(path, limit) as fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size  # read(limit) would allocate the limit
+            data = fh.read(size + 1)
+            if len(data) > size:  # it grew meanwhile
+                data += fh.read(limit + 1 - len(data))
+        except OSError as exc:
+            raise UnreadableLog(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(data) > limit:  # it grew while being read
+        raise UnreadableLog(f"{path}: too large (over {limit:,} bytes)")
+    return data
+
+
+#: Short, depth-limited reprs for error messages: a record nested 900 deep is still shown
+#: in a line (``repr`` itself would recurse as deep).
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxstring, _short.maxother = 2, 40, 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +216,8 @@ def iter_tsv(path: str | os.PathLike[str], default_user: str = ""
     """Each row of a TSV log: a ``Play``, or a ``LogFormatError`` for a row that cannot be
     read (dropped rows yield nothing). A file without the header raises at once."""
     p = Path(path)
-    with p.open(encoding="utf-8-sig", newline="") as fh:
+    with io.TextIOWrapper(open_bounded(p, MAX_LOG_BYTES), encoding="utf-8-sig",
+                          newline="") as fh:
         header = fh.readline().rstrip("\r\n").split("\t")
         if [h.strip().lower() for h in header] != _TSV_HEADER:
             raise LogFormatError(f"{p}: TSV header must be {' '.join(_TSV_HEADER)!r}")
@@ -179,7 +238,7 @@ def iter_tsv(path: str | os.PathLike[str], default_user: str = ""
             except (ValueError, OverflowError) as exc:
                 yield LogFormatError(f"{p}:{lineno}: {exc}")
                 continue
-            yield Play(user.strip() or default_user, when, artist, title, ms_played)
+            yield Play(user.strip() or default_user, when, artist, title, ms_played, lineno)
 
 
 def _strict(rows: Iterable[Play | LogFormatError]) -> list[Play]:
@@ -192,18 +251,42 @@ def _strict(rows: Iterable[Play | LogFormatError]) -> list[Play]:
     return plays
 
 
+def _parse_json(text: str) -> Any:
+    """``json.loads``, with nesting too deep to parse (100,000 ``[``) as a ``ValueError``."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _json_lines(path: Path, text: str) -> list[Any]:
+    """The records of a JSON-lines file, a bad line as a ``LogFormatError`` in its place.
+
+    It is JSON lines only if its first line is a JSON object; else the file is not JSON.
+    """
+    records: list[Any] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(_parse_json(line))
+        except ValueError as exc:
+            if not records:
+                raise LogFormatError(f"{path}: not JSON or JSON lines: {exc}") from exc
+            records.append(LogFormatError(f"{path}:{lineno}: not JSON: {exc}"))
+            continue
+        if len(records) == 1 and not isinstance(records[0], dict):
+            raise LogFormatError(f"{path}: not JSON or JSON lines")
+    return records
+
+
 def _json_records(path: Path) -> list[Any]:
     """Read a JSON array, a JSON object holding one, or JSON lines."""
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_bounded(path, MAX_LOG_BYTES).decode("utf-8-sig")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        data = None
-    if data is None:
-        try:
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise LogFormatError(f"{path}: not JSON or JSON lines: {exc}") from exc
+        data = _parse_json(text)
+    except ValueError:  # JSONDecodeError is one
+        return _json_lines(path, text)
     if isinstance(data, dict):
         # Some ListenBrainz API dumps wrap the listens: {"payload": {"listens": [...]}}.
         inner = data.get("payload", data)
@@ -218,13 +301,13 @@ def _text(rec: dict[str, Any], key: str) -> str | None:
     value = rec.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise LogFormatError(f"{key} is not text: {value!r:.40}")
+    raise LogFormatError(f"{key} is not text: {_short.repr(value):.40}")
 
 
 def _record_to_play(rec: Any, default_user: str) -> Play | None:
     """Map one JSON record of any supported format to a ``Play`` (``None`` = dropped)."""
     if not isinstance(rec, dict):
-        raise LogFormatError(f"not a play record: {rec!r:.80}")
+        raise LogFormatError(f"not a play record: {_short.repr(rec):.80}")
     if "endTime" in rec:  # Spotify account data: StreamingHistory*.json
         artist, title = _text(rec, "artistName"), _text(rec, "trackName")
         if _dropped(artist, title):
@@ -242,7 +325,7 @@ def _record_to_play(rec: Any, default_user: str) -> Play | None:
     if "listened_at" in rec:  # ListenBrainz
         meta = rec.get("track_metadata") or {}
         if not isinstance(meta, dict):
-            raise LogFormatError(f"track_metadata is not an object: {meta!r:.40}")
+            raise LogFormatError(f"track_metadata is not an object: {_short.repr(meta):.40}")
         artist, title = _text(meta, "artist_name"), _text(meta, "track_name")
         if _dropped(artist, title):
             return None
@@ -262,17 +345,20 @@ def iter_json(path: str | os.PathLike[str], default_user: str = ""
     """Each record of a JSON log: a ``Play``, or a ``LogFormatError`` for a record that
     cannot be read (dropped records yield nothing). A file that is not JSON raises at once."""
     p = Path(path)
-    for n, rec in enumerate(_json_records(p)):
+    for n, rec in enumerate(_json_records(p), start=1):
+        if isinstance(rec, LogFormatError):  # a JSON line that does not parse
+            yield rec
+            continue
         try:
             play = _record_to_play(rec, default_user)
         except LogFormatError as exc:
-            yield LogFormatError(f"{p}: record {n + 1}: {exc}")
+            yield LogFormatError(f"{p}: record {n}: {exc}")
             continue
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
-            yield LogFormatError(f"{p}: record {n + 1}: {type(exc).__name__}: {exc}")
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            yield LogFormatError(f"{p}: record {n}: {type(exc).__name__}: {str(exc)[:200]}")
             continue
         if play is not None:
-            yield play
+            yield Play(play.user, play.time, play.artist, play.title, play.ms_played, n)
 
 
 def iter_plays(path: str | os.PathLike[str], default_user: str = ""
@@ -428,7 +514,8 @@ def playlist_tsv_rows(path: str | os.PathLike[str]) -> dict[str, list[tuple[str,
     each playlist in position order (rows without artist or title dropped)."""
     p = Path(path)
     lists: dict[str, list[tuple[float, int, str, str]]] = {}
-    with p.open(encoding="utf-8-sig", newline="") as fh:
+    with io.TextIOWrapper(open_bounded(p, MAX_PLAYLIST_BYTES), encoding="utf-8-sig",
+                          newline="") as fh:
         header = fh.readline().rstrip("\r\n").split("\t")
         if [h.strip().lower() for h in header] != _PLAYLIST_HEADER:
             raise LogFormatError(f"{p}: TSV header must be {' '.join(_PLAYLIST_HEADER)!r}")
@@ -469,10 +556,11 @@ def m3u_entries(path: str | os.PathLike[str]) -> Iterator[M3UEntry]:
     """Every entry of an M3U/M3U8 playlist, in order."""
     p = Path(path)
     encoding = "utf-8-sig" if p.suffix.lower() == ".m3u8" else "utf-8"
+    data = read_bounded(p, MAX_PLAYLIST_BYTES)
     try:
-        text = p.read_text(encoding=encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError:
-        text = p.read_text(encoding="latin-1")  # old M3U files are often Latin-1
+        text = data.decode("latin-1")  # old M3U files are often Latin-1
     extinf: str | None = None
     seconds: float | None = None
     for raw in text.splitlines():

@@ -17,6 +17,18 @@ from player.library.db import Library  # noqa: E402
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def without_root_powers(cmd: list[str]) -> list[str]:
+    """``cmd`` run so that file permissions apply: root ignores them, so drop the
+    capabilities that let it (keeping uid 0); a clean skip where that is impossible."""
+    if os.geteuid() != 0:
+        return cmd
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permissions cannot be tested")
+    caps = "-dac_override,-dac_read_search,-fowner"
+    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared, or a clean skip where that folder is absent."""
     path = SHARED.joinpath(*parts)

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import statistics
 import threading
 import time
 import unicodedata
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
+from player.playback.gain import LoudnessInfo, album_loudness, lufs_to_gain
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +52,52 @@ TRACK_FIELDS = (
     "duration_ms",
     "format",
     "has_cover",
+    "rg_track_gain",  # ReplayGain tags: dB towards -18 LUFS, peaks linear (tags.ReplayGainTags)
+    "rg_track_peak",
+    "rg_album_gain",
+    "rg_album_peak",
+    "tags_version",  # derived: which tag reader wrote the row (see TAGS_VERSION)
     "search",  # derived: folded title/artist/album text for the search box (see fold())
 )
 
 LISTEN_SOURCES = ("user", "auto", "import")
 
+#: What the tag reader extracts; raised when it learns a new field (2: ReplayGain). A row
+#: written by an older reader is reported changed to the scanner (:meth:`Library.known_files`),
+#: so the next scan reads it again; its stored size and mtime stay as they were.
+TAGS_VERSION = 2
+#: The loudness analysis's algorithm (player.library.analysis): a row of an older one is redone.
+ANALYSIS_VERSION = 1
+
 
 class LibraryError(Exception):
     """The library database cannot be opened or used; the message says why, for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisTask:
+    """A track the loudness analysis has to (re)do: its file as the library knows it."""
+
+    track_id: int
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """What the loudness analysis measured in one file (player.library.analysis)."""
+
+    #: Integrated loudness (EBU R128 / ITU-R BS.1770), LUFS; None for silence or a file
+    #: shorter than one 400 ms block.
+    integrated_lufs: float | None
+    #: Sample peak, linear (1.0 = full scale).
+    peak: float
+    #: Silence (below the analysis' threshold) before the first and after the last sound.
+    lead_silence_ms: int
+    trail_silence_ms: int
+    #: The decoded length.
+    duration_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +233,39 @@ def _migrate_to_3(db: sqlite_utils.Database) -> None:
     )
 
 
+_SCHEMA_V4 = """
+ALTER TABLE tracks ADD COLUMN rg_track_gain REAL;
+ALTER TABLE tracks ADD COLUMN rg_track_peak REAL;
+ALTER TABLE tracks ADD COLUMN rg_album_gain REAL;
+ALTER TABLE tracks ADD COLUMN rg_album_peak REAL;
+ALTER TABLE tracks ADD COLUMN tags_version INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE loudness (
+    track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+    -- the file as it was analysed: a track whose size or mtime differs is analysed again
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    version INTEGER NOT NULL,
+    analysed_at REAL NOT NULL,
+    integrated_lufs REAL,
+    peak REAL,
+    lead_silence_ms INTEGER,
+    trail_silence_ms INTEGER,
+    duration_ms INTEGER,
+    -- why the file could not be analysed (the measurements are then NULL)
+    error TEXT
+)
+"""
+
+
+def _migrate_to_4(db: sqlite_utils.Database) -> None:
+    """ReplayGain tags per track (rows read before are re-read by the next scan: their
+    ``tags_version`` is 1) and the loudness analysis' results."""
+    _run_script(db, _SCHEMA_V4)
+
+
 #: MIGRATIONS[n] takes a database at version n to version n + 1.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_to_1, _migrate_to_2, _migrate_to_3]
+    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -362,9 +433,21 @@ class Library:
     # -- tracks, for the scanner -------------------------------------------------------------
 
     def known_files(self) -> dict[str, KnownFile]:
-        """Every track's path with what decides whether it must be re-read."""
-        rows = self.db.conn.execute("SELECT path, id, size, mtime, missing FROM tracks")
+        """Every track's path with what decides whether it must be re-read.
+
+        A row whose tags an older reader wrote (``tags_version``) is reported with an mtime
+        no file has, so that the scanner reads it again and fills the new fields.
+        """
+        rows = self.db.conn.execute(
+            "SELECT path, id, size, CASE WHEN tags_version < ? THEN -1.0 ELSE mtime END, "
+            "missing FROM tracks", (TAGS_VERSION,))
         return {p: KnownFile(i, s, m, bool(x)) for p, i, s, m, x in rows}
+
+    def tags_outdated(self) -> int:
+        """Present tracks whose tags an older tag reader wrote: the next scan reads them."""
+        return int(self.db.conn.execute(
+            "SELECT count(*) FROM tracks WHERE missing = 0 AND tags_version < ?",
+            (TAGS_VERSION,)).fetchone()[0])
 
     def tracks_by_id(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """Full rows of the given tracks."""
@@ -479,6 +562,113 @@ class Library:
         """Remember (or clear) why a track could not be played."""
         with self.transaction() as db:
             db.conn.execute("UPDATE tracks SET play_error = ? WHERE id = ?", (reason, track_id))
+
+    # -- loudness: the analysis pass writes it, playback reads it -----------------------------
+
+    #: A loudness row describes the track's current file, by the current algorithm.
+    _FRESH = "l.size = t.size AND l.mtime = t.mtime AND l.version = {v}".format(v=ANALYSIS_VERSION)
+
+    def analysis_todo(self, limit: int | None = None) -> list[AnalysisTask]:
+        """Present tracks whose loudness is unknown or stale (the file's size or mtime
+        changed since, or an older analysis), in id order."""
+        sql = ("SELECT t.id, t.path, t.size, t.mtime FROM tracks t "
+               "LEFT JOIN loudness l ON l.track_id = t.id "
+               f"WHERE t.missing = 0 AND (l.track_id IS NULL OR NOT ({self._FRESH})) "
+               "ORDER BY t.id")
+        params: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [AnalysisTask(*row) for row in self.db.conn.execute(sql, params)]
+
+    def analysis_remaining(self) -> int:
+        """How many present tracks the analysis pass still has to do."""
+        return int(self.db.conn.execute(
+            "SELECT count(*) FROM tracks t LEFT JOIN loudness l ON l.track_id = t.id "
+            f"WHERE t.missing = 0 AND (l.track_id IS NULL OR NOT ({self._FRESH}))"
+        ).fetchone()[0])
+
+    def save_loudness(
+        self, task: AnalysisTask, measured: Measurement | None, error: str | None = None
+    ) -> None:
+        """Store one file's analysis (or why it failed: it is not tried again until the file
+        changes), tied to the size and mtime it had when the task was made."""
+        m = measured
+        with self.transaction() as db:
+            db.conn.execute(
+                "INSERT OR REPLACE INTO loudness(track_id, size, mtime, version, analysed_at, "
+                "integrated_lufs, peak, lead_silence_ms, trail_silence_ms, duration_ms, error) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM tracks WHERE id = ?)",
+                (task.track_id, task.size, task.mtime, ANALYSIS_VERSION, time.time(),
+                 m and m.integrated_lufs, m and m.peak, m and m.lead_silence_ms,
+                 m and m.trail_silence_ms, m and m.duration_ms, error, task.track_id),
+            )
+
+    def analysis_errors(self) -> list[tuple[str, str]]:
+        """``(path, reason)`` of present files the analysis could not decode."""
+        return [tuple(r) for r in self.db.conn.execute(
+            "SELECT t.path, l.error FROM loudness l JOIN tracks t ON t.id = l.track_id "
+            f"WHERE l.error IS NOT NULL AND t.missing = 0 AND {self._FRESH} ORDER BY t.path")]
+
+    def loudness(self, track_id: int) -> LoudnessInfo:
+        """Everything known of a track's loudness, for playback (an empty info for an unknown
+        track). Measurements of a file that changed since are left out."""
+        rows = list(self.db.query(
+            "SELECT t.path, t.album, t.albumartist, t.rg_track_gain, t.rg_track_peak, "
+            "t.rg_album_gain, t.rg_album_peak, l.integrated_lufs, l.peak, l.lead_silence_ms, "
+            f"l.trail_silence_ms, l.duration_ms FROM tracks t LEFT JOIN loudness l "
+            f"ON l.track_id = t.id AND {self._FRESH} WHERE t.id = ?", [track_id]))
+        if not rows:
+            return LoudnessInfo()
+        r = rows[0]
+        album_lufs, album_peak = self._album_loudness(r)
+        return LoudnessInfo(
+            tag_track_gain=r["rg_track_gain"], tag_track_peak=r["rg_track_peak"],
+            tag_album_gain=r["rg_album_gain"], tag_album_peak=r["rg_album_peak"],
+            measured_lufs=r["integrated_lufs"], measured_peak=r["peak"],
+            album_lufs=album_lufs, album_measured_peak=album_peak,
+            lead_silence_ms=r["lead_silence_ms"], trail_silence_ms=r["trail_silence_ms"],
+            duration_ms=r["duration_ms"],
+        )
+
+    def _album_loudness(self, track: dict[str, Any]) -> tuple[float | None, float | None]:
+        """The measured loudness and peak of the track's album, once every present track of
+        it is analysed (else None, None). An album is the tracks with the same album tag and
+        the same album artist, or, without one, in the same folder."""
+        if not track["album"]:
+            return None, None
+        key = _album_key(track)
+        rows = self.db.query(
+            "SELECT t.path, t.album, t.albumartist, l.integrated_lufs, l.peak, l.duration_ms, "
+            "l.lead_silence_ms, l.trail_silence_ms, l.version IS NOT NULL AS fresh "
+            f"FROM tracks t LEFT JOIN loudness l ON l.track_id = t.id AND {self._FRESH} "
+            "WHERE t.album = ? AND t.missing = 0", [track["album"]])
+        parts, peaks = [], []
+        for row in rows:
+            if _album_key(row) != key:
+                continue
+            if not row["fresh"]:
+                return None, None
+            if row["peak"] is not None:
+                peaks.append(row["peak"])
+            audible = (row["duration_ms"] or 0) - (row["lead_silence_ms"] or 0) - (
+                row["trail_silence_ms"] or 0)
+            parts.append((row["integrated_lufs"], audible))
+        return album_loudness(parts), max(peaks, default=None)
+
+    def typical_gain_db(self) -> float | None:
+        """The median track gain of the library (tags, else measured), or None when nothing
+        is known: what playback assumes for a track not analysed yet."""
+        gains = [
+            g if g is not None else lufs_to_gain(lufs)
+            for g, lufs in self.db.conn.execute(
+                "SELECT t.rg_track_gain, l.integrated_lufs FROM tracks t "
+                f"LEFT JOIN loudness l ON l.track_id = t.id AND {self._FRESH} "
+                "WHERE t.missing = 0 AND (t.rg_track_gain IS NOT NULL "
+                "OR l.integrated_lufs IS NOT NULL)")
+        ]
+        return statistics.median(gains) if gains else None
 
     # -- the listening log ---------------------------------------------------------------------
 
@@ -727,9 +917,16 @@ class Library:
 
 
 def _track_values(row: dict[str, Any]) -> list[Any]:
-    """The row's :data:`TRACK_FIELDS` in order; has_cover defaults to 0, search is derived."""
-    values = {"has_cover": 0, **row, "search": search_text(row)}
+    """The row's :data:`TRACK_FIELDS` in order; has_cover defaults to 0, search and
+    tags_version are derived."""
+    values = {"has_cover": 0, **row, "search": search_text(row), "tags_version": TAGS_VERSION}
     return [values.get(f) for f in TRACK_FIELDS]
+
+
+def _album_key(row: dict[str, Any]) -> tuple[str, str]:
+    """What makes two tracks one album for album gain (see :meth:`Library.loudness`)."""
+    artist = row["albumartist"]
+    return (row["album"], fold(artist) if artist else os.path.dirname(row["path"]))
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

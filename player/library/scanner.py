@@ -164,13 +164,14 @@ class Scanner:
     ) -> _Walk:
         walk = _Walk()
         seen_files: set[tuple[int, int]] = set()
+        seen_folders: set[tuple[int, int]] = set()  # shared by the roots: nested roots too
         for root in roots:
             if not os.path.isdir(root):
                 # An unmounted drive: its tracks will be marked missing, not deleted, and come
                 # back with their ids when it returns.
                 walk.errors[root] = ("library folder not found (drive not mounted?)", None, None)
                 continue
-            for path, st in _iter_audio_files(root, walk.errors):
+            for path, st in _iter_audio_files(root, walk.errors, seen_folders):
                 if cancel.is_set():
                     walk.complete = False
                     return walk
@@ -334,20 +335,29 @@ class _BatchWriter:
 
 
 def _iter_audio_files(
-    root: str, errors: dict[str, tuple[str, int | None, float | None]]
+    root: str,
+    errors: dict[str, tuple[str, int | None, float | None]],
+    visited: set[tuple[int, int]] | None = None,
 ) -> Iterator[tuple[str, os.stat_result]]:
     """Every regular audio file under ``root`` (following symlinks, never looping).
 
-    Problems go into ``errors`` and the walk goes on.
+    Each folder is read once, however many symlinks lead to it: ``visited`` holds the
+    ``(device, inode)`` of every folder entered (pass one set to several walks to share it).
+    Checking only the folders above would not do: 30 levels each holding two links to the
+    next are 2**30 paths to walk, and never a loop. Problems go into ``errors`` and the walk
+    goes on.
     """
+    visited = set() if visited is None else visited
     try:
         root_st = os.stat(root)
     except OSError as exc:
         errors[root] = (f"cannot open folder: {_reason(exc)}", None, None)
         return
-    stack: list[tuple[str, frozenset[tuple[int, int]]]] = [
-        (root, frozenset({(root_st.st_dev, root_st.st_ino)}))
-    ]
+    root_id = (root_st.st_dev, root_st.st_ino)
+    if root_id in visited:
+        return
+    visited.add(root_id)
+    stack: list[tuple[str, frozenset[tuple[int, int]]]] = [(root, frozenset({root_id}))]
     while stack:
         folder, ancestors = stack.pop()
         try:
@@ -383,6 +393,9 @@ def _iter_audio_files(
                 if identity in ancestors:
                     errors[path] = ("symbolic link loop (points back to a parent folder)", None, None)
                     continue
+                if identity in visited:  # reached before by another way: read once
+                    continue
+                visited.add(identity)
                 subfolders.append((path, ancestors | {identity}))
             elif _is_audio_name(entry.name):
                 if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader for ever

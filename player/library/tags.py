@@ -7,7 +7,10 @@ fields and normalises them, so that the rest of the app sees one shape:
 * a missing or blank artist/album/... is ``None`` (the UI shows "Unknown artist");
 * ``"3/12"`` track and disc numbers give 3; dates give their year;
 * multi-valued tags are joined with ``"; "``;
-* ``has_cover`` says whether the file embeds a picture.
+* ``has_cover`` says whether the file embeds a picture;
+* ReplayGain track/album gain (dB, ReplayGain 2's -18 LUFS reference) and peak (linear), from
+  whichever family the file has (see :func:`_replaygain`); a value that does not parse or is
+  out of any sane range is ``None``, never an error.
 
 A file that cannot be read raises :class:`TagReadError` with a reason a person understands.
 This module must stay importable without Qt: the scanner runs it in worker processes.
@@ -15,7 +18,9 @@ This module must stay importable without Qt: the scanner runs it in worker proce
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -60,6 +65,10 @@ class TrackTags:
     duration_ms: int | None = None
     format: str | None = None
     has_cover: bool = False
+    rg_track_gain: float | None = None
+    rg_track_peak: float | None = None
+    rg_album_gain: float | None = None
+    rg_album_peak: float | None = None
 
     def as_row(self) -> dict[str, Any]:
         """The fields as a ``tracks`` row (``has_cover`` as 0/1)."""
@@ -219,6 +228,7 @@ def _normalise(audio: Any, path: str) -> TrackTags:
     duration_ms = int(round(length * 1000)) if isinstance(length, (int, float)) and length > 0 else None
 
     stem = os.path.splitext(os.path.basename(path))[0]
+    gain = _replaygain(audio, family, path)
     return TrackTags(
         title=_text(raw.get("title")) or stem,
         artist=_text(raw.get("artist")),
@@ -231,6 +241,10 @@ def _normalise(audio: Any, path: str) -> TrackTags:
         duration_ms=duration_ms,
         format=_format_name(audio),
         has_cover=_has_cover(audio, family),
+        rg_track_gain=gain.track_gain,
+        rg_track_peak=gain.track_peak,
+        rg_album_gain=gain.album_gain,
+        rg_album_peak=gain.album_peak,
     )
 
 
@@ -355,6 +369,154 @@ def _format_name(audio: Any) -> str:
         "OptimFROG": "ofr",
         "SMF": "midi",
     }.get(name, name.lower())
+
+
+# --------------------------------------------------------------------------------------------
+# ReplayGain
+# --------------------------------------------------------------------------------------------
+
+#: Opus's R128_*_GAIN aim at EBU R128's -23 LUFS; ReplayGain 2 at -18 LUFS: 5 dB louder.
+R128_TO_REPLAYGAIN_DB = 5.0
+#: A gain beyond this either way is no real track's (garbage, "inf", a tagger's bug).
+MAX_GAIN_DB = 60.0
+#: A peak must be in (0, MAX_PEAK]: above 1.0 is real (lossy decoding, float masters), 10 is not.
+MAX_PEAK = 10.0
+
+_GAIN_RE = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:db)?\s*$", re.IGNORECASE)
+_MP4_FREEFORM = "----:com.apple.itunes:"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayGainTags:
+    """A file's ReplayGain: gains in dB relative to ReplayGain 2's -18 LUFS, peaks linear."""
+
+    track_gain: float | None = None
+    track_peak: float | None = None
+    album_gain: float | None = None
+    album_peak: float | None = None
+
+
+def _replaygain(audio: Any, family: str | None, path: str) -> ReplayGainTags:
+    """The file's ReplayGain, from whichever tags carry it.
+
+    * ``REPLAYGAIN_{TRACK,ALBUM}_{GAIN,PEAK}`` in any family, keys compared case-insensitively:
+      ID3 ``TXXX`` frames, Vorbis comments (FLAC, Ogg), APEv2 (WavPack, APE, Musepack, and MP3
+      files tagged by mp3gain), MP4 ``----:com.apple.iTunes:replaygain_*`` atoms, ASF.
+    * ID3 ``RVA2`` frames ("track"/"album", master channel) where no ``TXXX`` value is found.
+    * Opus: ``R128_TRACK_GAIN``/``R128_ALBUM_GAIN`` (Q7.8 dB towards -23 LUFS, on top of the
+      header's output gain, which the decoder applies) win over ``REPLAYGAIN_*``; converted to
+      the -18 LUFS reference. Opus has no peak tags: the analysis pass measures the peak.
+    * Not used: iTunes' ``iTunNORM`` (Sound Check: an undocumented algorithm and reference, not
+      comparable with ReplayGain) and the LAME header's gain (ReplayGain 1, written by the
+      encoder, not chosen by the user); such tracks are measured by the analysis pass.
+    """
+    texts = _gain_texts(audio.tags, family)
+    if not texts and _format_name(audio) == "mp3":
+        texts = _gain_texts(_apev2_of(path), "ape")  # mp3gain writes APEv2 to MP3 files
+    rg = ReplayGainTags(
+        track_gain=_gain_db(texts.get("replaygain_track_gain")),
+        track_peak=_peak(texts.get("replaygain_track_peak")),
+        album_gain=_gain_db(texts.get("replaygain_album_gain")),
+        album_peak=_peak(texts.get("replaygain_album_peak")),
+    )
+    if type(audio).__name__ == "OggOpus":
+        track, album = _r128_db(texts.get("r128_track_gain")), _r128_db(texts.get("r128_album_gain"))
+        rg = dataclasses.replace(
+            rg,
+            track_gain=track if track is not None else rg.track_gain,
+            album_gain=album if album is not None else rg.album_gain,
+        )
+    if family == "id3" and (rg.track_gain is None or rg.album_gain is None):
+        rg = _with_rva2(rg, audio.tags)
+    return rg
+
+
+def _gain_texts(tags: Any, family: str | None) -> dict[str, str]:
+    """``replaygain_*`` and ``r128_*`` keys (lower case) -> their first text value."""
+    if tags is None:
+        return {}
+    if family == "id3":
+        items: Iterable[tuple[Any, Any]] = ((f.desc, f.text) for f in tags.getall("TXXX"))
+    elif family == "mp4":
+        items = ((k[len(_MP4_FREEFORM):], v) for k, v in tags.items()
+                 if k.lower().startswith(_MP4_FREEFORM))
+    elif family in ("vorbis", "ape", "asf"):
+        items = tags.items()
+    else:
+        return {}
+    out: dict[str, str] = {}
+    for key, value in items:
+        key = str(key).lower()
+        if key.startswith(("replaygain_", "r128_")) and key not in out:
+            texts = _values(value)
+            if texts:
+                out[key] = texts[0]
+    return out
+
+
+def _apev2_of(path: str) -> Any:
+    """The APEv2 tag at the end of a file, or None (reads only the file's last bytes)."""
+    try:
+        return APEv2(path)
+    except Exception:  # no tag (the usual case), or a broken one: no gain from it
+        return None
+
+
+def _finite(value: float, limit: float) -> bool:
+    return math.isfinite(value) and -limit <= value <= limit
+
+
+def _gain_db(text: str | None) -> float | None:
+    """"-6.50 dB", "+1.2", "-3,5 dB" -> dB; anything else (garbage, "+inf dB") -> None."""
+    if text is None:
+        return None
+    text = text.strip()
+    if "," in text and "." not in text:  # a decimal comma, as some localised taggers write
+        text = text.replace(",", ".")
+    match = _GAIN_RE.match(text)
+    if not match:
+        return None
+    value = float(match.group(1))
+    return value if _finite(value, MAX_GAIN_DB) else None
+
+
+def _peak(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if _finite(value, MAX_PEAK) and value > 0 else None
+
+
+def _r128_db(text: str | None) -> float | None:
+    """An Opus R128 gain (a Q7.8 integer towards -23 LUFS) in ReplayGain 2 dB."""
+    if text is None:
+        return None
+    try:
+        q78 = int(text.strip())
+    except ValueError:
+        return None
+    if not -32768 <= q78 <= 32767:
+        return None
+    return q78 / 256.0 + R128_TO_REPLAYGAIN_DB
+
+
+def _with_rva2(rg: ReplayGainTags, tags: Any) -> ReplayGainTags:
+    """Fill what ``TXXX`` lacked from ID3 ``RVA2`` frames (as Quod Libet writes them)."""
+    for frame in tags.getall("RVA2"):
+        if getattr(frame, "channel", None) != 1:  # 1 = master volume
+            continue
+        kind = str(getattr(frame, "desc", "")).lower()
+        gain, peak = float(frame.gain), float(frame.peak)
+        gain_ok = _finite(gain, MAX_GAIN_DB)
+        peak_value = peak if _finite(peak, MAX_PEAK) and peak > 0 else None
+        if kind == "track" and rg.track_gain is None and gain_ok:
+            rg = dataclasses.replace(rg, track_gain=gain, track_peak=rg.track_peak or peak_value)
+        elif kind == "album" and rg.album_gain is None and gain_ok:
+            rg = dataclasses.replace(rg, album_gain=gain, album_peak=rg.album_peak or peak_value)
+    return rg
 
 
 def _has_cover(audio: Any, family: str | None) -> bool:

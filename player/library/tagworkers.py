@@ -1,10 +1,16 @@
 """Tag-reading worker processes for the scanner.
 
-Plain child processes (``python -m player.library.tagworkers``) that read batches of paths
-from stdin and answer with :func:`player.library.tags.read_many`'s results, length-prefixed
-pickles both ways. Not ``multiprocessing``: its start methods either fork the GUI process
-(unsafe with Qt's threads) or re-run the parent's ``__main__`` in every worker (the GUI
-launcher, pytest, any script), which is slow at best. These workers import only mutagen.
+Plain child processes that read batches of paths from stdin and answer with
+:func:`player.library.tags.read_many`'s results, length-prefixed pickles both ways. Not
+``multiprocessing``: its start methods either fork the GUI process (unsafe with Qt's threads)
+or re-run the parent's ``__main__`` in every worker (the GUI launcher, pytest, any script),
+which is slow at best. These workers import only mutagen.
+
+A worker starts in Python's isolated mode (``-I``) with the parent's import path handed over
+explicitly, minus the current folder: ``python -m`` would put the folder ``segue scan`` runs
+in first on ``sys.path``, and a ``mutagen.py`` lying there would run in every worker. The
+explicit path also makes the workers find Segue wherever the parent found it (a checkout, a
+virtualenv, a wheel installed anywhere), whatever ``PYTHONPATH`` says.
 
 :class:`WorkerPool` feeds each worker from one thread of the parent; a worker that dies (out
 of memory, killed) hands its batch back, and the pool reads it in-process, so a scan never
@@ -30,7 +36,8 @@ from player.library.tags import read_many
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<Q")
-ROOT = Path(__file__).resolve().parents[2]
+#: The folder that holds the ``player`` package (a checkout, or a site-packages).
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 Result = tuple[str, "dict[str, Any] | None", "str | None"]
 
@@ -62,18 +69,62 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         _send(stdout, read_many(paths))
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, else the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not every platform has affinity masks
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_import_path() -> list[str]:
+    """The import path a worker gets: this process's, without the current folder.
+
+    ``""`` and relative entries mean "the current folder" (and whatever it holds); an absolute
+    entry naming the current folder is dropped too, unless Segue itself lives there (a
+    checkout the parent was started from: the parent already imports from it).
+    """
+    try:
+        cwd: str | None = os.path.realpath(os.getcwd())
+    except OSError:  # the current folder was deleted: nothing there to protect from
+        cwd = None
+    out: list[str] = []
+    for entry in sys.path:
+        if not entry or not os.path.isabs(entry):
+            continue
+        if os.path.realpath(entry) == cwd and os.path.realpath(entry) != PACKAGE_ROOT:
+            continue
+        if entry not in out:
+            out.append(entry)
+    if PACKAGE_ROOT not in out:
+        out.insert(0, PACKAGE_ROOT)
+    return out
+
+
+def worker_command() -> list[str]:
+    """The command line of a worker: isolated mode (``-I``: no current folder, no
+    ``PYTHON*`` variables, no user site) with the import path set explicitly."""
+    bootstrap = (f"import sys; sys.path[:] = {worker_import_path()!r}; "
+                 "from player.library.tagworkers import main; main()")
+    return [sys.executable, "-I", "-c", bootstrap]
+
+
 class WorkerPool:
-    """``workers`` tag readers; :meth:`run` yields results as batches complete."""
+    """Up to ``workers`` tag readers; :meth:`run` yields results as batches complete.
+
+    No more workers start than there are CPU cores (mutagen is CPU-bound: more processes only
+    cost memory) or batches to read. ``read_here`` counts the batches this process read
+    itself because no worker could (none started, or every one died).
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
+        self.read_here = 0
 
     def _start(self) -> subprocess.Popen[bytes] | None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
         try:
-            return subprocess.Popen([sys.executable, "-m", "player.library.tagworkers"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            return subprocess.Popen(worker_command(), stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE)
         except OSError as exc:
             log.warning("cannot start a tag-reading worker: %s", exc)
             return None
@@ -84,7 +135,8 @@ class WorkerPool:
         for batch in batches:
             todo.put(batch)
         done: queue.Queue[tuple[str, Any]] = queue.Queue()
-        procs = [p for p in (self._start() for _ in range(self.workers)) if p is not None]
+        count = max(0, min(self.workers, usable_cores(), len(batches)))
+        procs = [p for p in (self._start() for _ in range(count)) if p is not None]
         threads = [threading.Thread(target=self._feed, args=(p, todo, done, cancel),
                                     name="segue-tagworker", daemon=True) for p in procs]
         for t in threads:
@@ -98,6 +150,7 @@ class WorkerPool:
                     if batch is None:
                         break
                     yield from read_many(batch)
+                    self.read_here += 1
                     remaining -= 1
                     continue
                 try:
@@ -161,5 +214,10 @@ def _pop(q: queue.Queue[list[str] | None]) -> list[str] | None:
         return None
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """A worker's entry point (see :func:`worker_command`)."""
     serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,8 +9,10 @@ test can run the whole app on a chosen backend.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from player.playback.base import Backend
+if TYPE_CHECKING:  # base imports Qt; player.playback.gain must load without it
+    from player.playback.base import Backend
 
 ENV_BACKEND = "SEGUE_BACKEND"
 BACKENDS = ("stream", "qt", "null")

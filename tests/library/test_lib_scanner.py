@@ -17,7 +17,7 @@ from player.library import scanner as scanner_mod
 from player.library import tagworkers
 from player.library.db import Library
 from player.library.scanner import Scanner, ScanProgress, scan_folders
-from tests.conftest import GOOD_TRACKS, shared_path
+from tests.conftest import GOOD_TRACKS, shared_path, without_root_powers
 
 N_GOOD = len(GOOD_TRACKS)
 
@@ -208,17 +208,6 @@ def test_symlinked_folder_is_scanned_once(library: Library, music_dir: Path, tmp
     assert result.failed == []
 
 
-def _without_root_powers(cmd: list[str]) -> list[str]:
-    """Root ignores file permissions; drop the capabilities that let it, keeping uid 0."""
-    if os.geteuid() != 0:
-        return cmd
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: permissions cannot be tested")
-    caps = "-dac_override,-dac_read_search"
-    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]
-
-
 def test_unreadable_folder_and_file(tmp_path: Path, good_paths) -> None:
     music, data = tmp_path / "perm", tmp_path / "perm-data"
     music.mkdir()
@@ -231,7 +220,7 @@ def test_unreadable_folder_and_file(tmp_path: Path, good_paths) -> None:
     try:
         cmd = [sys.executable, "-m", "player", "--data-dir", str(data), "scan", str(music),
                "--json"]
-        proc = subprocess.run(_without_root_powers(cmd), capture_output=True, text=True,
+        proc = subprocess.run(without_root_powers(cmd), capture_output=True, text=True,
                               timeout=120)
     finally:
         os.chmod(music / "locked", 0o755)
