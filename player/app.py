@@ -78,7 +78,12 @@ class SegueApp(QObject):
                       self.settings.exploration)
         autoqueue = AutoQueue(self.library, rules,
                               model_picker=ModelPicker(self.learning.holder))
-        self.engine = Engine(self.library, backend, autoqueue)
+        from player.playback.cues import LibraryCuePolicy
+
+        cues = LibraryCuePolicy(self.library, lambda: self.settings.replaygain,
+                                lambda: self.settings.replaygain_preamp_db)
+        self.engine = Engine(self.library, backend, autoqueue, cue_policy=cues)
+        self.engine.set_crossfade(self.settings.crossfade_s)
         self.window.attach_engine(self.engine)
         self.engine.listenLogged.connect(lambda _tid: self.learning.maybe_finetune())
         # A new model: pick again with it. Loaded after the window, off the GUI thread.
