@@ -82,7 +82,11 @@ class SegueApp(QObject):
 
         cues = LibraryCuePolicy(self.library, lambda: self.settings.replaygain,
                                 lambda: self.settings.replaygain_preamp_db)
-        self.engine = Engine(self.library, backend, autoqueue, cue_policy=cues)
+        from player.library.writer import BackgroundWriter
+
+        self.writer = BackgroundWriter(self.library)
+        self.engine = Engine(self.library, backend, autoqueue, cue_policy=cues,
+                             writer=self.writer)
         self.engine.set_crossfade(self.settings.crossfade_s)
         self.window.attach_engine(self.engine)
         self.engine.listenLogged.connect(lambda _tid: self.learning.maybe_finetune())
@@ -152,6 +156,7 @@ class SegueApp(QObject):
             self.mpris.stop()
         if self.engine is not None:
             self.engine.shutdown()
+            self.writer.close()  # the listen just closed, and any write still waiting
         if self.learning.loaded:
             self.learning.finetune_at_quit()
         self.library.close()

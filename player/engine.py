@@ -32,6 +32,7 @@ from player.autoqueue import AutoQueue, Pick
 from player.history import ListenLog
 from player.library.albums import follows_in_album
 from player.library.db import Library
+from player.library.writer import InlineWriter, Writer
 from player.playback.base import Backend, PlaybackState
 from player.playback.cue import Cue
 from player.workers import Job
@@ -99,7 +100,10 @@ class Engine(QObject):
         clock: Callable[[], float] = time.time,
         background_picks: bool = True,
         cue_policy: CuePolicy | None = None,
+        writer: Writer | None = None,
     ) -> None:
+        """``writer`` performs the listening log's writes (and the play-error marks): the app
+        gives one that works off the GUI thread; by default they happen at once."""
         super().__init__()
         self.cue_policy: CuePolicy = cue_policy or PlainCues()
         #: Crossfade between tracks that do not continue an album in order (0 = gapless).
@@ -110,7 +114,8 @@ class Engine(QObject):
         self.library = library
         self.backend = backend
         self.autoqueue = autoqueue
-        self.listens = ListenLog(library, clock)
+        self.writer: Writer = writer or InlineWriter(library)
+        self.listens = ListenLog(library, clock, self.writer)
         self.background_picks = background_picks
         self.autoqueue_enabled = True
         self.queue: list[int] = []
@@ -512,7 +517,7 @@ class Engine(QObject):
         finished = self.current
         self._failures = 0
         if finished is not None and finished.get("play_error"):
-            self.library.set_play_error(finished["id"], None)
+            self._mark_play_error(finished["id"], None)
         self._close_listen(completed=True)
         track = ann.track
         if ann.source == "user":
@@ -540,7 +545,7 @@ class Engine(QObject):
         self._announced = None
         track = ann.track
         log.warning("cannot play %s: %s", track["path"], reason)
-        self.library.set_play_error(track["id"], reason)
+        self._mark_play_error(track["id"], reason)
         name = track.get("title") or os.path.basename(track["path"])
         self.message.emit(f"Cannot play “{name}”: {reason} — skipping")
         if ann.source == "user" and self.queue and self.queue[0] == track["id"]:
@@ -556,7 +561,7 @@ class Engine(QObject):
             return
         self._failures = 0
         if self.current.get("play_error"):
-            self.library.set_play_error(self.current["id"], None)
+            self._mark_play_error(self.current["id"], None)
         self._close_listen(completed=True)
         self._advance(user_skip=False)
 
@@ -566,7 +571,7 @@ class Engine(QObject):
             return
         name = track.get("title") or os.path.basename(track["path"])
         log.warning("cannot play %s: %s", track["path"], reason)
-        self.library.set_play_error(track["id"], reason)
+        self._mark_play_error(track["id"], reason)
         if self._listen_open:  # nothing was heard: not a listen at all
             self.listens.discard()
             self._listen_open = False
@@ -580,6 +585,10 @@ class Engine(QObject):
             return
         self.message.emit(f"Cannot play “{name}”: {reason} — skipping")
         self._advance(user_skip=False)
+
+    def _mark_play_error(self, track_id: int, reason: str | None) -> None:
+        """Remember (or clear) why a track could not play, through the writer."""
+        self.writer.submit(lambda library: library.set_play_error(track_id, reason))
 
     def _close_listen(self, completed: bool) -> None:
         """Close the play in progress; ``completed`` when it reached the end."""
