@@ -1,5 +1,7 @@
 """One command for every benchmark: ``python -m bench [NAME ...] [--quick]``.
 
+Options after a single NAME go to that benchmark (``python -m bench sound --backend qt``).
+
 Each benchmark is a function ``f(argv) -> dict`` of figures (ratios to a baseline measured in
 the same run where one exists), run in its own Python process so that memory and time
 figures start clean. The figures are printed as a table and written to
@@ -37,6 +39,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "handsfree": ("bench.handsfree:main", ["--tracks", "500", "--busy", "--pulse"], ["--tracks", "30"]),
     "fuzz": ("bench.fuzz:main", ["--inputs", "10000"], ["--inputs", "1000"]),
     "kills": ("bench.kills:main", ["--kills", "120"], ["--kills", "9"]),
+    "sound": ("bench.sound:main", [], ["--quick"]),
 }
 
 
@@ -54,24 +57,26 @@ def _table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_one(name: str, quick: bool) -> dict[str, Any]:
+def run_one(name: str, quick: bool, extra: list[str] | None = None) -> dict[str, Any]:
     """Run benchmark ``name`` in this process; its figures, or ``{"error": ...}``."""
     target, full, small = BENCHMARKS[name]
     module_name, function = target.split(":")
+    argv = (small if quick else full) + list(extra or [])
     try:
-        figures = getattr(importlib.import_module(module_name), function)(small if quick else full)
+        figures = getattr(importlib.import_module(module_name), function)(argv)
     except Exception as exc:  # one broken benchmark must not hide the others' figures
         logging.getLogger("bench").exception("%s failed", name)
         figures = {"error": f"{type(exc).__name__}: {exc}"}
     return figures if isinstance(figures, dict) else {"result": figures}
 
 
-def run_isolated(name: str, quick: bool) -> dict[str, Any]:
+def run_isolated(name: str, quick: bool, extra: list[str] | None = None) -> dict[str, Any]:
     """Run benchmark ``name`` in a fresh Python process: memory and time figures must not
     inherit what an earlier benchmark left behind (a 100,000-track model, imported torch…)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "figures.json"
-        cmd = [sys.executable, "-m", "bench", "--child", name, "--child-out", str(out)]
+        cmd = [sys.executable, "-m", "bench", "--child", name, "--child-out", str(out),
+               "--child-argv", json.dumps(list(extra or []))]
         proc = subprocess.run(cmd + (["--quick"] if quick else []), check=False)
         if out.exists():
             return json.loads(out.read_text())
@@ -85,17 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small workloads")
     parser.add_argument("--child", choices=list(BENCHMARKS), help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    parser.add_argument("--child-argv", default="[]", help=argparse.SUPPRESS)
+    args, extra = parser.parse_known_args(argv)
+    if extra and len(args.names) != 1:
+        parser.error(f"options {' '.join(extra)} need exactly one benchmark NAME")
     logging.basicConfig(level=logging.WARNING)
     if args.child:  # one benchmark, in the process run_isolated started
-        args.child_out.write_text(json.dumps(run_one(args.child, args.quick)))
+        figures = run_one(args.child, args.quick, json.loads(args.child_argv))
+        args.child_out.write_text(json.dumps(figures))
         return 0
     names = args.names or list(BENCHMARKS)
     results: dict[str, Any] = {}
     for name in names:
         started = time.monotonic()
         print(f"running {name}…", file=sys.stderr, flush=True)
-        figures = run_isolated(name, args.quick)
+        figures = run_isolated(name, args.quick, extra)
         figures["bench_seconds"] = round(time.monotonic() - started, 1)
         results[name] = figures
     report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick,

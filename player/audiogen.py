@@ -103,12 +103,7 @@ def tone_wav(
     tone = 10 ** (dbfs / 20) * np.sin(2 * np.pi * freq * t)
     signal = np.concatenate([np.zeros(int(round(lead_s * rate))), tone,
                              np.zeros(int(round(trail_s * rate)))])
-    pcm = np.round(signal * 32767).astype("<i2")
-    with wave.open(os.fspath(path), "wb") as out:
-        out.setnchannels(channels)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(np.repeat(pcm, channels).tobytes())
+    write_wav(path, np.repeat(signal[:, None], channels, axis=1), rate)
 
 
 def set_opus_output_gain(path: str | os.PathLike[str], db: float) -> None:
@@ -125,22 +120,40 @@ def set_opus_output_gain(path: str | os.PathLike[str], db: float) -> None:
         f.write(data)
 
 
-def encode(wav: Path, fmt: str, dest: Path) -> None:
-    """Encode a WAV into ``fmt`` at ``dest`` with the format's command-line encoder."""
+#: Lossy encoders' settings: small files for libraries and fixtures; "fidelity" for the
+#: measurement material, where codec noise must stay far below the jumps being measured
+#: (and LAME at 64 kb/s would also resample a 44.1 kHz stereo input to 24 kHz).
+_LOSSY = {
+    False: {"mp3": ["-b", "64"], "vorbis": ["-q", "0"], "opus": ["--bitrate", "24"],
+            "aac": ["-b:a", "48k"]},
+    # an MP4 edit list holds the exact length only in a movie timescale of the sample rate
+    # (FFmpeg's default, 1000, rounds it to the millisecond)
+    True: {"mp3": ["-b", "192"], "vorbis": ["-q", "6"], "opus": ["--bitrate", "192"],
+           "aac": ["-b:a", "192k", "-movie_timescale", "44100"]},
+}
+
+
+def encode(wav: Path, fmt: str, dest: Path, fidelity: bool = False) -> None:
+    """Encode a WAV into ``fmt`` at ``dest`` with the format's command-line encoder.
+
+    The encoders write what gapless playback needs: LAME its Xing/LAME header (encoder delay
+    and padding), oggenc and opusenc the final granule position (and Opus its pre-skip),
+    FFmpeg an MP4 edit list (priming and exact length; no iTunSMPB tag)."""
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "check": True}
+    opts = _LOSSY[fidelity].get(fmt, [])
     if fmt == "wav":
         shutil.copyfile(wav, dest)
     elif fmt == "mp3":
-        subprocess.run(["lame", "--quiet", "-b", "64", str(wav), str(dest)], **quiet)
+        subprocess.run(["lame", "--quiet", *opts, str(wav), str(dest)], **quiet)
     elif fmt == "flac":
         subprocess.run(["flac", "-s", "-f", "-o", str(dest), str(wav)], **quiet)
     elif fmt == "vorbis":
-        subprocess.run(["oggenc", "-Q", "-q", "0", "-o", str(dest), str(wav)], **quiet)
+        subprocess.run(["oggenc", "-Q", *opts, "-o", str(dest), str(wav)], **quiet)
     elif fmt == "opus":
-        subprocess.run(["opusenc", "--quiet", "--bitrate", "24", str(wav), str(dest)], **quiet)
+        subprocess.run(["opusenc", "--quiet", *opts, str(wav), str(dest)], **quiet)
     elif fmt == "aac":
         cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav)]
-        subprocess.run([*cmd, "-c:a", "aac", "-b:a", "48k", str(dest)], **quiet)
+        subprocess.run([*cmd, "-c:a", "aac", *opts, str(dest)], **quiet)
     elif fmt == "aiff":
         cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav)]
         subprocess.run([*cmd, str(dest)], **quiet)
@@ -296,3 +309,106 @@ def make_library(
             tag_file(dest, fmt, spec)
             out.append(dest)
     return out
+
+
+# -- measurement material: one continuous signal cut across the tracks of an album ----------
+
+#: Sample rate of the measurement material (441 Hz is then exactly 100 samples a period).
+TEST_RATE = 44100
+
+
+@dataclass(frozen=True)
+class Tone:
+    """A test signal defined as a function of time, so that its reference can be rendered at
+    any rate and from any instant: a sine of ``freq`` Hz, or with ``sweep`` (Hz per second)
+    a linear chirp whose every stretch is unique (a recording can then tell where it is)."""
+
+    freq: float = 441.0
+    amplitude: float = 0.5  # -6 dBFS: headroom for a decoder's overshoot
+    sweep: float = 0.0
+
+    def render(self, rate: int, start: int, frames: int):  # -> numpy.ndarray
+        """Mono float samples ``start .. start+frames`` (frame indices at ``rate``)."""
+        import numpy as np
+
+        t = (np.arange(frames, dtype=np.float64) + start) / rate
+        return self.amplitude * np.sin(2 * math.pi * (self.freq * t + 0.5 * self.sweep * t * t))
+
+    def frequency_at(self, seconds: float) -> float:
+        return self.freq + self.sweep * seconds
+
+
+def write_wav(path: str | os.PathLike[str], samples, rate: int) -> None:
+    """Float samples, shape (frames,) or (frames, channels), as a 16-bit PCM WAV."""
+    import numpy as np
+
+    a = np.asarray(samples, dtype=np.float64)
+    a = a[:, None] if a.ndim == 1 else a
+    pcm = np.clip(np.round(a * 32767), -32768, 32767).astype("<i2")
+    with wave.open(os.fspath(path), "wb") as out:
+        out.setnchannels(a.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())
+
+
+@dataclass(frozen=True)
+class CutAlbum:
+    """A signal cut into consecutive album tracks: played back to back without a gap, they
+    sound as the uncut signal. ``starts[i]`` is track i's first frame in the signal (at
+    ``rate``); ``frames`` the whole signal's length."""
+
+    paths: list[Path]
+    starts: list[int]
+    frames: int
+    tone: Tone
+    rate: int
+    fmt: str
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+
+def cut_album(folder: Path, fmt: str, seconds: Sequence[float] = (1.5, 1.5),
+              tone: Tone = Tone(), album: str | None = None, artist: str = "Segue Test",
+              names: Sequence[str | bytes] | None = None, channels: int = 2,
+              rate: int | None = None) -> CutAlbum:
+    """Cut ``tone`` into ``len(seconds)`` tracks of one album in ``fmt``, tagged as tracks
+    1..N of N, in ``folder``. ``names`` (without extension) may be bytes that are not valid
+    UTF-8, for a file name that only the file system can spell. Track lengths are rounded to
+    whole frames, deliberately not to a codec's frame size: gapless playback must trim the
+    encoder's delay and padding to the sample; cuts fall on the signal's rising zero
+    crossings (see below)."""
+    import numpy as np
+
+    ext = FORMATS[fmt][0]
+    album = album or f"{tone.freq:g} Hz {fmt}"
+    if rate is None:  # Opus codes at 48 kHz: a 44.1 kHz source would be resampled per file
+        rate = 48000 if fmt == "opus" else TEST_RATE
+    signal = tone.render(rate, 0, int(round(sum(seconds) * rate)) + rate)
+    # Each cut on the upward zero crossing nearest the asked length: a lossy encoder then
+    # never sees a step up from silence at a track's start, which it could only code with
+    # pre-echo (a codec's limit, not a player's). Lengths stay off every codec frame size.
+    rising = np.flatnonzero((signal[:-1] < 0) & (signal[1:] >= 0)) + 1
+    rising -= np.abs(signal[rising - 1]) < np.abs(signal[rising])  # the sample nearer zero
+    cuts = [0]
+    for edge in np.cumsum([int(round(s * rate)) for s in seconds]):
+        cuts.append(int(rising[np.argmin(np.abs(rising - edge))]) if rising.size else int(edge))
+    starts, total = cuts[:-1], cuts[-1]  # the album ends on a crossing too
+    lengths = [b - a for a, b in zip(cuts, cuts[1:])]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (start, length) in enumerate(zip(starts, lengths)):
+            name = names[i] if names else f"{i + 1:02d} part {i + 1}"
+            dest = folder / ((os.fsdecode(name) if isinstance(name, bytes) else name) + ext)
+            wav = Path(tmp) / f"{i}.wav"
+            piece = signal[start:start + length]
+            write_wav(wav, np.repeat(piece[:, None], channels, axis=1), rate)
+            encode(wav, fmt, dest, fidelity=True)
+            spec = TrackSpec(f"Part {i + 1}", artist, album, artist, f"{i + 1}/{len(lengths)}",
+                             "1/1", "Test", "2024")
+            tag_file(dest, fmt, spec)
+            paths.append(dest)
+    return CutAlbum(paths, starts, total, tone, rate, fmt)
