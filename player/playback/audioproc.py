@@ -39,7 +39,7 @@ import numpy as np
 
 from player.playback.cue import Cue
 from player.playback.decoder import DecodeError
-from player.playback.output import Output, OutputError, open_output
+from player.playback.output import DEVICE_BUFFER_MS, Output, OutputError, open_output
 from player.playback.pipeline import Block, Pipeline
 
 log = logging.getLogger("segue.audio")
@@ -55,6 +55,12 @@ FADE_MS = 8
 POSITION_EVERY_S = 0.05
 #: While waiting for the first samples of a track, keep at most this much silence queued.
 WAIT_SILENCE_MS = 10
+#: The device buffer when this process could not get real-time scheduling (ms).
+DEVICE_BUFFER_MS_NORMAL = 160
+#: The decoder pauses this long between blocks while filling the ring, so that a long fill
+#: neither holds the interpreter lock against the writer nor counts, for the kernel, as a
+#: real-time thread that never sleeps.
+DECODER_BREATH_S = 0.0005
 
 
 @dataclass
@@ -169,6 +175,7 @@ class Decoder(threading.Thread):
                 continue
             if need_more:
                 self._fill()
+                time.sleep(DECODER_BREATH_S)
 
     def _handle(self, cmd: dict[str, Any]) -> None:
         kind = cmd["cmd"]
@@ -512,9 +519,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     from PySide6.QtCore import QCoreApplication, QTimer
 
+    from player.playback.realtime import request_realtime
+
+    # Before any thread starts: the threads started later inherit the scheduling.
+    realtime = request_realtime()
     app = QCoreApplication([sys.argv[0]])
     events = Events(sys.stdout)
-    output = open_output(prefer_device=not args.silent)
+    # Without real-time scheduling a busy machine can keep this process waiting longer:
+    # keep more in the device (pause and seek then answer a little later).
+    buffer_ms = DEVICE_BUFFER_MS if realtime else DEVICE_BUFFER_MS_NORMAL
+    output = open_output(prefer_device=not args.silent, buffer_ms=buffer_ms)
     proc = AudioProcess(output, events, args.rate)
     proc.decoder.start()
     timer = QTimer()
@@ -529,12 +543,21 @@ def main(argv: list[str] | None = None) -> int:
 
             proc.output = proc.writer.out = ClockOutput(output.rate)
 
-    timer.timeout.connect(tick)
+    quit_requested = threading.Event()  # set by the reader: stdin closed or "quit"
+
+    def tick_or_quit() -> None:
+        if quit_requested.is_set():
+            app.quit()
+        else:
+            tick()
+
+    timer.timeout.connect(tick_or_quit)
     timer.start()
-    events.send("ready", rate=proc.writer.rate, device_rate=output.rate, output=output.name)
+    events.send("ready", rate=proc.writer.rate, device_rate=output.rate, output=output.name,
+                realtime=realtime, buffer_ms=buffer_ms)
+    # A closed stdin (the app quit, or died) ends this process too.
     reader = threading.Thread(target=_read_commands, name="segue-audio-commands",
-                              args=(proc, sys.stdin, lambda: QTimer.singleShot(0, app.quit)),
-                              daemon=True)
+                              args=(proc, sys.stdin, quit_requested.set), daemon=True)
     reader.start()
     app.exec()
     proc.writer.send_stats()

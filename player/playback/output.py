@@ -130,11 +130,11 @@ class QtOutput:
         self._sink.stop()
 
 
-def open_output(prefer_device: bool = True) -> Output:
+def open_output(prefer_device: bool = True, buffer_ms: int = DEVICE_BUFFER_MS) -> Output:
     """The default audio device, or a silent real-time clock when there is none."""
     if prefer_device:
         try:
-            return QtOutput()
+            return QtOutput(buffer_ms)
         except OutputError as exc:
             log.warning("%s: playing without sound", exc)
-    return ClockOutput()
+    return ClockOutput(buffer_ms=buffer_ms)

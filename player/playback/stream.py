@@ -93,6 +93,8 @@ class StreamBackend(Backend):
         self.ready = False
         self.output_name = ""
         self.device_rate = 0
+        self.realtime = ""  # how the audio process got real-time scheduling ("": it did not)
+        self.buffer_ms = 0
         self._started_at = 0.0
         self._shut_down = False
         self._first_sound = QTimer(self, singleShot=True)
@@ -177,6 +179,10 @@ class StreamBackend(Backend):
             self.ready = True
             self.output_name = str(event.get("output", ""))
             self.device_rate = int(event.get("device_rate", 0))
+            self.realtime = str(event.get("realtime", ""))
+            self.buffer_ms = int(event.get("buffer_ms", 0))
+            log.info("audio process ready: %s, %d Hz, %d ms buffer, real-time: %s",
+                     self.output_name, self.device_rate, self.buffer_ms, self.realtime or "no")
         elif kind == "exit":
             if self._proc is not None and event.get("pid") == self._proc.pid \
                     and not self._shut_down:
