@@ -7,7 +7,11 @@ Encoders add silence of their own: MP3 (LAME) an encoder delay and end padding, 
 page. FFmpeg removes most of it by itself, and :class:`TrackDecoder` finishes the job:
 
 * **MP3**: FFmpeg reads the LAME/Xing header (delay and padding) and trims both ends;
-* **Opus, Vorbis**: FFmpeg applies the pre-skip and the last page's granule position;
+* **Opus**: FFmpeg applies the pre-skip and the last page's granule position;
+* **Vorbis**: FFmpeg's end trimming is off by the first block's length for streams that
+  start with a short block (it cut 128 real samples from every track oggenc made at high
+  quality, where oggdec, the reference decoder, keeps them): we take FFmpeg's start skip
+  (``skip_manual``) and cut the end ourselves at the last granule position;
 * **FLAC, WAV, AIFF, WavPack**: nothing to trim;
 * **M4A/AAC**: FFmpeg skips the priming (from the edit list, or from iTunes' ``iTunSMPB``)
   but decodes the padding of the last frame; we cut the track at its true length: the
@@ -109,6 +113,12 @@ class TrackDecoder:
         self.codec: str = ctx.name
         self._time_base: Fraction = stream.time_base or Fraction(1, self.sample_rate)
         self._start_pts: int = stream.start_time if stream.start_time is not None else 0
+        # Vorbis: FFmpeg says what to skip, we apply it (and cut the end: see the module).
+        self._manual_skip = self.codec == "vorbis"
+        if self._manual_skip:
+            ctx.options = {**ctx.options, "flags2": "+skip_manual"}
+        self._skip_pts = 0  # Vorbis: pts of the content's first sample, from the start time
+        self._skip_known = not self._manual_skip
         self._end: int | None = self._content_length()
         self._mono = self.channels == 1
         self._resampler = self._new_resampler()
@@ -123,15 +133,21 @@ class TrackDecoder:
     def _content_length(self) -> int | None:
         """The track's true length in frames where FFmpeg does not trim its end itself."""
         names = set((self._container.format.name or "").split(","))
+        if self._manual_skip:  # Vorbis: the last granule position, as the demuxer read it
+            return self._duration_from_stream()
         if not names & _MP4_FORMATS:
             return None
         smpb = _itunes_gapless(self._file)
         if smpb is not None:
             return smpb[1]
+        return self._duration_from_stream()
+
+    def _duration_from_stream(self) -> int | None:
         stream = self._stream
         if stream.duration is None or stream.duration <= 0:
             return None
-        # The mov demuxer's duration ends at the edit list's end (in pts, from 0).
+        # The mov demuxer's duration ends at the edit list's end (in pts, from 0); the Ogg
+        # one's at the last granule position.
         end = (stream.duration - self._start_pts) * self._time_base * self.sample_rate
         return max(0, round(end))
 
@@ -180,6 +196,12 @@ class TrackDecoder:
         target = max(0, int(frame_index))
         if self._end is not None:
             target = min(target, self._end)
+        if not self._skip_known:
+            # Where the content starts in pts is said by the first frame: read it once.
+            first = self._next_frame()
+            if first is not None:
+                self._start_skip(first)
+            self._skip_known = True
         preroll = round(SEEK_PREROLL_S * self.sample_rate)
         land = max(0, target - preroll)
         ts = self._start_pts + int(Fraction(land, self.sample_rate) / self._time_base)
@@ -235,14 +257,32 @@ class TrackDecoder:
                 continue
         return self._frames.pop(0)
 
+    def _start_skip(self, frame: av.AudioFrame) -> int:
+        """Samples FFmpeg marks to skip at this frame's start (``skip_manual``); the end
+        discard it also marks is ignored (wrong for Vorbis: we cut at the granule)."""
+        for data in frame.side_data:
+            if data.type == av.sidedata.sidedata.Type.SKIP_SAMPLES:
+                raw = bytes(data)
+                if len(raw) >= 4:
+                    skip = min(int.from_bytes(raw[:4], "little"), frame.samples)
+                    if skip and frame.pts is not None and not self._skip_known:
+                        # Content sample 0 is the first one after the skip: its pts, which
+                        # FFmpeg does not always put at the stream's start time.
+                        self._skip_pts = frame.pts + skip - self._start_pts
+                        self._skip_known = True
+                    return skip
+        return 0
+
     def _convert(self, frame: av.AudioFrame) -> np.ndarray | None:
         """One decoded frame -> trimmed ``(n, 2)`` float32 samples (or None if all trimmed)."""
+        skip = self._start_skip(frame) if self._manual_skip else 0
         if self._resync:
             # After a seek the frame's timestamp says which sample it starts with.
             self._resync = False
             if frame.pts is not None:
-                start = (frame.pts - self._start_pts) * self._time_base * self.sample_rate
-                self._pos = round(start)
+                start = ((frame.pts - self._start_pts - self._skip_pts) * self._time_base
+                         * self.sample_rate)
+                self._pos = round(start) + skip
             else:
                 self._pos = self._skip_to
         try:
@@ -255,6 +295,8 @@ class TrackDecoder:
         if not parts:
             return None
         planes = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        if skip:
+            planes = planes[:, skip:]  # the decoder's priming, not part of the track
         first = self._pos
         self._pos += planes.shape[1]
         lo = max(0, self._skip_to - first)

@@ -132,6 +132,8 @@ class StreamBackend(Backend):
                 log.warning("audio process: %s", line.rstrip()[:300])
                 continue
             if isinstance(event, dict):
+                if event.get("ev") == "stats":  # counters: kept even while shutting down
+                    self._underruns = int(event.get("underruns", 0))
                 self._relay.event.emit(event)
         self._relay.event.emit({"ev": "exit", "pid": proc.pid})
 
@@ -220,8 +222,6 @@ class StreamBackend(Backend):
             self._want_play = False
             self._set_state(PlaybackState.STOPPED)
             self.finished.emit()
-        elif kind == "stats":
-            self._underruns = int(event.get("underruns", 0))
 
     def _on_started(self, tag: int) -> None:
         if self._cue is not None and tag == self._cue.tag:
