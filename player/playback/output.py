@@ -26,7 +26,7 @@ FRAME_BYTES = 8
 #: after it (nothing written to the device can be taken back without reopening the stream);
 #: large enough for the audio process to miss a few ticks. The audio process has its own,
 #: much longer, queue of decoded samples in front of it.
-DEVICE_BUFFER_MS = 80
+DEVICE_BUFFER_MS = 60
 
 
 class OutputError(Exception):
