@@ -16,7 +16,8 @@ The scenario is a list of steps, each an action or a wait:
 
 Every action is noted as ``{"event": name, "t": time.monotonic(), ...}`` just before the
 app is told (the instant a user's press would arrive); track changes and state changes are
-noted too. ``time.monotonic()`` is the same clock in every process, which is what lets the
+noted too, each with the process's CPU time so far (``cpu``, seconds, all threads).
+``time.monotonic()`` is the same clock in every process, which is what lets the
 recorder place these events on the recording. The auto-queue is off: only what the scenario
 queues plays. Exits 0 when the scenario ran to its end, 2 on a timeout.
 """
@@ -60,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
                                      "name": engine.backend.name}]
 
     def note(name: str, **data: Any) -> None:
-        events.append({"event": name, "t": time.monotonic(), **data})
+        # cpu: the process's CPU seconds so far (every thread), for playback's CPU cost
+        events.append({"event": name, "t": time.monotonic(), "cpu": time.process_time(),
+                       **data})
 
     engine.trackChanged.connect(lambda t: note("track", track=t["id"] if t else None))
     engine.stateChanged.connect(lambda s: note("state", state=s.value))

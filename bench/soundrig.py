@@ -91,6 +91,23 @@ class Run:
         """Milliseconds from monotonic time ``t`` to the recording's ``frame``."""
         return 1000.0 * (self.take.clock.time_of(frame) - t)
 
+    def span(self, pressed: float) -> tuple[int, int] | None:
+        """Frames [first, last] of the sound that a press at ``pressed`` started: from the
+        first audible frame after it to the last before the next press (or the end)."""
+        x = self.take.samples
+        later = [e.t for e in self.events if e.t > pressed and e.name in PRESSES]
+        end = min(max(self.frame(min(later)), 0), len(x)) if later else len(x)
+        first = sc.first_audible(x[:end], start=max(0, self.frame(pressed)))
+        last = sc.last_audible(x[:end])
+        return (first, last) if first is not None and last is not None and last > first else None
+
+    def cpu_share(self, start: str = "ready", end: str = "end") -> float:
+        """The app's CPU time between its first ``start`` and last ``end`` events, as a share
+        of one core (0.05 = 5%)."""
+        a = next(e for e in self.events if e.name == start)
+        b = [e for e in self.events if e.name == end][-1]
+        return (b.data["cpu"] - a.data["cpu"]) / max(b.t - a.t, 1e-9)
+
 
 # -- setting up and running ------------------------------------------------------------------
 
@@ -195,12 +212,10 @@ def measure_album(run: Run, album: CutAlbum, index: int = 0,
     sound ends before the next press of any kind)."""
     x, rate = run.take.samples, run.take.rate
     pressed = run.times("play")[index]
-    later = [e.t for e in run.events if e.t > pressed and e.name in PRESSES]
-    end = run.frame(min(later)) if later else len(x)
-    first = sc.first_audible(x[:end], start=max(0, run.frame(pressed)))
-    last = sc.last_audible(x[:end])
-    if first is None or last is None or last <= first:
+    heard = run.span(pressed)
+    if heard is None:
         raise ScenarioError(f"nothing audible was recorded for {album.fmt}")
+    first, last = heard
     span = x[first:last + 1]
     gap = sc.longest_silence(span, rate)
     # the very start and end are abrupt by design (a cut sine; the monitor may miss the

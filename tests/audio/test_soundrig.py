@@ -142,3 +142,12 @@ def test_an_album_with_a_gap_or_a_jump() -> None:
     figures = rig.measure_album(shifted, album)
     assert figures.gap_ms < 0.05 and figures.jump > rig.MAX_JUMP and not figures.seamless
     assert math.isclose(figures.jump_at_s, 1.6, abs_tol=0.002)
+
+
+def test_span_and_cpu_share() -> None:
+    run, _ = album_tape(np.zeros(0))
+    first, last = run.span(run.times("play")[0])
+    assert first == frames(0.1) + 1 and last == frames(3.1) - 1  # the sine's zero ends
+    run.events = [rig.Event("ready", T0, {"cpu": 1.0}), *run.events,
+                  rig.Event("end", T0 + 4.0, {"cpu": 1.2})]
+    assert run.cpu_share() == pytest.approx(0.05)
