@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from player.autoqueue import AutoQueue, Pick
 from player.history import ListenLog
@@ -87,7 +87,8 @@ class Engine(QObject):
     positionChanged = Signal(int, int)  # position ms, duration ms
     queueChanged = Signal()  # the user queue changed
     autoPickChanged = Signal(object)  # Pick or None
-    listenLogged = Signal(int)  # a play of this track id was closed
+    listenLogged = Signal(int)  # a play of this track id was closed and written
+    _listenWritten = Signal(int)  # from the writer's thread: relayed to the GUI thread
     volumeChanged = Signal(int)
     seeked = Signal(int)  # position ms after a jump (seek bar, MPRIS, "previous" restarting)
     message = Signal(str)  # a line for the status bar
@@ -115,6 +116,7 @@ class Engine(QObject):
         self.backend = backend
         self.autoqueue = autoqueue
         self.writer: Writer = writer or InlineWriter(library)
+        self._listenWritten.connect(self.listenLogged.emit, Qt.ConnectionType.QueuedConnection)
         self.listens = ListenLog(library, clock, self.writer)
         self.background_picks = background_picks
         self.autoqueue_enabled = True
@@ -597,4 +599,6 @@ class Engine(QObject):
         self._listen_open = False
         closed = self.listens.finish(completed=completed)
         if closed is not None:
-            self.listenLogged.emit(closed.track_id)
+            # Announced once it is in the database (a fine-tune counts listens there).
+            track_id = closed.track_id
+            self.writer.submit(lambda _library: self._listenWritten.emit(track_id))

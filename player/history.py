@@ -44,6 +44,22 @@ def is_skip(played_ms: int, duration_ms: int | None, completed: bool) -> bool:
     return played_ms < threshold
 
 
+def close_stale_listens(library: Library) -> int:
+    """Close the plays a crash left open, with the progress last saved; returns how many."""
+    stale = library.open_listens()
+    for row in stale:
+        played = int(row["played_ms"] or 0)
+        library.close_listen(
+            row["id"],
+            ended_at=row["started_at"] + played / 1000,
+            played_ms=played,
+            skipped=is_skip(played, row["duration_ms"], completed=False),
+        )
+    if stale:
+        log.info("closed %d listen(s) left open by an earlier run", len(stale))
+    return len(stale)
+
+
 class ListenHandle:
     """The id of a listen row, known once the writer has inserted it.
 
@@ -97,21 +113,7 @@ class ListenLog:
     def recover(self) -> None:
         """Close plays left open by a crash, with the progress last saved (through the
         writer: a locked database at start-up delays this, never the window)."""
-
-        def close_stale(library: Library) -> None:
-            stale = library.open_listens()
-            for row in stale:
-                played = int(row["played_ms"] or 0)
-                library.close_listen(
-                    row["id"],
-                    ended_at=row["started_at"] + played / 1000,
-                    played_ms=played,
-                    skipped=is_skip(played, row["duration_ms"], completed=False),
-                )
-            if stale:
-                log.info("closed %d listen(s) left open by an earlier run", len(stale))
-
-        self.writer.submit(close_stale)
+        self.writer.submit(close_stale_listens)
 
     def session_for(self, now: float) -> int:
         """The session a play starting ``now`` belongs to (a new one after a long silence)."""
