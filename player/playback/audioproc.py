@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,8 @@ from player.playback.cue import Cue
 from player.playback.decoder import DecodeError
 from player.playback.output import DEVICE_BUFFER_MS, Output, OutputError, open_output
 from player.playback.pipeline import Block, Pipeline
+from player.playback.realtime import PRIORITY as WRITER_PRIORITY
+from player.playback.realtime import request_realtime
 
 log = logging.getLogger("segue.audio")
 
@@ -51,10 +54,16 @@ RING_LEAD_S = 3.0
 TICK_MS = 5
 #: Fades for pause/resume and seek: long enough to be no click, short enough to be instant.
 FADE_MS = 8
+#: A tick this late is logged (INFO): the device ran on what was buffered meanwhile.
+LATE_TICK_S = 0.03
 #: How often a position event is sent while playing.
 POSITION_EVERY_S = 0.05
 #: While waiting for the first samples of a track, keep at most this much silence queued.
 WAIT_SILENCE_MS = 10
+#: A track (or a seek) starts sounding once this much is decoded: its first packets come in
+#: small pieces (an MP3's first frame after the encoder delay is 47 samples), and silence
+#: written between them would be a gap in the music.
+START_MS = 40
 #: The device buffer when this process could not get real-time scheduling (ms).
 DEVICE_BUFFER_MS_NORMAL = 160
 #: The decoder pauses this long between blocks while filling the ring, so that a long fill
@@ -113,6 +122,11 @@ class Ring:
         with self._lock:
             return self._frames
 
+    def ready(self, frames: int) -> bool:
+        """At least ``frames`` decoded, or all there is (an end marker is queued)."""
+        with self._lock:
+            return self._frames >= frames or any(isinstance(i, _End) for _, i in self._items)
+
     def push(self, gen: int, item: Block | _End) -> None:
         with self._lock:
             self._items.append((gen, item))
@@ -156,11 +170,15 @@ class Decoder(threading.Thread):
         self.events = events
         self.commands: queue.Queue[dict[str, Any]] = queue.Queue()
         self.gen = 0
+        self.realtime = False  # set when the process got real-time scheduling
+        self._order: list[Cue] = []  # the cues given, in play order (the last few)
         self._ended = True  # nothing to decode
         self._ended_naturally = False  # ...because the last track ran out (not a stop)
         self._lead = int(RING_LEAD_S * rate)
 
     def run(self) -> None:
+        if self.realtime:
+            request_realtime(WRITER_PRIORITY - 1)  # below the writer: it never waits for us
         while True:
             need_more = not self._ended and self.ring.frames() < self._lead
             try:
@@ -172,10 +190,17 @@ class Decoder(threading.Thread):
                     self.pipeline.clear()
                     return
                 self._handle(cmd)
+                self.commands.task_done()
                 continue
             if need_more:
                 self._fill()
                 time.sleep(DECODER_BREATH_S)
+
+    def settled(self) -> bool:
+        """Every command handled and the ring as full as it gets (for tests and benches
+        that move time by hand)."""
+        return self.commands.unfinished_tasks == 0 and (
+            self._ended or self.ring.frames() >= self._lead)
 
     def _handle(self, cmd: dict[str, Any]) -> None:
         kind = cmd["cmd"]
@@ -183,6 +208,7 @@ class Decoder(threading.Thread):
             if kind == "load":
                 self.gen = cmd["gen"]
                 cue = Cue.from_json(cmd["cue"])
+                self._order = [cue]
                 try:
                     duration = self.pipeline.load(cue, int(cmd.get("start_ms", 0)))
                 except DecodeError as exc:
@@ -194,6 +220,7 @@ class Decoder(threading.Thread):
                 self.events.send("loaded", tag=cue.tag, gen=self.gen, duration_ms=duration)
             elif kind == "set_next":
                 cue = Cue.from_json(cmd["cue"]) if cmd.get("cue") else None
+                self._remember_next(cue)
                 try:
                     duration = self.pipeline.set_next(cue)
                 except DecodeError as exc:
@@ -210,12 +237,11 @@ class Decoder(threading.Thread):
                         self._ended = False
             elif kind == "seek":
                 self.gen = cmd["gen"]
+                tag = int(cmd.get("tag", self._order[-1] if self._order else 0))
                 try:
-                    self.pipeline.seek(int(cmd["ms"]))
-                    self._ended = self.pipeline.current is None
+                    self._seek(tag, int(cmd["ms"]))
                 except DecodeError as exc:
-                    self.events.send("failed", tag=cmd.get("tag", 0), gen=self.gen,
-                                     reason=str(exc))
+                    self.events.send("failed", tag=tag, gen=self.gen, reason=str(exc))
                     self._ended = True
             elif kind == "stop":
                 self.gen = cmd["gen"]
@@ -223,6 +249,36 @@ class Decoder(threading.Thread):
                 self._ended = True
         except Exception:  # noqa: BLE001 - one bad command must not end the music for good
             log.exception("audio command %s failed", kind)
+
+    def _remember_next(self, cue: Cue | None) -> None:
+        """Keep the cues in play order: the one sounding may be behind the decoder's."""
+        current = self.pipeline.current
+        if current is not None and current.cue in self._order:
+            # What the decoder plays now and what follows it; older cues are kept (seeks
+            # may aim at a track the decoder has already left, still sounding).
+            self._order = self._order[:self._order.index(current.cue) + 1]
+        self._order = [c for c in self._order if c != cue][-3:]
+        if cue is not None:
+            self._order.append(cue)
+
+    def _seek(self, tag: int, ms: int) -> None:
+        """Jump within the track ``tag`` (the one sounding). The decoder may have left it
+        already (it runs seconds ahead: a gapless join, or the end of the album): then it
+        is opened again, and what followed it is set to follow again."""
+        current = self.pipeline.current
+        if current is not None and current.cue.tag == tag:
+            self.pipeline.seek(ms)
+        else:
+            tags = [c.tag for c in self._order]
+            if tag not in tags:
+                log.warning("seek in an unknown track %s", tag)
+                return
+            i = tags.index(tag)
+            self.pipeline.load(self._order[i], start_ms=ms)
+            if i + 1 < len(self._order):
+                self.pipeline.set_next(self._order[i + 1])
+        self._ended = False
+        self._ended_naturally = False
 
     def _fill(self) -> None:
         try:
@@ -244,8 +300,10 @@ class Decoder(threading.Thread):
 class Writer:
     """The main thread's job: ring -> output, with volume, gain and fades; the clock."""
 
-    def __init__(self, output: Output, ring: Ring, events: Events, rate: int) -> None:
+    def __init__(self, output: Output, ring: Ring, events: Events, rate: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.out = output
+        self.clock = clock
         self.ring = ring
         self.events = events
         self.rate = rate  # the timeline's rate (frames of the ring)
@@ -260,6 +318,7 @@ class Writer:
         self.marks: deque[_Mark] = deque()
         self.end_at: int | None = None  # written index where the last track ends
         self.audible_tag: int | None = None
+        self.loaded_tag = 0  # the last cue loaded (what failed, if nothing was heard)
         self.audible_frame = 0
         self.audible_gen = 0
         self.heard_state = "stopped"
@@ -269,7 +328,9 @@ class Writer:
         self._awaiting = True
         self._tags_written: set[int] = set()
         self._last_pos_sent = 0.0
+        self._last_tick = 0.0
         self._fade = max(1, FADE_MS * rate // 1000)
+        self._start_frames = START_MS * rate // 1000
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -288,6 +349,7 @@ class Writer:
                 cue = Cue.from_json(cmd["cue"])
                 self.gains[cue.tag] = cue.gain
                 self.audible_tag = None
+                self.loaded_tag = cue.tag
                 # The app shows a loaded track as stopped until its first sample is heard.
                 self.heard_state = "stopped"
                 self._tags_written.discard(cue.tag)
@@ -316,6 +378,12 @@ class Writer:
     # -- the tick ----------------------------------------------------------------------------
 
     def tick(self) -> None:
+        now = self.clock()
+        if self._last_tick and now - self._last_tick > LATE_TICK_S:
+            log.info("tick late by %.0f ms (%s, %d frames left in the device)",
+                     1000 * (now - self._last_tick), self.heard_state,
+                     self.out.buffered_frames())
+        self._last_tick = now
         while True:
             try:
                 self.handle(self.commands.get_nowait())
@@ -344,6 +412,8 @@ class Writer:
                     and isinstance(head[1], Block):
                 free -= self._write_block(head[0], head[1], free, target=0.0)  # pause: fade out
                 continue
+            if self._awaiting and head is not None and not self.ring.ready(self._start_frames):
+                head = None  # a new start: let the decoder get ahead before the first sample
             if not self.playing or head is None:
                 # Nothing to play: keep the stream running with silence (a stream that stops
                 # costs a long wake-up on some sinks), but only a little of it ahead, so that
@@ -434,17 +504,16 @@ class Writer:
             self._note_audible(mark.tag, mark.frame + mark.end - mark.start, mark.gen)
             self.marks.clear()
         if self.end_at is not None and played >= self.end_at and not self.marks:
-            tag = self.audible_tag
+            tag = self.audible_tag if self.audible_tag is not None else self.loaded_tag
             self.end_at = None
             self.playing = False
             self._send_state("stopped")
-            if tag is None or tag not in self._tags_written:
-                self.events.send("failed", tag=tag or 0, gen=self.gen,
-                                 reason="no sound in the file")
+            if tag not in self._tags_written:
+                self.events.send("failed", tag=tag, gen=self.gen, reason="no sound in the file")
             else:
                 self.events.send("ended", tag=tag, gen=self.gen)
             return
-        now = time.monotonic()
+        now = self.clock()
         if self.audible_tag is not None and self.heard_state == "playing" \
                 and now - self._last_pos_sent >= POSITION_EVERY_S:
             self._last_pos_sent = now
@@ -467,13 +536,14 @@ class Writer:
 class AudioProcess:
     """Wires the threads together; :func:`main` runs it."""
 
-    def __init__(self, output: Output, events: Events, playback_rate: float = 1.0) -> None:
+    def __init__(self, output: Output, events: Events, playback_rate: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.output = output
         self.events = events
         rate = max(1000, round(output.rate / max(0.05, min(64.0, playback_rate))))
         self.ring = Ring()
         self.decoder = Decoder(rate, self.ring, events)
-        self.writer = Writer(output, self.ring, events, rate)
+        self.writer = Writer(output, self.ring, events, rate, clock)
         self._gen = 0
 
     def dispatch(self, cmd: dict[str, Any]) -> bool:
@@ -491,7 +561,9 @@ class AudioProcess:
         return kind != "quit"
 
 
-def _read_commands(proc: AudioProcess, stdin: Any, on_quit: Any) -> None:
+def _read_commands(proc: AudioProcess, stdin: Any, on_quit: Any, realtime: bool) -> None:
+    if realtime:
+        request_realtime(WRITER_PRIORITY - 1)
     for line in stdin:
         try:
             cmd = json.loads(line)
@@ -519,10 +591,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     from PySide6.QtCore import QCoreApplication, QTimer
 
-    from player.playback.realtime import request_realtime
-
-    # Before any thread starts: the threads started later inherit the scheduling.
-    realtime = request_realtime()
+    # Before any thread starts: the threads started later inherit the scheduling; the
+    # decoder and the command reader then step down below the writer (see Decoder.run).
+    realtime = request_realtime(WRITER_PRIORITY)
+    # The writer waits for the interpreter lock at most this long when another thread has it.
+    sys.setswitchinterval(0.001)
     app = QCoreApplication([sys.argv[0]])
     events = Events(sys.stdout)
     # Without real-time scheduling a busy machine can keep this process waiting longer:
@@ -530,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     buffer_ms = DEVICE_BUFFER_MS if realtime else DEVICE_BUFFER_MS_NORMAL
     output = open_output(prefer_device=not args.silent, buffer_ms=buffer_ms)
     proc = AudioProcess(output, events, args.rate)
+    proc.decoder.realtime = bool(realtime)
     proc.decoder.start()
     timer = QTimer()
     timer.setInterval(TICK_MS)
@@ -557,7 +631,8 @@ def main(argv: list[str] | None = None) -> int:
                 realtime=realtime, buffer_ms=buffer_ms)
     # A closed stdin (the app quit, or died) ends this process too.
     reader = threading.Thread(target=_read_commands, name="segue-audio-commands",
-                              args=(proc, sys.stdin, quit_requested.set), daemon=True)
+                              args=(proc, sys.stdin, quit_requested.set, bool(realtime)),
+                              daemon=True)
     reader.start()
     app.exec()
     proc.writer.send_stats()

@@ -290,7 +290,7 @@ class StreamBackend(Backend):
         if self._duration > 0:
             target = min(target, self._duration)
         self._gen += 1
-        self._send({"cmd": "seek", "gen": self._gen, "ms": target})
+        self._send({"cmd": "seek", "gen": self._gen, "ms": target, "tag": self._cue.tag})
         self._position = target
         self.positionChanged.emit(target)
 
