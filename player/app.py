@@ -22,15 +22,20 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from player import memory, resources
 from player.autoqueue import AutoQueue, Rules
-from player.library.db import Library, LibraryError
+from player.library.db import DB_FILE, Library, library_error
 from player.playback.base import Backend
-from player.settings import Settings, resolve_data_dir
+from player.settings import DataDirError, Settings
 from player.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
 #: Save the queue and position this often, so that even a kill restores nearly everything.
 STATE_SAVE_INTERVAL_MS = 15_000
+#: The loudness analysis (and a scan for tags an older Segue did not read) waits this long
+#: after start-up, so that the first seconds (torch loading, the first track) have the CPU.
+BACKGROUND_WORK_DELAY_MS = 3_000
+#: How often the app looks whether a big library's background check is done.
+CHECK_POLL_MS = 250
 
 
 class SegueApp(QObject):
@@ -56,9 +61,36 @@ class SegueApp(QObject):
 
         self.learning = Learning(self.library, data_dir, self.settings.finetune_every)
         self.window.attach_learning(self.learning)
+        from player.loudness import LoudnessAnalysis
+
+        self.analysis = LoudnessAnalysis(self.library, self)
+        self.window.attach_analysis(self.analysis)
+        # A scan may change files under the analysis: it stops, and resumes after the scan.
+        self.window.scanStarted.connect(self.analysis.cancel)
+        self.window.scanEnded.connect(self.analysis.start)
+        self.analysis.tagsOutdated.connect(lambda: self.window.start_scan([]))
         self._state_timer = QTimer(self, interval=STATE_SAVE_INTERVAL_MS)
         self._state_timer.timeout.connect(self.save_state)
         self._shut_down = False
+        #: The dialog saying the library is damaged, once a background check found it.
+        self.damage_box: QMessageBox | None = None
+        self._check_timer = QTimer(self, interval=CHECK_POLL_MS)
+        self._check_timer.timeout.connect(self._library_checked)
+        self._check_timer.start()  # a big library is checked on a thread: its verdict
+
+    def _library_checked(self) -> None:
+        """A damaged library found after the window opened: say so, then close."""
+        if not self.library.checked:
+            return
+        self._check_timer.stop()
+        damage = self.library.damage
+        if damage is None:
+            return
+        print(f"segue: {damage}", file=sys.stderr, flush=True)
+        self.damage_box = QMessageBox(QMessageBox.Icon.Critical, "Segue", str(damage),
+                                      parent=self.window)
+        self.damage_box.finished.connect(self.window.close)
+        self.damage_box.open()  # not exec(): the event loop (and the window) go on
 
     def start_playback(self) -> None:
         """Create the audio backend and the engine; restore the queue and the last track."""
@@ -98,6 +130,13 @@ class SegueApp(QObject):
         self._state_timer.start()
         if self.enable_mpris:
             self._start_mpris()
+        QTimer.singleShot(BACKGROUND_WORK_DELAY_MS, self._start_background_work)
+
+    def _start_background_work(self) -> None:
+        """Measure what is not measured yet (the pass ends at once when nothing is left);
+        first, if an older Segue read the tags, a scan reads them again (the pass follows)."""
+        if not self._shut_down and self.window.scan_job is None:
+            self.analysis.start(check_tags=True)
 
     def _start_mpris(self) -> None:
         if not sys.platform.startswith("linux"):
@@ -151,6 +190,7 @@ class SegueApp(QObject):
             return
         self._shut_down = True
         self._state_timer.stop()
+        self.analysis.cancel(wait_s=5)
         self.save_state()
         if self.mpris is not None:
             self.mpris.stop()
@@ -195,9 +235,16 @@ def _startup_probe(app: QApplication) -> None:
     app.quit()
 
 
-def run_gui(data_dir_arg: str | None = None, play: bool = False) -> int:
-    """Open the player window (``play``: start hands-free playback at once); returns the
-    exit status."""
+def _fatal(message: str) -> int:
+    """A start-up failure: one line on stderr (a terminal), then a dialog (a double-click)."""
+    print(f"segue: {message}", file=sys.stderr, flush=True)
+    QMessageBox.critical(None, "Segue", message)
+    return 1
+
+
+def run_gui(data_dir: Path, play: bool = False) -> int:
+    """Open the player window on the data dir (``play``: start hands-free playback at once);
+    returns the exit status."""
     # FFmpeg and audio-device chatter on stderr helps nobody who double-clicked the app.
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -206,20 +253,26 @@ def run_gui(data_dir_arg: str | None = None, play: bool = False) -> int:
     app.setDesktopFileName("segue")
     with resources.path(resources.ICON_PNG) as icon:
         app.setWindowIcon(QIcon(QPixmap(str(icon))))  # read now: the path lives for the block
-    data_dir = resolve_data_dir(data_dir_arg)
     from player.single_instance import SingleInstance
 
     instance = SingleInstance(data_dir)
-    if not instance.claim():
+    try:
+        first = instance.claim()
+    except DataDirError as exc:  # a file, a read-only folder...
+        return _fatal(str(exc))
+    if not first:
         answered = instance.ask_first_to_raise()
         print("Segue is already running" + ("; its window was brought to the front."
                                             if answered else "."), file=sys.stderr)
         return 0
     try:
         segue = SegueApp(data_dir)
-    except LibraryError as exc:
-        QMessageBox.critical(None, "Segue", str(exc))
-        return 1
+    except Exception as exc:  # the library's file or disk (damage met by a first read...)
+        error = library_error(exc, data_dir / DB_FILE)
+        if error is None:
+            raise
+        instance.release()
+        return _fatal(str(error))
     segue.window.show()
     if os.environ.get("SEGUE_STARTUP_PROBE"):  # bench/startup.py: report, then leave
         QTimer.singleShot(0, lambda: _startup_probe(app))

@@ -282,16 +282,14 @@ class ModelHolder:
         self.set(model)
         return model
 
-    def _remove_stale_temp_files(self, older_than_s: float = 600) -> None:
+    def _remove_stale_temp_files(self) -> None:
         """A process killed while saving leaves its temporary file: the checkpoint itself is
-        whole (the rename never happened), the litter goes once nobody can be writing it."""
-        now = time.time()
-        for tmp in self.data_dir.glob(f".{MODEL_FILE}.*.tmp"):
-            try:
-                if now - tmp.stat().st_mtime > older_than_s:
-                    tmp.unlink()
-            except OSError:
-                pass
+        whole (the rename never happened), the litter goes as soon as nobody writes it."""
+        if not any(self.data_dir.glob(f".{MODEL_FILE}.*.tmp")):
+            return  # the usual case: no need to import torch for nothing
+        from recommender.checkpoint import remove_stale_temp_files
+
+        remove_stale_temp_files(self.path)
 
     def reset(self) -> None:
         """Forget the model: delete the checkpoint (the fallbacks take over)."""

@@ -1,8 +1,15 @@
 """Segue's command line: ``segue [--data-dir DIR] COMMAND ...``; no command starts the GUI.
 
 Commands print a readable summary, or with ``--json`` exactly one JSON object on stdout (logs go
-to stderr).  Exit status: 0 on success (a scan that met broken files still succeeded), 2 for a
-usage error such as a folder that does not exist, 1 for a library that cannot be opened.
+to stderr). Whatever goes wrong is said in one line on stderr (``segue: ...``), never a
+traceback. Exit status:
+
+* 0 on success (a scan that met broken files, an import that skipped bad rows, succeeded);
+* 1 when the work cannot be done: a library that is damaged, read-only or on a full disk, a
+  file given to ``import`` that cannot be read, a model that cannot be saved;
+* 2 for a usage error: a folder that does not exist, an empty ``--data-dir``, too little
+  history to train on;
+* 3 when the library is busy: another program held its write lock for over 30 s (try again).
 """
 
 from __future__ import annotations
@@ -17,13 +24,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from player.settings import resolve_data_dir
+from player.settings import DataDirError, resolve_data_dir
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_BUSY = 3
+
+
+class CommandError(Exception):
+    """Why a command cannot go on, in one line, with its exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def version() -> str:
@@ -75,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help="tag-reading processes (default: CPU count)"
     )
 
+    analyse = sub.add_parser(
+        "analyse", aliases=["analyze"],
+        help="measure the loudness and silences of tracks not measured yet (ReplayGain, "
+             "crossfades); resumes where the last run stopped")
+    analyse.add_argument("--json", action="store_true", help="print one JSON object")
+    analyse.add_argument("--limit", type=int, default=None, metavar="N",
+                         help="measure at most N files")
+
     stats = sub.add_parser("stats", help="count tracks, artists, albums and listens")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -122,18 +146,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.command is None:
-        from player.app import run_gui  # Qt is imported only for the GUI
-
-        return run_gui(args.data_dir, play=args.play)
     if args.command == "evaluate":
         from recommender.evaluate_cli import main as evaluate_main  # torch: only on demand
 
         return evaluate_main(args.rest)
-    handler = {"scan": cmd_scan, "stats": cmd_stats, "import": cmd_import,
+    try:
+        args.data_path = resolve_data_dir(args.data_dir)
+    except DataDirError as exc:
+        print(f"segue: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command is None:
+        from player.app import run_gui  # Qt is imported only for the GUI
+
+        return run_gui(args.data_path, play=args.play)
+    handler = {"scan": cmd_scan, "analyse": cmd_analyse, "analyze": cmd_analyse,
+               "stats": cmd_stats, "import": cmd_import,
                "train": cmd_train, "next": cmd_next,
                "install-desktop": cmd_install_desktop}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except CommandError as exc:
+        print(f"segue: {exc}", file=sys.stderr)
+        return exc.status
+    except Exception as exc:
+        error = _library_error(exc, args)
+        if error is None:
+            raise  # a bug: its traceback is what a report needs
+        log.debug("%s failed", args.command, exc_info=True)
+        print(f"segue: {error}", file=sys.stderr)
+        return error.status
+
+
+def _library_error(exc: Exception, args: argparse.Namespace) -> CommandError | None:
+    """The one-line error for a problem of the library's file, folder or disk, or None."""
+    from player.library.db import DB_FILE, LibraryBusy, library_error
+
+    error = library_error(exc, args.data_path / DB_FILE)
+    if error is None:
+        return None
+    return CommandError(str(error), EXIT_BUSY if isinstance(error, LibraryBusy) else EXIT_ERROR)
 
 
 def _missing_path(paths: Sequence[str], folders_only: bool = False) -> bool:
@@ -146,15 +197,20 @@ def _missing_path(paths: Sequence[str], folders_only: bool = False) -> bool:
     return False
 
 
-def _open_library(args: argparse.Namespace) -> Any:
-    """The library of the chosen data dir, or None after printing why it cannot be opened."""
-    from player.library.db import Library, LibraryError
+def _print_some(lines: Sequence[str], limit: int = 20) -> None:
+    """The first ``limit`` lines, then how many more there were."""
+    for line in lines[:limit]:
+        print(line)
+    if len(lines) > limit:
+        print(f"  ... and {len(lines) - limit} more")
 
-    try:
-        return Library.open(resolve_data_dir(args.data_dir))
-    except LibraryError as exc:
-        print(f"segue: {exc}", file=sys.stderr)
-        return None
+
+def _open_library(args: argparse.Namespace, create: bool = True) -> Any:
+    """The library of the chosen data dir. Raises ``LibraryError`` (a one-line message:
+    see :func:`main`); ``create=False``: ``LibraryMissing`` rather than a new library."""
+    from player.library.db import Library
+
+    return Library.open(args.data_path, create=create)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -163,8 +219,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if _missing_path(args.folders, folders_only=True):
         return EXIT_USAGE
     library = _open_library(args)
-    if library is None:
-        return EXIT_ERROR
     try:
         if not args.folders and not library.roots():
             print(
@@ -199,14 +253,49 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
+def cmd_analyse(args: argparse.Namespace) -> int:
+    from player.library.analysis import analyse_library
+
+    if args.limit is not None and args.limit < 0:
+        print("segue: --limit must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
     library = _open_library(args)
-    if library is None:
-        return EXIT_ERROR
+    bar = None if args.json else TerminalProgress(sys.stderr)
     try:
-        stats = library.stats()
+        result = analyse_library(
+            library, progress=(lambda e: bar.show(e.done, e.total, "measuring loudness"))
+            if bar else None, limit=args.limit)
+    except KeyboardInterrupt:  # Ctrl+C: what was measured is kept; the next run resumes
+        print("segue: interrupted; run it again to go on", file=sys.stderr)
+        return EXIT_ERROR
     finally:
+        if bar:
+            bar.close()
         library.close()
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        print(f"{result.analysed} measured, {result.failed} failed in {result.seconds:.1f} s "
+              f"({result.files_per_s:.1f} files/s, {result.realtime:.0f}x real time); "
+              f"{result.remaining} remaining")
+        _print_some([f"  failed: {path}: {reason}" for path, reason in result.errors])
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from player.library.db import LibraryMissing
+
+    try:
+        library = _open_library(args, create=False)  # counting creates nothing
+    except LibraryMissing as exc:
+        print(f"segue: {exc}; `segue scan FOLDER` makes one", file=sys.stderr)
+        stats = dict.fromkeys(("tracks", "missing", "artists", "albums", "listens",
+                               "scan_errors", "roots"), 0)
+    else:
+        try:
+            stats = library.stats()
+        finally:
+            library.close()
     if args.json:
         print(json.dumps(stats))
     else:
@@ -224,8 +313,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     if _missing_path(args.paths):
         return EXIT_USAGE
     library = _open_library(args)
-    if library is None:
-        return EXIT_ERROR
     try:
         report = import_history(library, args.paths)
     except ValueError as exc:
@@ -239,10 +326,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{report.rows} plays read: {report.listens} new listens ({report.matched} "
               f"matched to your library, {report.unmatched} not), {report.duplicates} already "
               f"imported; {report.playlists} playlists")
-        for where, reason in report.errors[:20]:
-            print(f"  skipped: {reason}")
-        if len(report.errors) > 20:
-            print(f"  ... and {len(report.errors) - 20} more")
+        _print_some([f"  skipped: {reason}" for _, reason in report.errors])
     if report.unreadable:  # a file the user gave could not be read at all: not a success
         for path, reason in report.unreadable:
             print(f"segue: {reason}", file=sys.stderr)
@@ -253,13 +337,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from player.bridge import ModelHolder, NotEnoughHistory, finetune, train
 
-    library = _open_library(args)
-    if library is None:
-        return EXIT_ERROR
-    data_dir = resolve_data_dir(args.data_dir)
+    from player.library.db import LibraryMissing
+
+    data_dir = args.data_path
+    try:
+        library = _open_library(args, create=False)
+    except LibraryMissing as exc:
+        raise CommandError(f"{exc}: no listens to learn from", EXIT_USAGE) from None
     bar = None if args.json else TerminalProgress(sys.stderr)
     try:
         holder = ModelHolder(data_dir)
+        _check_model_target(holder.path)  # before the training, not after it
         model = None if args.fresh else holder.load()
         outcome = finetune(library, data_dir, model) if model is not None else None
         if model is not None and outcome is None:
@@ -292,12 +380,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_next(args: argparse.Namespace) -> int:
     from player.autoqueue import AutoQueue
     from player.bridge import ModelHolder, ModelPicker
+    from player.library.db import LibraryMissing
 
-    library = _open_library(args)
-    if library is None:
-        return EXIT_ERROR
     try:
-        holder = ModelHolder(resolve_data_dir(args.data_dir))
+        library = _open_library(args, create=False)
+    except LibraryMissing as exc:
+        raise CommandError(f"{exc}; `segue scan FOLDER` makes one") from None
+    try:
+        holder = ModelHolder(args.data_path)
         holder.load()
         queue = AutoQueue(library, model_picker=ModelPicker(holder))
         last = library.listens(newest_first=True, limit=1)
@@ -318,10 +408,23 @@ def cmd_next(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_model_target(path: Path) -> None:
+    """Refuse at once a model file that could not be written after the training."""
+    if path.exists() and not path.is_file():
+        raise CommandError(f"cannot save the model: {path} is not a file; move it away")
+    if not os.access(path.parent, os.W_OK):
+        raise CommandError(f"cannot save the model: the folder {path.parent} is read-only")
+
+
 def cmd_install_desktop(args: argparse.Namespace) -> int:
     from player.desktop import install_desktop_entry
 
-    entry = install_desktop_entry(Path(args.prefix) if args.prefix else None)
+    try:
+        entry = install_desktop_entry(Path(args.prefix) if args.prefix else None)
+    except OSError as exc:  # a prefix that is a file, read-only, a full disk...
+        where = exc.filename or args.prefix or "~/.local/share"
+        raise CommandError(f"cannot install the menu entry into {where}: "
+                           f"{(exc.strerror or str(exc)).lower()}") from None
     print(f"installed {entry}; Segue is in your applications menu")
     return EXIT_OK
 

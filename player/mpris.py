@@ -16,6 +16,12 @@ handshake with the bus daemon itself (never for another client, so it cannot dea
 
 Without a session bus (no ``DBUS_SESSION_BUS_ADDRESS``, a dead daemon) :meth:`start` logs a
 warning and returns False; the player works the same, just without desktop integration.
+
+No call can knock the service off the bus: every string we send is made valid D-Bus text
+first (a NUL or an undecodable byte in a reply makes the daemon drop the connection), a bad
+argument gets an error reply, and should the connection be lost anyway it is opened again,
+after 1 s, then less and less often (up to a minute), so the media keys come back by
+themselves.
 """
 
 from __future__ import annotations
@@ -81,6 +87,11 @@ _NAME_OURS = (1, 4)  # PRIMARY_OWNER, ALREADY_OWNER
 HANDSHAKE_TIMEOUT_S = 2.0
 #: If the daemon stops reading, give up rather than buffer without bound.
 MAX_OUTBOX_BYTES = 16 * 1024 * 1024
+#: After a lost connection: the first retry, and the longest wait between two.
+RECONNECT_FIRST_MS = 1_000
+RECONNECT_MAX_MS = 60_000
+#: Error replies quote what the caller sent; a 100 kB argument need not come back whole.
+MAX_ERROR_TEXT = 500
 
 #: Multi-valued tags are stored joined with this (see player.library.tags.JOIN).
 _TAG_JOIN = "; "
@@ -277,6 +288,11 @@ class MprisService(QObject):
         # track) lets us send Seeked for all of them; otherwise only for seeks made over D-Bus.
         self._engine_reports_seeks = hasattr(engine, "seeked")
         self._connections: list[tuple[Any, Callable[..., None]]] = []
+        self._wanted = False  # between start() and stop(): reconnect if the bus drops us
+        self._reconnect_ms = RECONNECT_FIRST_MS
+        self._reconnect_timer = QTimer(self)
+        self._reconnect_timer.setSingleShot(True)
+        self._reconnect_timer.timeout.connect(self._reconnect)
         self._methods: dict[tuple[str, str], tuple[str, Callable[[Message], Any]]] = {
             (INTROSPECT_IFACE, "Introspect"): ("", lambda m: ("s", (INTROSPECTION_XML,))),
             (PEER_IFACE, "Ping"): ("", lambda m: None),
@@ -312,10 +328,17 @@ class MprisService(QObject):
         if not address:
             log.warning("MPRIS disabled: no session bus (DBUS_SESSION_BUS_ADDRESS is unset)")
             return False
+        if not self._open(address, quiet=False):
+            return False
+        self._wanted = True
+        return True
+
+    def _open(self, address: str, quiet: bool) -> bool:
         try:
             sock, pending = self._connect(address)
         except Exception as exc:  # any failure here only means "no desktop integration"
-            log.warning("MPRIS disabled: cannot use the session bus %s: %s", address, exc)
+            (log.info if quiet else log.warning)(
+                "MPRIS disabled: cannot use the session bus %s: %s", address, exc)
             return False
         self._sock = sock
         sock.setblocking(False)
@@ -333,6 +356,8 @@ class MprisService(QObject):
 
     def stop(self) -> None:
         """Stop serving and leave the bus (closing the connection releases the name)."""
+        self._wanted = False
+        self._reconnect_timer.stop()
         if self._sock is None:
             return
         self._unwatch_engine()
@@ -663,6 +688,8 @@ class MprisService(QObject):
         if parsed.scheme != "file":
             raise _DBusError(ERR_NOT_SUPPORTED, f"Only file:// URIs are supported, not {uri!r}")
         path = unquote(parsed.path, errors="surrogateescape")
+        if "\x00" in path or not path:
+            raise _DBusError(ERR_INVALID_ARGS, "not a file path: an empty one, or one with a NUL")
         library = getattr(self._engine, "library", None)
         track = library.track_by_path(os.path.abspath(path)) if library is not None else None
         if track is None:
@@ -725,11 +752,12 @@ class MprisService(QObject):
         try:
             reply = self._call(msg)
         except _DBusError as err:
-            reply = new_error(msg, err.name, "s", (err.text,))
+            reply = new_error(msg, err.name, "s", (_text(err.text)[:MAX_ERROR_TEXT],))
         except Exception as exc:
             log.exception("MPRIS: %s.%s failed", fields.get(HeaderFields.interface),
                           fields.get(HeaderFields.member))
-            reply = new_error(msg, ERR_FAILED, "s", (f"{type(exc).__name__}: {exc}",))
+            reply = new_error(msg, ERR_FAILED, "s",
+                              (_text(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_TEXT],))
         if not msg.header.flags & MessageFlag.no_reply_expected:
             self._send(reply)
 
@@ -793,7 +821,20 @@ class MprisService(QObject):
         self._flush()
 
     def _lost(self, reason: str) -> None:
-        log.warning("MPRIS: disconnected from the session bus (%s)", reason)
+        log.warning("MPRIS: disconnected from the session bus (%s); reconnecting", reason)
         self._unwatch_engine()
         self._changes_timer.stop()
         self._close()
+        if self._wanted:
+            self._reconnect_timer.start(self._reconnect_ms)
+
+    def _reconnect(self) -> None:
+        address = self._bus_address or os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+        if not self._wanted or self._sock is not None or not address:
+            return
+        if self._open(address, quiet=True):
+            log.warning("MPRIS: back on the session bus as %s", self.bus_name)
+            self._reconnect_ms = RECONNECT_FIRST_MS
+            return
+        self._reconnect_ms = min(self._reconnect_ms * 2, RECONNECT_MAX_MS)
+        self._reconnect_timer.start(self._reconnect_ms)

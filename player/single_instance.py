@@ -18,6 +18,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from player.settings import DataDirError, make_private_dir
+
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "segue.lock"
@@ -42,9 +44,19 @@ class SingleInstance(QObject):
         self._server: QLocalServer | None = None
 
     def claim(self) -> bool:
-        """True if this is the first instance (it now owns the lock and the socket)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        """True if this is the first instance (it now owns the lock and the socket).
+        Raises :class:`DataDirError` (one line, for a person) if the data dir is unusable."""
+        try:
+            make_private_dir(self.data_dir)
+            fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            if isinstance(exc, FileExistsError):
+                reason = "it is a file, not a folder"
+            elif isinstance(exc, NotADirectoryError):
+                reason = "a part of its path is a file, not a folder"
+            else:
+                reason = (exc.strerror or str(exc)).lower()
+            raise DataDirError(f"cannot use the data folder {self.data_dir}: {reason}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -380,6 +380,8 @@ def log_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             files.extend(sorted(found, key=_natural_key))
         elif p.is_file():
             files.append(p)
+        elif p.exists():  # a FIFO, a device: never read (it could block or never end)
+            raise UnreadableLog(f"{p}: not a regular file")
         else:
             raise FileNotFoundError(f"no such file or folder: {p}")
     return files

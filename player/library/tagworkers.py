@@ -27,7 +27,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -59,14 +59,15 @@ def _receive(stream: BinaryIO) -> Any:
     return pickle.loads(data)
 
 
-def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """The worker's loop: batches of paths in, results out, until stdin closes."""
+def serve(stdin: BinaryIO, stdout: BinaryIO, handle: Callable[[Any], Any] = read_many) -> None:
+    """A worker's loop: a request in, ``handle(request)`` out, until stdin closes (by default
+    batches of paths to read tags from; the loudness analysis serves one path at a time)."""
     while True:
         try:
-            paths = _receive(stdin)
+            request = _receive(stdin)
         except EOFError:
             return
-        _send(stdout, read_many(paths))
+        _send(stdout, handle(request))
 
 
 def usable_cores() -> int:
@@ -101,11 +102,12 @@ def worker_import_path() -> list[str]:
     return out
 
 
-def worker_command() -> list[str]:
-    """The command line of a worker: isolated mode (``-I``: no current folder, no
+def worker_command(module: str = "player.library.tagworkers", *args: str) -> list[str]:
+    """The command line of a worker running ``module.main(*args)`` (the tag readers by
+    default; the loudness analysis uses it too): isolated mode (``-I``: no current folder, no
     ``PYTHON*`` variables, no user site) with the import path set explicitly."""
     bootstrap = (f"import sys; sys.path[:] = {worker_import_path()!r}; "
-                 "from player.library.tagworkers import main; main()")
+                 f"from {module} import main; main(*{args!r})")
     return [sys.executable, "-I", "-c", bootstrap]
 
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from player.covers import cover_path
+from player.playback.gain import ReplayGainMode
 from player.library.db import Library
 from player.library.scanner import ScanProgress, ScanResult, scan_folders
 from player.settings import Settings
@@ -52,6 +53,13 @@ EXPLORATION_LEVELS = (("Familiar: the likeliest next track", 0.0),
                       ("Balanced", 0.2),
                       ("Adventurous", 0.5),
                       ("Discover: sample widely", 1.0))
+#: Playback → ReplayGain.
+REPLAYGAIN_LABELS = ((ReplayGainMode.OFF, "&Off"),
+                     (ReplayGainMode.TRACK, "&Track: every track equally loud"),
+                     (ReplayGainMode.ALBUM, "&Album: each album as mastered"),
+                     (ReplayGainMode.AUTO, "A&uto: album gain for albums played in order"))
+#: Playback → Crossfade: seconds (0 = off).
+CROSSFADE_CHOICES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12)
 
 
 def _training_failure(message: str) -> str:
@@ -76,6 +84,12 @@ class LibraryTable(QTableView):
 
 class MainWindow(QMainWindow):
     """Segue's window. :meth:`attach_engine` connects playback once audio is ready."""
+
+    #: Emitted when a scan starts and when it has ended (however it ended).
+    scanStarted = Signal()
+    scanEnded = Signal()
+    #: The user changed ReplayGain or crossfade (the values are in ``settings``).
+    soundSettingsChanged = Signal()
 
     def __init__(self, library: Library, settings: Settings, data_dir: Path) -> None:
         super().__init__()
@@ -218,6 +232,10 @@ class MainWindow(QMainWindow):
         self.cancel_scan_button.hide()
         self.model_status = QLabel("")
         self.model_status.setStyleSheet("color: palette(placeholder-text);")
+        self.loudness_status = QLabel("")
+        self.loudness_status.setStyleSheet("color: palette(placeholder-text);")
+        self.loudness_status.hide()
+        bar.addPermanentWidget(self.loudness_status)
         bar.addPermanentWidget(self.model_status)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_scan_button)
@@ -245,26 +263,61 @@ class MainWindow(QMainWindow):
         self.act_autoqueue = self._action(playback, "&Auto-queue", self._toggle_autoqueue)
         self.act_autoqueue.setCheckable(True)
         self.act_autoqueue.setChecked(self.settings.autoqueue)
+        playback.addSeparator()
+        self._build_sound_menus(playback)
 
         self.recommend_menu = menu.addMenu("&Recommendations")
         self.act_retrain = self._action(self.recommend_menu, "&Retrain now…", self.retrain)
         self.act_reset_model = self._action(self.recommend_menu, "Re&set model",
                                             self.reset_model)
         self.recommend_menu.addSeparator()
-        explore = self.recommend_menu.addMenu("&Exploration")
-        group = QActionGroup(self)
-        self.exploration_actions = {}
-        for label, value in EXPLORATION_LEVELS:
-            act = QAction(label, self, checkable=True)
-            act.setData(value)
-            act.setChecked(abs(self.settings.exploration - value) < 1e-6)
-            act.triggered.connect(lambda _c=False, v=value: self._set_exploration(v))
-            group.addAction(act)
-            explore.addAction(act)
-            self.exploration_actions[value] = act
+        self.exploration_actions = self._radio_menu(
+            self.recommend_menu.addMenu("&Exploration"), list(EXPLORATION_LEVELS),
+            self.settings.exploration, self._set_exploration)
 
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&About Segue", self.about)
+
+    def _build_sound_menus(self, playback: QMenu) -> None:
+        """Playback → ReplayGain and Crossfade: radio choices stored in the settings."""
+        current = self.settings.replaygain
+        self.replaygain_actions = self._radio_menu(
+            playback.addMenu("Replay&Gain"),
+            [(label, mode) for mode, label in REPLAYGAIN_LABELS], current,
+            lambda mode: self._set_sound(replaygain_mode=mode.value))
+        self.crossfade_actions = self._radio_menu(
+            playback.addMenu("&Crossfade"),
+            [("&Off" if s == 0 else f"{s} s", s) for s in CROSSFADE_CHOICES],
+            self.settings.crossfade_s, lambda s: self._set_sound(crossfade_s=s))
+
+    def _radio_menu(self, menu: QMenu, choices: list[tuple[str, Any]], current: Any,
+                    choose: Any) -> dict[Any, QAction]:
+        """One checkable action per ``(label, value)``, ``current`` checked; ``choose(value)``
+        when the user picks one. Returns the actions by value."""
+        group = QActionGroup(self)
+        actions = {}
+        for label, value in choices:
+            act = QAction(label, self, checkable=True)
+            act.setChecked(value == current)
+            act.triggered.connect(lambda _c=False, v=value: choose(v))
+            group.addAction(act)
+            menu.addAction(act)
+            actions[value] = act
+        return actions
+
+    def _set_sound(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self.settings, name, value)
+        self.soundSettingsChanged.emit()
+
+    def attach_analysis(self, analysis: Any) -> None:
+        """Show the background loudness analysis' progress in the status bar."""
+        analysis.progress.connect(self._analysis_progress)
+        analysis.finished.connect(lambda _result: self.loudness_status.hide())
+
+    def _analysis_progress(self, event: Any) -> None:
+        self.loudness_status.setText(f"Measuring loudness: {event.done:,} / {event.total:,}")
+        self.loudness_status.show()
 
     def _action(self, menu: QMenu, text: str, slot: Any, shortcut: Any = None) -> QAction:
         action = QAction(text, self)
@@ -418,6 +471,7 @@ class MainWindow(QMainWindow):
         job.done.connect(self._scan_done)
         job.failed.connect(lambda msg: self._scan_ended(f"Scan failed: {msg}"))
         self.scan_job = job
+        self.scanStarted.emit()
         self.progress.setRange(0, 0)
         self.progress.setFormat("Scanning…")
         self.progress.show()
@@ -462,6 +516,7 @@ class MainWindow(QMainWindow):
         callbacks, self.after_scan = self.after_scan, []
         for callback in callbacks:
             callback()
+        self.scanEnded.emit()
 
     # -- recommendations -------------------------------------------------------------------------
 

@@ -85,16 +85,21 @@ def test_the_models_pick_is_what_plays_next(library: Library, habit_library, dat
 
 
 def test_litter_of_a_killed_save_is_removed(data_dir: Path) -> None:
+    import fcntl
     import os
-    import time
 
-    old = data_dir / ".model.pt.abc123.tmp"
-    fresh = data_dir / ".model.pt.def456.tmp"
-    for path in (old, fresh):
+    killed = data_dir / ".model.pt.abc123.tmp"
+    writing = data_dir / ".model.pt.def456.tmp"
+    for path in (killed, writing):
         path.write_bytes(b"half a checkpoint")
-    os.utime(old, (time.time() - 3600, time.time() - 3600))
-    assert ModelHolder(data_dir).load() is None  # no model, and no error
-    assert not old.exists() and fresh.exists()  # a fresh one may still be being written
+    fd = os.open(writing, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a save in progress holds it
+        assert ModelHolder(data_dir).load() is None  # no model, and no error
+        assert not killed.exists()  # at once, however recent: its writer is gone
+        assert writing.exists()  # a save in progress is left alone
+    finally:
+        os.close(fd)
 
 
 def test_corrupt_checkpoint_falls_back(library: Library, habit_library, data_dir: Path,

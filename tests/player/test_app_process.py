@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def wait_for(condition, timeout: float = 20.0) -> None:
 
 def test_second_launch_raises_the_first_and_leaves(data_dir: Path) -> None:
     first = launch(data_dir)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(first.stderr), daemon=True)
+    reader.start()
     try:
         wait_for(lambda: (data_dir / "library.db").exists())
         second = subprocess.run([sys.executable, "-m", "player", "--data-dir", str(data_dir)],
@@ -39,11 +43,14 @@ def test_second_launch_raises_the_first_and_leaves(data_dir: Path) -> None:
                                 capture_output=True, text=True, timeout=30)
         assert second.returncode == 0
         assert "already running" in second.stderr and "front" in second.stderr
+        # The first reads the request from its event loop: wait for it (not for a time).
+        wait_for(lambda: any("asked this window to come to the front" in line
+                             for line in lines))
     finally:
         first.send_signal(signal.SIGTERM)
-        _, err = first.communicate(timeout=30)
-    assert first.returncode == 0, err[-2000:]
-    assert "asked this window to come to the front" in err
+        first.wait(timeout=30)
+        reader.join(30)
+    assert first.returncode == 0, "".join(lines)[-2000:]
 
 
 def test_sigterm_closes_the_listen_in_progress(data_dir: Path, tmp_path: Path) -> None:

@@ -184,6 +184,16 @@ def test_import_of_a_link_to_dev_zero_is_refused(tmp_path: Path) -> None:
     assert proc.stderr.count("not a regular file") == 2
 
 
+def test_evaluate_refuses_a_fifo_and_dev_zero(tmp_path: Path) -> None:
+    fifo = tmp_path / "log.json"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.tsv"
+    os.symlink("/dev/zero", zero)
+    for path in (fifo, zero):
+        proc = run_segue("evaluate", path, timeout=120, preexec_fn=_limit_memory)
+        assert_one_line_error(proc, 2, "not a regular file")
+
+
 def test_an_oversized_file_is_refused_without_reading_it(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import recommender.logs as logs
