@@ -31,14 +31,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: an argv list and returns a dict of figures.
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "startup": ("bench.startup:main", [], []),
-    "scan": ("bench.scan:main", ["--files", "10000"], ["--files", "1000"]),
+    "scan": ("bench.scan:main", [], ["--files", "500,2000"]),
     "analysis": ("bench.analysis:main", ["--files", "40", "--seconds", "60"],
                  ["--files", "10", "--seconds", "20"]),
     "rec_speed": ("bench.rec_speed:measure", [], ["--quick"]),
     "quality": ("bench.eval_public:quality", [], ["--quick"]),
     "retrain_gui": ("bench.retrain_gui:main", [], ["--listens", "5000", "--synthetic"]),
     "import_speed": ("bench.import_speed:main", [], []),
-    "handsfree": ("bench.handsfree:main", ["--tracks", "500", "--busy", "--pulse"], ["--tracks", "30"]),
+    "handsfree": ("bench.handsfree:main", ["--tracks", "500", "--busy", "--pulse"],
+                  ["--tracks", "30"]),
     "fuzz": ("bench.fuzz:main", ["--inputs", "10000", "--rows", "10000"],
              ["--inputs", "1000", "--rows", "1000"]),
     "kills": ("bench.kills:main", ["--kills", "120"], ["--kills", "9"]),

@@ -1,8 +1,10 @@
-"""Scan benchmark: a generated library of real tagged files, scanned by Segue and by a plain
-single-process ``mutagen.File()`` loop in the same run.
+"""Scan benchmark: generated libraries of real tagged files (mixed formats, WAV included),
+each scanned by Segue and by a plain single-process ``mutagen.File()`` loop in the same run.
 
-Prints and returns: first-scan files/s and its ratio to the plain loop, the time of a rescan
-with nothing changed, and peak memory.  Run: ``python -m bench scan [--files N]``.
+For each size (default 500, 2,000 and 10,000 files) it prints and returns the first scan's
+files/s and its ratio to the plain loop (the median of several alternating runs for the small
+sizes, where one run is a fraction of a second), and for the largest size the time of a
+rescan with nothing changed and the peak memory. Run: ``python -m bench scan [--files N,...]``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import os
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -26,17 +29,21 @@ from player.library.scanner import scan_folders
 log = logging.getLogger(__name__)
 
 CACHE = Path(__file__).resolve().parent / "out" / "scan-library"
-MIX = ("mp3", "flac", "vorbis", "opus", "aac", "mp3", "flac", "mp3")  # MP3/FLAC-heavy, like most
+#: MP3/FLAC-heavy like most libraries, every common format, WAV (no tags worth the name) too.
+MIX = ("mp3", "flac", "vorbis", "opus", "aac", "wav", "mp3", "flac")
+SIZES = (500, 2_000, 10_000)
+#: Files scanned per contender and size, at least: the small sizes are run several times.
+FILES_PER_SIZE = 10_000
 
 
 def ensure_library(n_files: int) -> Path:
     """A library of ``n_files`` tagged files (mixed formats), made once and kept in bench/out."""
-    folder = CACHE / str(n_files)
+    formats = [f for f in MIX if f in available_formats()] or ["wav"]
+    folder = CACHE / f"{n_files}-{'-'.join(formats)}"
     marker = folder / ".complete"
     if marker.exists():
         return folder
     shutil.rmtree(folder, ignore_errors=True)
-    formats = [f for f in MIX if f in available_formats()] or ["wav"]
     specs = []
     for i in range(n_files):
         fmt = formats[i % len(formats)]
@@ -62,30 +69,80 @@ def plain_loop(paths: list[str]) -> float:
     for path in paths:
         try:
             mutagen.File(path)
-        except Exception:  # the baseline must not stop either
+        except Exception:  # noqa: BLE001 - the baseline must not stop either
             pass
     return time.perf_counter() - t0
 
 
-def run(n_files: int = 10_000) -> dict[str, Any]:
-    folder = ensure_library(n_files)
-    paths = _audio_files(folder)
-    for path in paths:  # warm the page cache: both contenders then read from memory
+def _warm(paths: list[str]) -> None:
+    """Read every file once: both contenders then read from the page cache."""
+    for path in paths:
         with open(path, "rb") as f:
             while f.read(1 << 20):
                 pass
-    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    plain_s = plain_loop(paths)
-    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    plain_cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+
+
+def first_scan(folder: Path, expected: int) -> tuple[float, float]:
+    """One first scan into a fresh library: (wall seconds, CPU seconds)."""
+    with tempfile.TemporaryDirectory() as data:
+        library = Library.open(data)
+        try:
+            cpu0, t0 = _cpu_s(), time.perf_counter()
+            result = scan_folders(library, [folder])
+            seconds, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+        finally:
+            library.close()
+    assert result.added == expected and not result.failed, (result.added, result.failed[:3])
+    return seconds, cpu
+
+
+def _cpu_s() -> float:
+    """CPU seconds used so far by this process and its finished children (the workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measure_size(n_files: int) -> dict[str, Any]:
+    """Plain loop and first scan, alternating, ``FILES_PER_SIZE // n_files`` times each.
+
+    Besides the wall-time ratio (the figure that counts), the CPU-time ratio: on a machine
+    busy with other work, wall time swings with the load, CPU time much less."""
+    folder = ensure_library(n_files)
+    paths = _audio_files(folder)
+    _warm(paths)
+    plain, segue, plain_cpu, segue_cpu = [], [], [], []
+    for _ in range(max(1, FILES_PER_SIZE // n_files)):
+        cpu0 = _cpu_s()
+        plain.append(plain_loop(paths))
+        plain_cpu.append(_cpu_s() - cpu0)
+        seconds, cpu = first_scan(folder, len(paths))
+        segue.append(seconds)
+        segue_cpu.append(cpu)
+    plain_s, segue_s = statistics.median(plain), statistics.median(segue)
+    return {
+        "files": len(paths),
+        "runs": len(plain),
+        "plain_mutagen_files_per_s": round(len(paths) / plain_s, 1),
+        "first_scan_files_per_s": round(len(paths) / segue_s, 1),
+        "first_scan_s": round(segue_s, 3),
+        "first_scan_ratio_vs_plain": round(plain_s / segue_s, 2),
+        "first_scan_cpu_ratio_vs_plain": round(statistics.median(plain_cpu)
+                                               / statistics.median(segue_cpu), 2),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
+
+
+def rescan_and_memory(n_files: int) -> dict[str, Any]:
+    """A first scan and a rescan with nothing changed; the rescan's time, peak memory."""
+    folder = ensure_library(n_files)
+    paths = _audio_files(folder)
     with tempfile.TemporaryDirectory() as data:
         library = Library.open(data)
         try:
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t0 = time.perf_counter()
-            first = scan_folders(library, [folder])
-            first_s = time.perf_counter() - t0
+            scan_folders(library, [folder])
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
             kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
@@ -93,38 +150,40 @@ def run(n_files: int = 10_000) -> dict[str, Any]:
             rescan_s = time.perf_counter() - t0
         finally:
             library.close()
-    assert first.added == len(paths) and not first.failed, (first.added, first.failed[:3])
     assert again.unchanged == len(paths)
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    figures = {
-        "files": len(paths),
-        "cores": os.cpu_count(),
-        "plain_mutagen_files_per_s": round(len(paths) / plain_s, 1),
-        "first_scan_files_per_s": round(len(paths) / first_s, 1),
-        "first_scan_ratio_vs_plain": round(plain_s / first_s, 2),
-        "first_scan_s": round(first_s, 2),
-        # Where the CPU went: this process (walk, database, results) and the tag readers.
+    return {
+        "rescan_unchanged_s": round(rescan_s, 3),
+        # Where the first scan's CPU went: this process (walk, database, its own reading)
+        # and the worker processes.
         "first_scan_parent_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime
                                          - cpu0.ru_utime - cpu0.ru_stime, 2),
         "first_scan_workers_cpu_s": round(kids1.ru_utime + kids1.ru_stime
                                           - kids0.ru_utime - kids0.ru_stime, 2),
-        "plain_loop_cpu_s": round(plain_cpu, 2),
-        "rescan_unchanged_s": round(rescan_s, 3),
-        "peak_rss_mb": round(self_kb / 1024, 1),
-        "peak_worker_rss_mb": round(child_kb / 1024, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_worker_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
+
+
+def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
+    figures: dict[str, Any] = {"cores": os.cpu_count(), "formats": [
+        f for f in MIX if f in available_formats()] or ["wav"]}
+    for n in sizes:
+        for key, value in measure_size(n).items():
+            figures[f"{key}_{n}" if key != "files" else f"files_{n}"] = value
+    figures.update({f"{k}_{max(sizes)}": v for k, v in rescan_and_memory(max(sizes)).items()})
     return figures
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench scan", description=__doc__)
-    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--files", default=",".join(map(str, SIZES)),
+                        help="library sizes, comma-separated (default: %(default)s)")
     args = parser.parse_args(argv)
-    return run(args.files)
+    return run(tuple(int(n) for n in args.files.split(",")))
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     for key, value in main().items():
-        print(f"{key:28} {value}")
+        print(f"{key:36} {value}")

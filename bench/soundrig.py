@@ -269,7 +269,8 @@ def _switch_frame(x: np.ndarray, ref: np.ndarray, shift: int, lo: int, hi: int) 
         gain, i = g, i - block
     if gain is None:
         gain = fits(mono[hi:hi + block], ref[hi + shift:hi + shift + block]) or 1.0
-    tolerance = 0.1 * gain * float(np.abs(ref[max(0, i + shift):i + shift + block]).max(initial=1.0))
+    window = ref[max(0, i + shift):i + shift + block]
+    tolerance = 0.1 * gain * float(np.abs(window).max(initial=1.0))
     while i - 1 >= max(lo, -shift) and abs(mono[i - 1] - gain * ref[i - 1 + shift]) <= tolerance \
             and abs(mono[i - 1]) >= floor * 0.1:
         i -= 1

@@ -53,7 +53,8 @@ def run(repeats: int = 5) -> dict[str, Any]:
     return {
         "time_to_window_s": round(statistics.median(segue), 3),
         "bare_qt_window_s": round(statistics.median(bare), 3),
-        "time_to_window_ratio_vs_bare_qt": round(statistics.median(segue) / statistics.median(bare), 2),
+        "time_to_window_ratio_vs_bare_qt": round(statistics.median(segue)
+                                                 / statistics.median(bare), 2),
         "torch_imported_before_window": torch_seen,
         "platform": env["QT_QPA_PLATFORM"],
     }

@@ -218,12 +218,13 @@ class AutoQueue:
         for spacing, window in self._relaxations():
             recent = self._recently_played(ctx, window)
 
+            # Used only within this pass of the loop, so its late binding is harmless.
             def allowed(tid: int) -> bool:
                 if tid not in ctx.tracks or tid in ctx.exclude or tid == current:
                     return False
-                if tid in recent:
+                if tid in recent:  # noqa: B023
                     return False
-                return not (spacing and current_artist
+                return not (spacing and current_artist  # noqa: B023
                             and _artist_key(ctx.tracks[tid]) == current_artist)
 
             for picker in self.pickers():
@@ -270,7 +271,9 @@ class AutoQueue:
         recent.discard(None)
         return recent
 
-    def _choose(self, ranked: Sequence[tuple[int, float, str]], strategy: str) -> tuple[int, float, str]:
+    def _choose(
+        self, ranked: Sequence[tuple[int, float, str]], strategy: str
+    ) -> tuple[int, float, str]:
         """The top candidate, or with exploration a draw that favours the top ones.
 
         Rank-based, not score-based: the pickers' scores are on different scales.

@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to add first")
     scan.add_argument("--json", action="store_true", help="print one JSON object")
     scan.add_argument(
-        "--workers", type=int, default=None, help="tag-reading processes (default: CPU count)"
+        "--workers", type=int, default=None,
+        help="tag-reading processes besides this one (default: one per idle CPU core, "
+             "keeping one for this process)"
     )
 
     analyse = sub.add_parser(
@@ -328,7 +330,7 @@ def cmd_import(args: argparse.Namespace) -> int:
               f"imported; {report.playlists} playlists")
         _print_some([f"  skipped: {reason}" for _, reason in report.errors])
     if report.unreadable:  # a file the user gave could not be read at all: not a success
-        for path, reason in report.unreadable:
+        for _path, reason in report.unreadable:  # the reason names the file
             print(f"segue: {reason}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK

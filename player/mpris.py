@@ -336,7 +336,7 @@ class MprisService(QObject):
     def _open(self, address: str, quiet: bool) -> bool:
         try:
             sock, pending = self._connect(address)
-        except Exception as exc:  # any failure here only means "no desktop integration"
+        except Exception as exc:  # noqa: BLE001 - any failure means no desktop integration
             (log.info if quiet else log.warning)(
                 "MPRIS disabled: cannot use the session bus %s: %s", address, exc)
             return False
@@ -395,7 +395,7 @@ class MprisService(QObject):
                 sock.connect(target)
                 pending = self._handshake(sock, deadline)
                 return sock, pending
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - try the next address; the last error is kept
                 sock.close()
                 last_error = exc
         raise last_error or ConnectionError("no usable address")
@@ -727,7 +727,7 @@ class MprisService(QObject):
         messages: list[Message] = []
         try:
             messages.extend(iter(self._parser.get_next_message, None))
-        except Exception as exc:  # a corrupt stream cannot be resynchronised
+        except Exception as exc:  # noqa: BLE001 - a corrupt stream cannot be resynchronised
             self._lost(f"unparsable data from the bus: {exc}")
         self._dispatch_all(messages)
 

@@ -18,7 +18,6 @@ import dataclasses
 import fnmatch
 import json
 import logging
-import math
 import os
 import stat
 from collections.abc import Callable
@@ -132,7 +131,8 @@ class Number(Check):
     def __call__(self, value: Any) -> float | int:
         kinds = (int,) if self.whole else (int, float)
         # The range test comes first: it also refuses NaN, and works for any int's size.
-        if isinstance(value, bool) or not isinstance(value, kinds) or not self.lo <= value <= self.hi:
+        if (isinstance(value, bool) or not isinstance(value, kinds)
+                or not self.lo <= value <= self.hi):
             what = ("a whole number from {:d} to {:d}" if self.whole
                     else "a number from {:g} to {:g}").format(self.lo, self.hi)
             raise ValueError(f"expected {what}")

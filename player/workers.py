@@ -98,7 +98,7 @@ class Job(QObject):
     def _run(self) -> None:
         try:
             result = self.fn(self._progress.emit, self.cancel_event)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of a job is reported, not raised
             log.error("%s failed:\n%s", self.name, traceback.format_exc())
             self._failed.emit(f"{type(exc).__name__}: {exc}")
         else:

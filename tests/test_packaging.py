@@ -21,3 +21,15 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
                 if (ROOT / folder / "__init__.py").exists()}
     assert set(config["packages"]) == on_disk
     assert not {"bench", "tests"} & {p.split(".")[0] for p in config["packages"]}
+
+
+def test_every_shipped_file_is_package_data() -> None:
+    """Each file in resources/ matches a package-data pattern, so the wheel carries it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folder = ROOT / config["package-dir"]["player.resources"]
+    patterns = config["package-data"]["player.resources"]
+    shipped = {p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+               and p.suffix not in (".py", ".pyc")}
+    covered = {p for pattern in patterns for p in folder.glob(pattern)}  # as setuptools globs
+    assert len(shipped) >= 11  # the icons, the entry template, the 8 demo tracks
+    assert shipped <= covered, sorted(str(p) for p in shipped - covered)

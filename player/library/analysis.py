@@ -130,7 +130,7 @@ def measure(path: str | os.PathLike[str]) -> Measurement:
                 return _measure_stream(container, container.streams.audio[0])
         except AnalysisError:
             raise
-        except Exception as exc:  # av.FFmpegError, or a hostile file's surprise
+        except Exception as exc:  # noqa: BLE001 - av.FFmpegError, or a hostile file's surprise
             raise AnalysisError(f"cannot decode: {type(exc).__name__}: {exc}"[:200]) from None
 
 

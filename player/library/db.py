@@ -12,9 +12,10 @@ Each thread gets its own connection (SQLite connections must not be shared acros
 
 Opening checks the file (``PRAGMA quick_check``): Segue never writes into a damaged database.
 Damage found at open or later is copied aside first (``library.db.damaged-<time>``, before
-anyone tries a repair) and refused with :class:`LibraryDamaged`, naming the copy. Every way the library can
-fail a person — missing, damaged, read-only, busy, disk full — is a :class:`LibraryError`
-subclass with a one-line message (:func:`library_error` turns SQLite's exceptions into them).
+anyone tries a repair) and refused with :class:`LibraryDamaged`, naming the copy. Every way
+the library can fail a person — missing, damaged, read-only, busy, disk full — is a
+:class:`LibraryError` subclass with a one-line message (:func:`library_error` turns
+SQLite's exceptions into them).
 The file and its ``-wal``/``-shm`` companions are created owner-only (``0600``).
 """
 
@@ -340,6 +341,8 @@ def _migrate_to_2(db: sqlite_utils.Database) -> None:
 def fold(text: str) -> str:
     """Text as the search box compares it: compatibility forms unified, case and accents
     dropped ("Björk", "BJORK" and "bjork" are one), white space collapsed."""
+    if text.isascii():  # most tags: nothing to decompose (a scan folds every track's text)
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())
@@ -466,8 +469,9 @@ class Library:
         for target in (path, path.parent):
             if not os.access(target, os.W_OK):
                 raise LibraryReadOnly(
-                    f"the library {path} is read-only ({'its folder' if target != path else 'the file'}"
-                    f" cannot be written); Segue needs to write to it")
+                    f"the library {path} is read-only "
+                    f"({'its folder' if target != path else 'the file'} cannot be written); "
+                    "Segue needs to write to it")
 
     def _companions(self) -> list[Path]:
         return [self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm")]
@@ -1075,7 +1079,10 @@ class Library:
         return matched + unmatched, matched
 
     def save_playlist(
-        self, name: str, source_path: str, items: Sequence[tuple[int | None, str | None, str | None]]
+        self,
+        name: str,
+        source_path: str,
+        items: Sequence[tuple[int | None, str | None, str | None]],
     ) -> int:
         """Store a playlist ``(track_id or None, artist, title)`` per entry, replacing one
         imported before from the same source. Returns its id."""

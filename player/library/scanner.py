@@ -5,10 +5,12 @@ A scan has three phases:
 1. **walk** every root (fast: ``scandir`` + ``stat``), sorting each audio file into unchanged
    (same size and mtime as in the library: not read again), changed, or new; what the library
    has but the walk did not see has vanished;
-2. **read** the changed and new files' tags, in worker processes when there are many (mutagen is
-   CPU-bound pure Python, so threads would not help), writing results in batched transactions —
-   a new file whose size, duration and tags match a vanished track is that track moved, and
-   keeps its id and its listening history;
+2. **read** the changed and new files' tags — in this process, and in worker processes as well
+   when there are many (mutagen is CPU-bound pure Python, so threads would not help; the workers
+   start during the walk, as soon as it has found that many, and this process reads until
+   they are ready) — writing results in batched transactions: a new file whose size, duration
+   and tags match a vanished track is that track moved, and keeps its id and its listening
+   history;
 3. **finish**: the vanished tracks that did not move are marked ``missing`` (never deleted), and
    the error list is brought up to date.
 
@@ -30,12 +32,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from player.library.db import KnownFile, Library
-from player.library.tagworkers import WorkerPool
+from player.library.tagworkers import WorkerPool, usable_cores
 from player.library.tags import AUDIO_EXTENSIONS, read_many
 
 log = logging.getLogger(__name__)
 
-#: Below this many files to read, worker processes cost more to start than they save.
+#: Below this many files to read, worker processes cost more to start than they save: this
+#: process alone has read them before a worker would be ready (bench/scan.py measures it).
 PARALLEL_THRESHOLD = 300
 #: Files per task sent to a worker: big enough to amortise pickling, small enough to balance.
 CHUNK = 64
@@ -96,13 +99,14 @@ class _Walk:
 class Scanner:
     """Scans the library's roots into its database.
 
-    ``workers`` is the number of tag-reading processes (default: the CPU count); 0 or 1 reads
-    in this process.
+    ``workers`` is the number of tag-reading processes that help this one read when there are
+    many files; 0 reads in this process only; by default, :func:`spare_cores` decides at each
+    scan.
     """
 
     def __init__(self, library: Library, workers: int | None = None) -> None:
         self.library = library
-        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self.workers = None if workers is None else max(0, workers)
 
     def scan(
         self,
@@ -117,15 +121,17 @@ class Scanner:
 
         known = self.library.known_files()
         failures = self.library.known_failures()
-        walk = self._walk(self.library.roots(), known, failures, reporter, cancel)
-        result.unchanged = len(walk.unchanged)
-        back = [k.id for k in walk.unchanged if k.missing]
-        if back:
-            result.returned = self.library.set_missing(back, False)
+        workers = spare_cores() if self.workers is None else self.workers
+        with WorkerPool(workers) as pool:
+            walk = self._walk(self.library.roots(), known, failures, reporter, cancel, pool)
+            result.unchanged = len(walk.unchanged)
+            back = [k.id for k in walk.unchanged if k.missing]
+            if back:
+                result.returned = self.library.set_missing(back, False)
 
-        vanished = [k for p, k in known.items() if p not in walk.seen_paths]
-        mover = _MoveMatcher(self.library, vanished)
-        read_errors = self._read(walk, known, mover, result, reporter, cancel)
+            vanished = [k for p, k in known.items() if p not in walk.seen_paths]
+            mover = _MoveMatcher(self.library, vanished)
+            read_errors = self._read(walk, known, mover, result, reporter, cancel, pool)
         walk.errors.update(read_errors)
 
         if walk.complete and not cancel.is_set():
@@ -137,7 +143,7 @@ class Scanner:
         self.library.record_scan_errors([(p, *v) for p, v in walk.errors.items()])
         result.failed = sorted((p, v[0]) for p, v in walk.errors.items())
         result.seconds = time.monotonic() - started
-        reporter.emit(ScanProgress("done", **reporter.counts), force=True)
+        reporter.emit("done", force=True)
         log.info(
             "scan %s in %.2fs: %d added, %d updated, %d moved, %d unchanged, %d missing, "
             "%d failed",
@@ -161,6 +167,7 @@ class Scanner:
         failures: dict[str, tuple[str, int | None, float | None]],
         reporter: "_Reporter",
         cancel: threading.Event,
+        pool: WorkerPool,
     ) -> _Walk:
         walk = _Walk()
         seen_files: set[tuple[int, int]] = set()
@@ -191,7 +198,9 @@ class Scanner:
                     continue
                 walk.to_read[path] = (st.st_size, st.st_mtime)
                 reporter.counts["to_read"] += 1
-                reporter.emit(ScanProgress("walk", path=path, **reporter.counts))
+                if reporter.counts["to_read"] == PARALLEL_THRESHOLD and pool.workers:
+                    pool.start()  # enough to read: the workers start up while the walk goes on
+                reporter.emit("walk", path)
         reporter.counts["failed"] = len(walk.errors)
         return walk
 
@@ -205,10 +214,11 @@ class Scanner:
         result: ScanResult,
         reporter: "_Reporter",
         cancel: threading.Event,
+        pool: WorkerPool,
     ) -> dict[str, tuple[str, int | None, float | None]]:
         errors: dict[str, tuple[str, int | None, float | None]] = {}
         writer = _BatchWriter(self.library, known, mover, result)
-        for path, row, reason in self._results(list(walk.to_read), cancel):
+        for path, row, reason in self._results(list(walk.to_read), cancel, pool):
             size, mtime = walk.to_read[path]
             reporter.counts["read"] += 1
             if row is None:
@@ -217,24 +227,42 @@ class Scanner:
             else:
                 row.update(path=path, size=size, mtime=mtime)
                 writer.add(row)
-            reporter.emit(ScanProgress("read", path=path, **reporter.counts))
+            reporter.emit("read", path)
         writer.flush()
         if cancel.is_set():
             walk.complete = False
         return errors
 
     def _results(
-        self, paths: list[str], cancel: threading.Event
+        self, paths: list[str], cancel: threading.Event, pool: WorkerPool
     ) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
-        """Tag-reading results, in any order, from worker processes or this one."""
-        if self.workers <= 1 or len(paths) < PARALLEL_THRESHOLD:
+        """Tag-reading results, in any order, from this process and the worker processes."""
+        if not pool.workers or len(paths) < PARALLEL_THRESHOLD:
             for i in range(0, len(paths), CHUNK):
                 if cancel.is_set():
                     return
                 yield from read_many(paths[i : i + CHUNK])
             return
         chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
-        yield from WorkerPool(self.workers).run(chunks, cancel)
+        yield from pool.run(chunks, cancel)
+
+
+def spare_cores() -> int:
+    """The CPU cores nobody uses besides the one this process reads on: the worker processes
+    worth starting.
+
+    A worker only speeds a scan up on a core that would otherwise be idle; on a busy machine
+    it takes its share of CPU from this process (Linux shares CPU between sessions first, then
+    between their processes) and costs its start-up on top, so a scan there is fastest read in
+    this process alone. The estimate: the cores less the 1-minute load average, in which this
+    process counts as one, less the core this process reads on.
+    """
+    cores = usable_cores()
+    try:
+        others = max(0.0, os.getloadavg()[0] - 1.0)
+    except (AttributeError, OSError):  # no load average on this platform: assume idle
+        others = 0.0
+    return max(0, min(cores - 1, round(cores - 1 - others)))
 
 
 class _Reporter:
@@ -245,13 +273,15 @@ class _Reporter:
         self.counts = {"seen": 0, "to_read": 0, "read": 0, "failed": 0}
         self._last = 0.0
 
-    def emit(self, event: ScanProgress, force: bool = False) -> None:
+    def emit(self, phase: str, path: str | None = None, force: bool = False) -> None:
+        """Report the counts, unless the last report was very recent (the event is only made
+        when it is sent: this runs for every file)."""
         if self.callback is None:
             return
         now = time.monotonic()
         if force or now - self._last >= PROGRESS_INTERVAL:
             self._last = now
-            self.callback(event)
+            self.callback(ScanProgress(phase, path=path, **self.counts))
 
 
 class _MoveMatcher:
@@ -391,7 +421,8 @@ def _iter_audio_files(
             if stat.S_ISDIR(st.st_mode):
                 identity = (st.st_dev, st.st_ino)
                 if identity in ancestors:
-                    errors[path] = ("symbolic link loop (points back to a parent folder)", None, None)
+                    errors[path] = ("symbolic link loop (points back to a parent folder)",
+                                    None, None)
                     continue
                 if identity in visited:  # reached before by another way: read once
                     continue
@@ -406,7 +437,8 @@ def _iter_audio_files(
 
 
 def _is_audio_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+    dot = name.rfind(".")  # as os.path.splitext, for a name: ".mp3" alone has no extension
+    return dot > 0 and name[dot:].lower() in AUDIO_EXTENSIONS
 
 
 def _is_utf8(path: str) -> bool:

@@ -153,6 +153,12 @@ def _kinds_by_extension() -> dict[str, Any]:
 
 
 _KIND_BY_EXT = _kinds_by_extension()
+#: The extensions for which mutagen.File tries the format on the name alone (its score is
+#: positive without looking at the file): opening those directly accepts exactly the same
+#: files, without File's header read and scoring. The others (MP4, Ogg, ASF, WavPack) need the
+#: header's evidence, which File checks.
+_OPENED_BY_NAME = frozenset(
+    ext for ext, kind in _KIND_BY_EXT.items() if kind.score("x" + ext, None, b"") > 0)
 
 _YEAR_RE = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _NUMBER_RE = re.compile(r"\s*(\d+)")
@@ -167,57 +173,75 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
     """
     fspath = os.fspath(path)
     try:
-        size = os.path.getsize(fspath)
+        # One open file for mutagen and the APEv2 look-up alike: a scan's time is partly
+        # system calls.
+        fileobj = open(fspath, "rb")
     except OSError as exc:
         raise TagReadError(_os_reason(exc)) from None
-    if size == 0:
+    with fileobj:
+        try:
+            audio = _open_audio(fileobj, fspath)
+        except mutagen.MutagenError as exc:
+            _fail_if_empty(fileobj)
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, OSError):
+                raise TagReadError(_os_reason(cause)) from None
+            raise TagReadError(f"corrupt or truncated audio file: {_short(exc, fspath)}") from None
+        except OSError as exc:
+            raise TagReadError(_os_reason(exc)) from None
+        except Exception as exc:  # a parser bug on a hostile file: report it, carry on
+            _fail_if_empty(fileobj)
+            log.debug("mutagen failed on %r", fspath, exc_info=True)
+            reason = f"{type(exc).__name__}: {_short(exc, fspath)}"
+            raise TagReadError(f"unreadable audio data ({reason})") from None
+        if audio is None:
+            _fail_if_empty(fileobj)
+            raise TagReadError("not a recognised audio format")
+        try:
+            return _normalise(audio, fspath, fileobj)
+        except Exception as exc:  # odd tag values: never let one file stop a scan
+            log.debug("tag normalisation failed on %r", fspath, exc_info=True)
+            raise TagReadError(
+                f"unreadable tags ({type(exc).__name__}: {_short(exc)})") from None
+
+
+def _fail_if_empty(fileobj: Any) -> None:
+    """A clearer reason than the parser's for a zero-byte file (checked only on failure:
+    a ``stat`` for every file would cost a scan time)."""
+    try:
+        empty = os.fstat(fileobj.fileno()).st_size == 0
+    except OSError:
+        return
+    if empty:
         raise TagReadError("empty file (0 bytes)")
-    try:
-        audio = _open_audio(fspath)
-    except mutagen.MutagenError as exc:
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, OSError):
-            raise TagReadError(_os_reason(cause)) from None
-        raise TagReadError(f"corrupt or truncated audio file: {_short(exc, fspath)}") from None
-    except OSError as exc:
-        raise TagReadError(_os_reason(exc)) from None
-    except Exception as exc:  # a parser bug on a hostile file: report it, carry on
-        log.debug("mutagen failed on %r", fspath, exc_info=True)
-        reason = f"{type(exc).__name__}: {_short(exc, fspath)}"
-        raise TagReadError(f"unreadable audio data ({reason})") from None
-    if audio is None:
-        raise TagReadError("not a recognised audio format")
-    try:
-        return _normalise(audio, fspath)
-    except Exception as exc:  # odd tag values: never let one file stop a scan
-        log.debug("tag normalisation failed on %r", fspath, exc_info=True)
-        raise TagReadError(f"unreadable tags ({type(exc).__name__}: {_short(exc)})") from None
 
 
-def _open_audio(path: str) -> Any:
-    """``mutagen.File``, trying the extension's format first.
+def _open_audio(fileobj: Any, path: str) -> Any:
+    """The extension's format opened directly, else ``mutagen.File``.
 
     ``mutagen.File`` scores the file against every format it knows; for a library that is
-    mostly correctly named, trying the extension's format alone first is a sizeable part of
-    the scan's time saved. A misnamed file (a FLAC called .mp3) still opens, by the full search.
+    mostly correctly named, opening it as its extension says is a sizeable part of the scan's
+    time saved. A misnamed file (a FLAC called .mp3) fails that way and still opens, by the
+    full search.
     """
-    guess = _KIND_BY_EXT.get(os.path.splitext(path)[1].lower())
+    ext = os.path.splitext(path)[1].lower()
+    guess = _KIND_BY_EXT.get(ext)
     if guess is not None:
         try:
-            audio = mutagen.File(path, options=[guess])
+            if ext in _OPENED_BY_NAME:
+                return guess(fileobj)
+            audio = mutagen.File(fileobj, options=[guess])
+            if audio is not None:
+                return audio
         except mutagen.MutagenError:
-            audio = None
-        if audio is not None:
-            return audio
-    return mutagen.File(path)
+            pass
+        fileobj.seek(0)  # File reads its header from where the failed attempt left off
+    return mutagen.File(fileobj)
 
 
-def _normalise(audio: Any, path: str) -> TrackTags:
-    tags = audio.tags
-    family = _family_of(tags)
-    if family == "vorbis":
-        # One dict instead of VComment's linear, case-folding search for every key.
-        tags = tags.as_dict()
+def _normalise(audio: Any, path: str, fileobj: Any) -> TrackTags:
+    family = _family_of(audio.tags)
+    tags = _lookup_view(audio.tags, family)
     mapping = {"id3": _ID3, "vorbis": _VORBIS, "mp4": _MP4, "ape": _APE, "asf": _ASF}.get(
         family or "", {}
     )
@@ -225,10 +249,11 @@ def _normalise(audio: Any, path: str) -> TrackTags:
 
     info = getattr(audio, "info", None)
     length = getattr(info, "length", None)
-    duration_ms = int(round(length * 1000)) if isinstance(length, (int, float)) and length > 0 else None
+    known = isinstance(length, (int, float)) and length > 0
+    duration_ms = int(round(length * 1000)) if known else None
 
     stem = os.path.splitext(os.path.basename(path))[0]
-    gain = _replaygain(audio, family, path)
+    gain = _replaygain(audio, family, tags, fileobj)
     return TrackTags(
         title=_text(raw.get("title")) or stem,
         artist=_text(raw.get("artist")),
@@ -240,7 +265,7 @@ def _normalise(audio: Any, path: str) -> TrackTags:
         year=_year(raw.get("year")),
         duration_ms=duration_ms,
         format=_format_name(audio),
-        has_cover=_has_cover(audio, family),
+        has_cover=_has_cover(audio, family, tags),
         rg_track_gain=gain.track_gain,
         rg_track_peak=gain.track_peak,
         rg_album_gain=gain.album_gain,
@@ -258,18 +283,53 @@ def _family_of(tags: Any) -> str | None:
     return None
 
 
+def _lookup_view(tags: Any, family: str | None) -> Any:
+    """The file's tags in a form where every lookup is one dict access, made in one pass.
+
+    ID3 becomes ``{frame id: [frames]}`` (mutagen's ``getall`` scans every frame for each
+    frame id it does not hold: ``TXXX``, ``RVA2``, an absent ``TPE2``…); Vorbis comments become
+    ``{lower-case key: [values]}`` (``VComment`` searches its list, folding case, for each key).
+    The other families are dicts already.
+    """
+    if family == "id3":
+        frames: dict[str, list[Any]] = {}
+        for frame in tags.values():
+            frames.setdefault(frame.FrameID, []).append(frame)
+        return frames
+    if family == "vorbis":  # (not VComment.as_dict: that searches the list once per key)
+        comments: dict[str, list[Any]] = {}
+        for key, value in tags:
+            comments.setdefault(key.lower(), []).append(value)
+        return comments
+    return tags
+
+
 def _first_present(tags: Any, keys: Iterable[str]) -> Any:
+    """The first non-empty value among ``keys`` (an ID3 view gives that id's first frame)."""
+    get = getattr(tags, "get", None)
+    if get is None:
+        return None
     for key in keys:
         try:
-            value = tags.get(key) if hasattr(tags, "get") else None
-        except Exception:  # some tag containers reject odd keys
-            value = None
-        if value is None and hasattr(tags, "getall") and len(key) == 4:
-            frames = tags.getall(key)
-            value = frames[0] if frames else None
-        if value not in (None, [], ""):
+            value = get(key)
+        except Exception:  # noqa: BLE001 - some tag containers reject odd keys
+            continue
+        if isinstance(value, list) and value and hasattr(value[0], "FrameID"):
+            value = value[0]
+        if not _empty(value):
             return value
     return None
+
+
+def _empty(value: Any) -> bool:
+    """No value, an empty list or string, or a text frame of empty texts. (Not
+    ``value in (None, [], "")``: that runs a frame's ``__eq__`` three times per lookup.)"""
+    if value is None:
+        return True
+    if isinstance(value, (str, list, tuple)):
+        return len(value) == 0
+    text = getattr(value, "text", None)
+    return isinstance(text, list) and not any(str(t) for t in text)
 
 
 def _values(value: Any) -> list[str]:
@@ -339,36 +399,40 @@ def _genre(value: Any) -> str | None:
     return _text(value)
 
 
+#: mutagen's class name -> the format Segue stores.
+_FORMAT_NAMES = {
+    "MP3": "mp3",
+    "EasyMP3": "mp3",
+    "FLAC": "flac",
+    "OggVorbis": "vorbis",
+    "OggOpus": "opus",
+    "OggFLAC": "flac",
+    "OggSpeex": "speex",
+    "OggTheora": "theora",
+    "WAVE": "wav",
+    "AIFF": "aiff",
+    "WavPack": "wavpack",
+    "MonkeysAudio": "ape",
+    "APEv2File": "ape",
+    "Musepack": "mpc",
+    "ASF": "wma",
+    "AAC": "aac",
+    "AC3": "ac3",
+    "DSF": "dsf",
+    "DSDIFF": "dff",
+    "TAK": "tak",
+    "TrueAudio": "tta",
+    "OptimFROG": "ofr",
+    "SMF": "midi",
+}
+
+
 def _format_name(audio: Any) -> str:
     name = type(audio).__name__
     if name == "MP4":
         codec = str(getattr(audio.info, "codec", "") or "")
         return "alac" if codec.startswith("alac") else "aac"
-    return {
-        "MP3": "mp3",
-        "EasyMP3": "mp3",
-        "FLAC": "flac",
-        "OggVorbis": "vorbis",
-        "OggOpus": "opus",
-        "OggFLAC": "flac",
-        "OggSpeex": "speex",
-        "OggTheora": "theora",
-        "WAVE": "wav",
-        "AIFF": "aiff",
-        "WavPack": "wavpack",
-        "MonkeysAudio": "ape",
-        "APEv2File": "ape",
-        "Musepack": "mpc",
-        "ASF": "wma",
-        "AAC": "aac",
-        "AC3": "ac3",
-        "DSF": "dsf",
-        "DSDIFF": "dff",
-        "TAK": "tak",
-        "TrueAudio": "tta",
-        "OptimFROG": "ofr",
-        "SMF": "midi",
-    }.get(name, name.lower())
+    return _FORMAT_NAMES.get(name, name.lower())
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,7 +460,7 @@ class ReplayGainTags:
     album_peak: float | None = None
 
 
-def _replaygain(audio: Any, family: str | None, path: str) -> ReplayGainTags:
+def _replaygain(audio: Any, family: str | None, tags: Any, fileobj: Any) -> ReplayGainTags:
     """The file's ReplayGain, from whichever tags carry it.
 
     * ``REPLAYGAIN_{TRACK,ALBUM}_{GAIN,PEAK}`` in any family, keys compared case-insensitively:
@@ -410,9 +474,9 @@ def _replaygain(audio: Any, family: str | None, path: str) -> ReplayGainTags:
       comparable with ReplayGain) and the LAME header's gain (ReplayGain 1, written by the
       encoder, not chosen by the user); such tracks are measured by the analysis pass.
     """
-    texts = _gain_texts(audio.tags, family)
+    texts = _gain_texts(tags, family)
     if not texts and _format_name(audio) == "mp3":
-        texts = _gain_texts(_apev2_of(path), "ape")  # mp3gain writes APEv2 to MP3 files
+        texts = _gain_texts(_apev2_of(fileobj), "ape")  # mp3gain writes APEv2 to MP3 files
     rg = ReplayGainTags(
         track_gain=_gain_db(texts.get("replaygain_track_gain")),
         track_peak=_peak(texts.get("replaygain_track_peak")),
@@ -420,23 +484,25 @@ def _replaygain(audio: Any, family: str | None, path: str) -> ReplayGainTags:
         album_peak=_peak(texts.get("replaygain_album_peak")),
     )
     if type(audio).__name__ == "OggOpus":
-        track, album = _r128_db(texts.get("r128_track_gain")), _r128_db(texts.get("r128_album_gain"))
+        track = _r128_db(texts.get("r128_track_gain"))
+        album = _r128_db(texts.get("r128_album_gain"))
         rg = dataclasses.replace(
             rg,
             track_gain=track if track is not None else rg.track_gain,
             album_gain=album if album is not None else rg.album_gain,
         )
     if family == "id3" and (rg.track_gain is None or rg.album_gain is None):
-        rg = _with_rva2(rg, audio.tags)
+        rg = _with_rva2(rg, tags)
     return rg
 
 
 def _gain_texts(tags: Any, family: str | None) -> dict[str, str]:
-    """``replaygain_*`` and ``r128_*`` keys (lower case) -> their first text value."""
+    """``replaygain_*`` and ``r128_*`` keys (lower case) -> their first text value. ``tags``:
+    the file's :func:`_lookup_view` (or an APEv2 tag)."""
     if tags is None:
         return {}
     if family == "id3":
-        items: Iterable[tuple[Any, Any]] = ((f.desc, f.text) for f in tags.getall("TXXX"))
+        items: Iterable[tuple[Any, Any]] = ((f.desc, f.text) for f in tags.get("TXXX", ()))
     elif family == "mp4":
         items = ((k[len(_MP4_FREEFORM):], v) for k, v in tags.items()
                  if k.lower().startswith(_MP4_FREEFORM))
@@ -454,11 +520,11 @@ def _gain_texts(tags: Any, family: str | None) -> dict[str, str]:
     return out
 
 
-def _apev2_of(path: str) -> Any:
+def _apev2_of(fileobj: Any) -> Any:
     """The APEv2 tag at the end of a file, or None (reads only the file's last bytes)."""
     try:
-        return APEv2(path)
-    except Exception:  # no tag (the usual case), or a broken one: no gain from it
+        return APEv2(fileobj)
+    except Exception:  # noqa: BLE001 - no tag (the usual case), or a broken one: no gain
         return None
 
 
@@ -504,8 +570,9 @@ def _r128_db(text: str | None) -> float | None:
 
 
 def _with_rva2(rg: ReplayGainTags, tags: Any) -> ReplayGainTags:
-    """Fill what ``TXXX`` lacked from ID3 ``RVA2`` frames (as Quod Libet writes them)."""
-    for frame in tags.getall("RVA2"):
+    """Fill what ``TXXX`` lacked from ID3 ``RVA2`` frames (as Quod Libet writes them);
+    ``tags``: the file's :func:`_lookup_view`."""
+    for frame in tags.get("RVA2", ()):
         if getattr(frame, "channel", None) != 1:  # 1 = master volume
             continue
         kind = str(getattr(frame, "desc", "")).lower()
@@ -519,14 +586,14 @@ def _with_rva2(rg: ReplayGainTags, tags: Any) -> ReplayGainTags:
     return rg
 
 
-def _has_cover(audio: Any, family: str | None) -> bool:
+def _has_cover(audio: Any, family: str | None, tags: Any) -> bool:
+    """Whether the file embeds a picture; ``tags``: its :func:`_lookup_view`."""
     if getattr(audio, "pictures", None):  # FLAC picture blocks
         return True
-    tags = audio.tags
     if tags is None:
         return False
     if family == "id3":
-        return bool(tags.getall("APIC") or tags.getall("PIC"))
+        return bool(tags.get("APIC") or tags.get("PIC"))
     if family == "mp4":
         return bool(tags.get("covr"))
     if family == "vorbis":
@@ -563,7 +630,7 @@ def read_many(paths: list[str]) -> list[tuple[str, dict[str, Any] | None, str | 
             out.append((path, read_tags(path).as_row(), None))
         except TagReadError as exc:
             out.append((path, None, str(exc)))
-        except Exception as exc:  # pragma: no cover - read_tags already wraps everything
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - read_tags wraps all
             out.append((path, None, f"unexpected error: {type(exc).__name__}: {_short(exc)}"))
     return out
 
@@ -600,7 +667,7 @@ def _cover_bytes(audio: Any) -> bytes | None:
         for block in tags.get("metadata_block_picture", []):
             try:
                 pic = Picture(base64.b64decode(block))
-            except Exception:
+            except Exception:  # noqa: BLE001 - a damaged picture block is no picture
                 continue
             pictures.append((pic.type, pic.data))
     elif family == "ape":

@@ -40,6 +40,8 @@ _HEADER = struct.Struct("<Q")
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 Result = tuple[str, "dict[str, Any] | None", "str | None"]
+#: A worker's first message: its imports are done, it takes batches from now on.
+READY = "ready"
 
 
 def _send(stream: BinaryIO, obj: Any) -> None:
@@ -105,23 +107,49 @@ def worker_import_path() -> list[str]:
 def worker_command(module: str = "player.library.tagworkers", *args: str) -> list[str]:
     """The command line of a worker running ``module.main(*args)`` (the tag readers by
     default; the loudness analysis uses it too): isolated mode (``-I``: no current folder, no
-    ``PYTHON*`` variables, no user site) with the import path set explicitly."""
+    ``PYTHON*`` variables, no user site) with the import path set explicitly, and no ``site``
+    (``-S``): that path already holds everything, and skipping site's ``.pth`` processing
+    makes a worker ready sooner."""
     bootstrap = (f"import sys; sys.path[:] = {worker_import_path()!r}; "
                  f"from {module} import main; main(*{args!r})")
-    return [sys.executable, "-I", "-c", bootstrap]
+    return [sys.executable, "-I", "-S", "-c", bootstrap]
 
 
 class WorkerPool:
-    """Up to ``workers`` tag readers; :meth:`run` yields results as batches complete.
+    """Up to ``workers`` tag-reading processes, and this process reading alongside them.
+
+    :meth:`start` launches the workers; the scanner calls it as soon as its walk has found
+    enough files to read, so they start up while the walk goes on. A worker takes no batch
+    until it has imported what it needs (it says so: :data:`READY`), and meanwhile, and
+    whenever no result is waiting, this process reads batches itself (``parent_reads``): a
+    small scan is over before a worker is even ready, a big one keeps every core busy from the
+    first moment. Workers that are still starting, or idle, when the last result is in are
+    killed, not waited for: they hold no work.
 
     No more workers start than there are CPU cores (mutagen is CPU-bound: more processes only
-    cost memory) or batches to read. ``read_here`` counts the batches this process read
-    itself because no worker could (none started, or every one died).
+    cost memory) or batches to read. A worker that dies (out of memory, killed) hands its batch
+    back, and another worker or this process reads it. ``read_here`` counts the batches this
+    process read, ``read_by_workers`` those the workers did.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, parent_reads: bool = True) -> None:
         self.workers = workers
+        self.parent_reads = parent_reads
         self.read_here = 0
+        self.read_by_workers = 0
+        self._todo: queue.Queue[list[str] | None] = queue.Queue()
+        self._done: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._stop = threading.Event()
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._threads: list[threading.Thread] = []
+        self._alive = 0
+        self._started = False
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _start(self) -> subprocess.Popen[bytes] | None:
         try:
@@ -131,79 +159,101 @@ class WorkerPool:
             log.warning("cannot start a tag-reading worker: %s", exc)
             return None
 
+    def start(self, batches: int | None = None) -> None:
+        """Launch the workers (once; at most ``batches`` of them when that is known)."""
+        if self._started:
+            return
+        self._started = True
+        count = max(0, min(self.workers, usable_cores(),
+                           batches if batches is not None else self.workers))
+        self._procs = [p for p in (self._start() for _ in range(count)) if p is not None]
+        self._threads = [threading.Thread(target=self._feed, args=(p,), name="segue-tagworker",
+                                          daemon=True) for p in self._procs]
+        self._alive = len(self._threads)
+        for t in self._threads:
+            t.start()
+
     def run(self, batches: list[list[str]], cancel: threading.Event) -> Iterator[Result]:
         """Every result of every batch (any order). Stops early when ``cancel`` is set."""
-        todo: queue.Queue[list[str] | None] = queue.Queue()
+        self.start(len(batches))
         for batch in batches:
-            todo.put(batch)
-        done: queue.Queue[tuple[str, Any]] = queue.Queue()
-        count = max(0, min(self.workers, usable_cores(), len(batches)))
-        procs = [p for p in (self._start() for _ in range(count)) if p is not None]
-        threads = [threading.Thread(target=self._feed, args=(p, todo, done, cancel),
-                                    name="segue-tagworker", daemon=True) for p in procs]
-        for t in threads:
-            t.start()
+            self._todo.put(batch)
         remaining = len(batches)
-        alive = len(threads)
         try:
             while remaining and not cancel.is_set():
-                if alive == 0:  # every worker gone (or none started): read here
-                    batch = _pop(todo)
-                    if batch is None:
-                        break
-                    yield from read_many(batch)
-                    self.read_here += 1
-                    remaining -= 1
-                    continue
                 try:
-                    kind, payload = done.get(timeout=0.2)
-                except queue.Empty:
-                    continue
+                    kind, payload = self._done.get_nowait()
+                except queue.Empty:  # nothing to take in: read a batch here, or wait
+                    if self.parent_reads or self._alive == 0:
+                        batch = _pop(self._todo)
+                        if batch is not None:
+                            results = read_many(batch)
+                            self.read_here += 1
+                            remaining -= 1
+                            yield from results
+                            continue
+                        if self._alive == 0:  # nothing queued, no worker: nothing will come
+                            break
+                    try:
+                        kind, payload = self._done.get(timeout=0.2)
+                    except queue.Empty:
+                        continue
                 if kind == "results":
+                    self.read_by_workers += 1
                     remaining -= 1
                     yield from payload
                 elif kind == "orphan":  # its worker died: another one, or this process, reads it
                     log.warning("a tag-reading worker died; its batch is read again")
-                    todo.put(payload)
+                    self._todo.put(payload)
                 elif kind == "exit":
-                    alive -= 1
+                    self._alive -= 1
         finally:
-            cancel_all = cancel.is_set() or remaining
-            for _ in threads:
-                todo.put(None)  # no more work: each feeder closes its worker
-            if cancel_all:
-                for p in procs:
-                    p.kill()
-            for t in threads:
-                t.join(5)
-            for p in procs:
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            self.close()
 
-    @staticmethod
-    def _feed(proc: subprocess.Popen[bytes], todo: queue.Queue[list[str] | None],
-              done: queue.Queue[tuple[str, Any]], cancel: threading.Event) -> None:
+    def close(self) -> None:
+        """Stop every worker: none holds work by now (or the scan was cancelled)."""
+        self._stop.set()
+        for _ in self._threads:
+            self._todo.put(None)  # wakes each feeder waiting for a batch
+        for p in self._procs:
+            if p.poll() is None:
+                p.kill()
+        for t in self._threads:
+            t.join(5)
+        for p in self._procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL was sent
+                log.warning("a tag-reading worker did not exit")
+        self._threads, self._procs = [], []
+
+    def _feed(self, proc: subprocess.Popen[bytes]) -> None:
+        """One worker's thread: waits until the worker is ready, then hands it batches."""
         assert proc.stdin is not None and proc.stdout is not None
         try:
-            while not cancel.is_set():
-                batch = todo.get()
+            try:
+                ready = _receive(proc.stdout) == READY
+            except (OSError, EOFError, pickle.UnpicklingError):
+                ready = False  # it never started: the others and this process read its share
+                if not self._stop.is_set():  # (not merely stopped before it was ready)
+                    log.warning("a tag-reading worker did not start; reading without it")
+            while ready and not self._stop.is_set():
+                batch = self._todo.get()
                 if batch is None:
                     break
                 try:
                     _send(proc.stdin, batch)
                     results = _receive(proc.stdout)
                 except (OSError, EOFError, pickle.UnpicklingError):
-                    done.put(("orphan", batch))
+                    self._done.put(("orphan", batch))
                     return
-                done.put(("results", results))
+                self._done.put(("results", results))
         finally:
             try:
                 proc.stdin.close()
             except OSError:
                 pass
-            done.put(("exit", None))
+            self._done.put(("exit", None))
 
 
 def _pop(q: queue.Queue[list[str] | None]) -> list[str] | None:
@@ -217,7 +267,9 @@ def _pop(q: queue.Queue[list[str] | None]) -> list[str] | None:
 
 
 def main() -> None:
-    """A worker's entry point (see :func:`worker_command`)."""
+    """A tag reader's entry point (see :func:`worker_command`): :data:`READY` once its
+    imports are done, then batches of paths in, results out."""
+    _send(sys.stdout.buffer, READY)
     serve(sys.stdin.buffer, sys.stdout.buffer)
 
 

@@ -21,9 +21,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
-from player.library.db import Library
+from player.library.db import (
+    Library,
+    LibraryBusy,
+    LibraryFull,
+    LibraryReadOnly,
+    library_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +51,16 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
-def is_transient(exc: BaseException) -> bool:
-    """True for errors a retry can cure: a lock held elsewhere, a full disk, an I/O error."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    text = str(exc).lower()
-    return any(s in text for s in ("locked", "busy", "full", "disk i/o", "unable to open"))
+def is_transient(exc: BaseException, path: Path) -> bool:
+    """True for errors a retry can cure: a lock held elsewhere, a full disk, a file made
+    read-only for a while. A damaged database is not (Segue refuses to write into it)."""
+    problem = library_error(exc, path)
+    if isinstance(problem, (LibraryBusy, LibraryFull, LibraryReadOnly)):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):  # e.g. "disk I/O error" on a full disk
+        text = str(exc).lower()
+        return any(s in text for s in ("locked", "busy", "full", "disk i/o"))
+    return False
 
 
 class InlineWriter:
@@ -140,7 +151,7 @@ class BackgroundWriter:
                     log.info("a write went through after %.1f s of waiting", waited)
                 return
             except Exception as exc:  # noqa: BLE001 - the writer must survive every failure
-                if not is_transient(exc) or self._closed:
+                if not is_transient(exc, Path(self.library.path)) or self._closed:
                     log.error("a listening-log write failed and was dropped: %s", exc)
                     return
                 if attempt == 0:

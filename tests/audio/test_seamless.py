@@ -8,7 +8,6 @@ within 50 ms of where it was asked. The analysis is tested on its own in test_so
 
 from __future__ import annotations
 
-import math
 
 import pytest
 

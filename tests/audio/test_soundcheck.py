@@ -140,7 +140,8 @@ def test_loudness_of_reference_tones(rate: int) -> None:
     t = np.arange(3 * rate) / rate
     tone = np.sin(2 * math.pi * 997 * t)
     # BS.1770: a 0 dBFS 1 kHz sine in one channel reads -3.01 LUFS; in both, 0 LUFS
-    assert sc.loudness_lufs(np.stack([tone, 0 * tone], axis=1), rate) == pytest.approx(-3.01, abs=0.15)
+    one_channel = np.stack([tone, 0 * tone], axis=1)
+    assert sc.loudness_lufs(one_channel, rate) == pytest.approx(-3.01, abs=0.15)
     assert sc.loudness_lufs(np.stack([tone, tone], axis=1), rate) == pytest.approx(0.0, abs=0.15)
     quiet = 10 ** (-23 / 20) * np.stack([tone, tone], axis=1)
     assert sc.loudness_lufs(quiet, rate) == pytest.approx(-23.0, abs=0.15)

@@ -40,6 +40,7 @@ def test_training_data_sessions_skips_and_imports(library: Library, habit_librar
                                                "genre": "Jazz"}
 
 
+@pytest.mark.slow
 def test_train_measures_saves_and_beats_the_baselines(library: Library, habit_library,
                                                       data_dir: Path) -> None:
     phases = []
@@ -61,6 +62,7 @@ def test_too_little_history(library: Library, data_dir: Path) -> None:
         train(library, data_dir)
 
 
+@pytest.mark.slow
 def test_the_models_pick_is_what_plays_next(library: Library, habit_library, data_dir: Path,
                                             qapp) -> None:
     model, _ = train(library, data_dir)
@@ -117,6 +119,7 @@ def test_corrupt_checkpoint_falls_back(library: Library, habit_library, data_dir
         engine.shutdown()
 
 
+@pytest.mark.slow
 def test_finetune_after_new_listens_grows_the_vocabulary(
         library: Library, habit_library, data_dir: Path, tmp_path: Path, qtbot) -> None:
     train(library, data_dir)
@@ -149,6 +152,7 @@ def test_finetune_after_new_listens_grows_the_vocabulary(
         app.shutdown()
 
 
+@pytest.mark.slow
 def test_new_tracks_of_known_artists_join_without_listens(library: Library, habit_library,
                                                            data_dir: Path, tmp_path: Path) -> None:
     model, _ = train(library, data_dir)
@@ -166,6 +170,7 @@ def test_new_tracks_of_known_artists_join_without_listens(library: Library, habi
     assert fresh[0] in ModelHolder(data_dir).load().known_tracks()
 
 
+@pytest.mark.slow
 def test_cli_train_and_next(library: Library, habit_library, data_dir: Path) -> None:
     run = [sys.executable, "-m", "player", "--data-dir", str(data_dir)]
     out = json.loads(subprocess.run([*run, "train", "--json"], capture_output=True, text=True,

@@ -17,6 +17,8 @@ from player.settings import Settings
 from tests.learning.conftest import ALBUMS, PER_ALBUM, listen_albums
 from tests.player.conftest import FakeClock
 
+pytestmark = [pytest.mark.slow, pytest.mark.audio]  # training, then real playback
+
 RATE = 8.0
 
 

@@ -124,7 +124,8 @@ def test_moved_and_renamed_files_keep_their_id(library: Library, music_dir: Path
         "SELECT count(*) FROM listens WHERE track_id = ?", (old["id"],)).fetchone()[0] == 1
 
 
-def test_deleted_file_is_missing_and_comes_back(library: Library, music_dir: Path, tmp_path) -> None:
+def test_deleted_file_is_missing_and_comes_back(library: Library, music_dir: Path,
+                                                tmp_path: Path) -> None:
     scan_folders(library, [music_dir])
     path = music_dir / "loose/aiff song.aiff"
     old = library.track_by_path(str(path))
@@ -298,3 +299,44 @@ def test_workers_do_not_rerun_the_parent_program(music_dir: Path, data_dir: Path
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == [str(N_GOOD), "0"]
     assert "worker" not in proc.stderr  # no worker died, nothing fell back
+
+
+def test_this_process_reads_while_a_worker_starts(good_paths: list[Path],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that never gets ready (here: one that never says so) takes no batch: this
+    process reads them all, and the pool kills the worker at the end instead of waiting."""
+    started: list[subprocess.Popen] = []
+
+    def never_ready(self):
+        proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(tagworkers.WorkerPool, "_start", never_ready)
+    pool = tagworkers.WorkerPool(1)
+    batches = [[str(p)] for p in good_paths]
+    results = list(pool.run(batches, threading.Event()))
+    assert sorted(p for p, _, _ in results) == sorted(str(p) for p in good_paths)
+    assert pool.read_here == len(batches) and pool.read_by_workers == 0
+    assert len(started) == 1 and started[0].poll() is not None  # stopped, not left running
+
+
+def test_a_ready_worker_shares_the_reading(good_paths: list[Path]) -> None:
+    pool = tagworkers.WorkerPool(1, parent_reads=False)
+    batches = [[str(p)] for p in good_paths]
+    results = list(pool.run(batches, threading.Event()))
+    assert len(results) == len(good_paths) and all(row for _, row, _ in results)
+    assert pool.read_by_workers == len(batches) and pool.read_here == 0
+
+
+@pytest.mark.parametrize(("cores", "load", "spare"), [(2, 0.2, 1), (2, 1.0, 1), (2, 2.0, 0),
+                                                      (2, 8.0, 0), (8, 1.0, 7), (8, 4.0, 4),
+                                                      (1, 0.0, 0)])
+def test_workers_only_on_spare_cores(monkeypatch: pytest.MonkeyPatch, cores: int, load: float,
+                                     spare: int) -> None:
+    """By default a scan starts one worker per core nobody else is using, keeping one core
+    for itself: on a busy machine, extra processes only share the same CPU time."""
+    monkeypatch.setattr(scanner_mod, "usable_cores", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert scanner_mod.spare_cores() == spare

@@ -60,7 +60,8 @@ def test_blank_and_numeric_id3_values(tmp_path: Path) -> None:
         (bytes(range(256)) * 4, "noise.ogg", "audio"),
     ],
 )
-def test_bad_files_raise_a_clear_error(tmp_path: Path, content: bytes, name: str, reason: str) -> None:
+def test_bad_files_raise_a_clear_error(tmp_path: Path, content: bytes, name: str,
+                                       reason: str) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(TagReadError, match=reason) as err:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
+import threading
 from pathlib import Path
 
 from player.autoqueue import AutoQueue
@@ -244,40 +244,57 @@ def test_background_pick_arrives_on_the_gui_thread(library: Library, backend: Nu
                                                    tracks: list[int], qtbot,
                                                    clock: FakeClock) -> None:
     engine = Engine(library, backend, AutoQueue(library, clock=clock), clock=clock)
-    with qtbot.waitSignal(engine.autoPickChanged, timeout=5000) as sig:
-        engine.play_track(tracks[0])
-    assert sig.args[0] is not None and sig.args[0].track_id != tracks[0]
-    engine.shutdown()
+    threads: list[int] = []
+    # A plain function runs in the thread that emits: it sees where the signal comes from.
+    engine.autoPickChanged.connect(lambda _pick: threads.append(threading.get_ident()))
+    try:
+        with qtbot.waitSignal(engine.autoPickChanged, timeout=5000,
+                              check_params_cb=lambda pick: pick is not None) as sig:
+            engine.play_track(tracks[0])
+        assert sig.args[0].track_id != tracks[0]
+        assert threads and set(threads) == {threading.get_ident()}  # this is the GUI thread
+        assert engine.auto_pick == sig.args[0]
+    finally:
+        engine.shutdown()
 
 
 class SlowPicker:
-    """A picker as slow as a big model on a busy CPU."""
+    """A picker as slow as a big model on a busy CPU: it answers when the test says so."""
 
     name = "model"
 
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.threads: list[int] = []
+
     def candidates(self, ctx):
-        time.sleep(0.4)
+        self.threads.append(threading.get_ident())
+        self.release.wait(30)
         return [(t, 1.0, "slow but sure") for t in ctx.tracks if t != ctx.current]
 
 
 def test_a_track_ending_before_its_pick_waits_without_freezing(
         library: Library, backend: NullBackend, tracks: list[int], qtbot,
         clock: FakeClock) -> None:
-    engine = Engine(library, backend, AutoQueue(library, model_picker=SlowPicker(), clock=clock),
+    picker = SlowPicker()
+    engine = Engine(library, backend, AutoQueue(library, model_picker=picker, clock=clock),
                     clock=clock)
     try:
-        engine.play_track(tracks[0])  # its pick starts in the background: 0.4 s
-        started = time.perf_counter()
-        backend.advance(180_000)  # ...but the track ends at once
-        assert time.perf_counter() - started < 0.2  # the GUI thread did not pick itself
+        engine.play_track(tracks[0])  # its pick starts in the background, and hangs there
+        backend.advance(180_000)  # ...and the track ends before the pick is known
         engine.play()  # pressing play meanwhile does not replay the ended track
+        assert threading.get_ident() not in picker.threads  # the GUI thread did not pick
+        assert engine.current is None or engine.current["id"] == tracks[0]  # nothing yet
+        picker.release.set()
         qtbot.waitUntil(lambda: engine.current is not None
                         and engine.current["id"] != tracks[0], timeout=5000)
+        assert threading.get_ident() not in picker.threads
         rows = listens(library)
         assert [r["track_id"] for r in rows] == [tracks[0], engine.current["id"]]
         assert rows[0]["skipped"] == 0 and rows[1]["source"] == "auto"
         assert backend.state() is PlaybackState.PLAYING
     finally:
+        picker.release.set()
         engine.shutdown()
 
 

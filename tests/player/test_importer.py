@@ -39,6 +39,7 @@ def small_library(library: Library, tmp_path: Path) -> dict[str, int]:
     return {r["path"].rsplit("/", 1)[1]: r["id"] for r in library.all_track_meta()}
 
 
+@pytest.mark.slow
 def test_spotify_account_export_round_trip(library: Library, tmp_path: Path) -> None:
     export = shared_path("datasets", "spotify-streaming-history-jonas-mika")
     records = [r for f in sorted(export.glob("*.json")) for r in json.loads(f.read_text())]

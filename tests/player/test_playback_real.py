@@ -25,6 +25,8 @@ from player.library.scanner import scan_folders
 from player.playback.base import PlaybackState
 from player.settings import Settings
 
+pytestmark = pytest.mark.audio  # the audio process, to a real (null) sink where there is one
+
 RATE = 4.0
 SHORT = [
     ("a/one", "mp3", TrackSpec("One", "Ann", "X", seconds=1.5, pitch=330)),
@@ -145,6 +147,7 @@ def pulse_null_sink(tmp_path: Path):
         yield env
 
 
+@pytest.mark.slow
 def test_sound_reaches_a_real_audio_device(pulse_null_sink: dict, short_library, data_dir: Path,
                                            tmp_path: Path) -> None:
     env = pulse_null_sink

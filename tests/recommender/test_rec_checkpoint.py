@@ -143,6 +143,7 @@ def test_failed_replace_leaves_old_file_intact(fitted: Recommender, tmp_path: Pa
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # temp file removed
 
 
+@pytest.mark.slow
 def test_crash_mid_save_leaves_old_checkpoint(fitted: Recommender, tmp_path: Path) -> None:
     """A child process dies (os._exit) after writing the new data but before the rename."""
     path = tmp_path / "model.pt"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -12,6 +11,8 @@ import torch
 
 from recommender.api import Cancelled, Config, Event, Recommender, TrainingError
 from recommender.evaluate import UserData, evaluate_model
+
+pytestmark = pytest.mark.slow  # real torch training in nearly every test
 
 CYCLE = [f"t{i}" for i in range(8)]
 
@@ -138,11 +139,9 @@ def test_cancel_stops_training_promptly_and_keeps_the_old_model() -> None:
         cancel.set()
 
     rec = Recommender(tiny(epochs=1000))
-    t0 = time.perf_counter()
     with pytest.raises(Cancelled):
         rec.fit(cycle_sessions(), progress=progress, cancel=cancel)
-    assert time.perf_counter() - t0 < 20  # "promptly": within one step, even on a busy box
-    assert len(calls) == 1 and not rec.fitted
+    assert len(calls) == 1 and not rec.fitted  # promptly: after the step that saw the cancel
     # Cancelling a fine-tune leaves the fitted model untouched.
     rec = Recommender(tiny(epochs=2)).fit(cycle_sessions(10))
     before = rec.net.item.weight.clone()
@@ -202,11 +201,10 @@ def test_finetune_grows_vocabulary_new_track_starts_at_artist_mean() -> None:
     # No artist: the genre group (every track is "pop") gives the mean of all tracks.
     assert torch.allclose(new_w[rec.vocab.get("new-x")], w[1:].mean(0))
     assert rec.net.item_artist[rec.vocab.get("new-a")] == rec.net.item_artist[a_rows[0]]
-    # A real fine-tune keeps the new track close to its artist and runs quickly.
+    # A real fine-tune keeps the new track close to its artist (its time, target < 5 s, is
+    # measured in bench/rec_speed.py, not here).
     rec.config.finetune_epochs = 2
-    t0 = time.perf_counter()
     rec.fit([["t1", "new-a2", "t2"]], metadata={"new-a2": {"artist": "A"}})
-    assert time.perf_counter() - t0 < 30  # the 5 s target is measured in bench/rec_speed.py
     v = rec.net.item.weight.detach()
     cos = torch.nn.functional.cosine_similarity(v[rec.vocab.get("new-a2")],
                                                 v[a_rows].mean(0), dim=0)

@@ -1,4 +1,4 @@
-"""Architecture rules (no Qt, no sqlite, torch-free loaders) and the ``evaluate`` CLI."""
+"""The ``evaluate`` CLI (the import rules are in tests/test_architecture.py)."""
 
 from __future__ import annotations
 
@@ -14,35 +14,6 @@ from recommender.evaluate_cli import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
-
-
-def test_recommender_imports_no_qt_no_sqlite_no_player() -> None:
-    proc = run_python(
-        "import sys\n"
-        "import recommender, recommender.api, recommender.evaluate, recommender.evaluate_cli\n"
-        "import recommender.checkpoint, recommender.train, recommender.model\n"
-        "import recommender.baselines, recommender.data, recommender.config\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in\n"
-        "       ('PySide6', 'shiboken6', 'sqlite3', '_sqlite3', 'sqlite_utils', 'player')]\n"
-        "print(bad)\n")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
-
-
-def test_loaders_and_protocol_do_not_import_torch() -> None:
-    proc = run_python(
-        "import sys\n"
-        "import recommender.logs, recommender.metrics, recommender.base\n"
-        "import recommender.baselines, recommender.evaluate, recommender.evaluate_cli\n"
-        "import recommender.data, recommender.config\n"
-        "print('torch' in sys.modules)\n")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "False"
-
-
 def write_log(path: Path, users: tuple[str, ...] = ("ann", "bob")) -> Path:
     rows = ["user\ttimestamp\tartist\ttitle\tms_played"]
     for u in users:
@@ -55,6 +26,7 @@ def write_log(path: Path, users: tuple[str, ...] = ("ann", "bob")) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_cli_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = write_log(tmp_path / "log.tsv")
     assert main([str(log), "--models", "gru,pop,recent,markov,sknn", "--json"]) == 0

@@ -11,6 +11,8 @@ import pytest
 
 from recommender.evaluate import evaluate_users, load_users
 
+pytestmark = pytest.mark.slow  # the 54,429-play public log
+
 LOG = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / \
     "spotify-streaming-history-jonas-mika"
 

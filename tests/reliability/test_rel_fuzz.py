@@ -18,6 +18,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.mark.parametrize("seed", [11, 12])
+@pytest.mark.slow
 def test_read_tags_on_mutants(seeds: list[Path], tmp_path: Path, seed: int) -> None:
     result = fuzz.fuzz_read_tags(seeds, 1000, seed, tmp_path)
     assert result["escaped"] == []
@@ -59,6 +60,7 @@ _records = st.one_of(st.dictionaries(_keys, _json_values, max_size=6), _json_val
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(records=st.lists(_records, max_size=8), raw=st.binary(max_size=200))
+@pytest.mark.slow
 def test_importers_never_let_an_exception_escape(tmp_path: Path, records: list,
                                                  raw: bytes) -> None:
     import json

@@ -12,6 +12,8 @@ import pytest
 
 from bench import kills
 
+pytestmark = pytest.mark.slow  # real processes, killed many times
+
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> dict:

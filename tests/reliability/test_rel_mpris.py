@@ -46,7 +46,8 @@ MALFORMED = [
     (PROPS, "Get", "ss", ("", "")),
     (PLAYER, "Play", "s", ("unexpected argument",)),
     (PLAYER, "Next", "aay", ([b"\x00\xff"] * 100,)),
-    (DBusAddress("/org/mpris/MediaPlayer2", OBJECT.bus_name, "org.example." + "x" * 200), "X", "", ()),
+    (DBusAddress("/org/mpris/MediaPlayer2", OBJECT.bus_name, "org.example." + "x" * 200),
+     "X", "", ()),
     (DBusAddress("/" + "a/" * 500 + "b", OBJECT.bus_name, None), "Introspect", "", ()),
 ]
 

@@ -55,7 +55,7 @@ sys.path.insert(0, sys.argv[1])  # Segue installed in a folder that is not the c
 os.chdir(sys.argv[2])            # the hostile folder
 import player
 from player.library.tagworkers import WorkerPool
-pool = WorkerPool(2)
+pool = WorkerPool(2, parent_reads=False)  # the workers alone: they must serve every batch
 batches = [[p] for p in json.loads(sys.argv[3])]
 results = list(pool.run(batches, threading.Event()))
 print(json.dumps({"package": player.__file__, "read_here": pool.read_here,
@@ -95,7 +95,7 @@ def test_worker_import_path_leaves_out_the_current_folder(tmp_path: Path,
     assert tagworkers.PACKAGE_ROOT in path
     assert all(os.path.isabs(p) and os.path.realpath(p) != str(cwd.resolve()) for p in path)
     command = tagworkers.worker_command()
-    assert command[:3] == [sys.executable, "-I", "-c"]
+    assert command[0] == sys.executable and "-I" in command and command[-2] == "-c"
 
 
 def test_no_more_workers_than_cores_or_batches(good_paths: list[Path],
