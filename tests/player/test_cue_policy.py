@@ -25,7 +25,8 @@ def tagged(library: Library, tmp_path: Path) -> list[int]:
 
 def test_gain_follows_the_mode_and_album_order(library: Library, tagged: list[int]) -> None:
     mode = [ReplayGainMode.AUTO]
-    policy = LibraryCuePolicy(library, lambda: mode[0], lambda: 0.0)
+    policy = LibraryCuePolicy(library, lambda: mode[0], lambda: 0.0,
+                              typical_gain_db=library.typical_gain_db)
     first = library.track(tagged[0])
     assert policy.gain(first, album_mode=False) == pytest.approx(10 ** (-6 / 20))
     assert policy.gain(first, album_mode=True) == pytest.approx(10 ** (-3 / 20))
@@ -36,13 +37,8 @@ def test_gain_follows_the_mode_and_album_order(library: Library, tagged: list[in
     assert policy.gain(library.track(tagged[2]), False) == pytest.approx(10 ** (-7 / 20))
 
 
-def test_the_typical_gain_is_cached_until_forgotten(library: Library, tagged: list[int]) -> None:
-    now = [0.0]
-    policy = LibraryCuePolicy(library, lambda: ReplayGainMode.TRACK, lambda: 0.0,
-                              clock=lambda: now[0])
-    assert policy.typical_gain_db() == pytest.approx(-7.0)
-    library.update_tracks([(tagged[2], {**library.track(tagged[2]), "rg_track_gain": -20.0})])
-    assert policy.typical_gain_db() == pytest.approx(-7.0)  # cached
-    policy.forget_typical_gain()
-    assert policy.typical_gain_db() == pytest.approx(-8.0)
+def test_silences_come_from_the_analysis(library: Library, tagged: list[int]) -> None:
+    policy = LibraryCuePolicy(library, lambda: ReplayGainMode.TRACK, lambda: 0.0)
     assert policy.silences(library.track(tagged[0])) == (0, 0)  # nothing measured yet
+    # Not measured and nothing typical known: never a boost, never a guess.
+    assert policy.gain(library.track(tagged[2]), False) == 1.0
