@@ -108,6 +108,7 @@ def test_undecodable_file_is_skipped_on_real_playback(real_app: SegueApp,
     qtbot.waitUntil(lambda: engine.current is not None
                     and engine.current["id"] != short_library[1], timeout=15_000)
     qtbot.waitUntil(lambda: engine.state is PlaybackState.PLAYING, timeout=15_000)
+    assert real_app.writer.flush(timeout=10)  # the mark is written off the GUI thread
     assert real_app.library.track(short_library[1])["play_error"]
     assert any("Cannot play" in m for m in messages)
     assert all(r["track_id"] != short_library[1] for r in real_app.library.listens())
