@@ -165,7 +165,8 @@ class StreamBackend(Backend):
             self.failed.emit(reason)
 
     def _no_sound(self) -> None:
-        if not self._shut_down and self._want_play and self._state is not PlaybackState.PLAYING and self._cue:
+        silent = self._want_play and self._state is not PlaybackState.PLAYING
+        if not self._shut_down and silent and self._cue:
             log.warning("no sound from %s after %.0f s", self._cue.path, FIRST_SOUND_TIMEOUT_S)
             self._restart("no sound came out of the file (corrupt or unsupported)")
 
