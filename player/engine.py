@@ -369,7 +369,7 @@ class Engine(QObject):
         job.start()
 
     def _pick_ready(self, generation: int, pick: Pick | None) -> None:
-        if generation != self._pick_generation:  # overtaken by a newer request
+        if generation != self._pick_generation or self._shut_down:  # overtaken, or quitting
             return
         if self._play_when_picked:  # the track ended while this pick was being made
             if self.queue:  # the user queued something meanwhile: it comes first
@@ -383,7 +383,8 @@ class Engine(QObject):
 
     def _pick_failed(self, generation: int) -> None:
         """A background pick raised (logged by the job): never let the music stop for it."""
-        if generation == self._pick_generation and self._play_when_picked:
+        if generation == self._pick_generation and self._play_when_picked \
+                and not self._shut_down:
             self._play_pick(self.autoqueue.pick(self._current_id(), exclude=self.queue))
 
     def _set_auto_pick(self, pick: Pick | None) -> None:
