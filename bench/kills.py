@@ -165,8 +165,9 @@ rng = random.Random(int(sys.argv[2]))
 backend = NullBackend(duration_of=lambda p: 180_000, realtime=True)
 backend.set_rate(150.0)  # a 3-minute track in 1.2 s
 engine = Engine(lib, backend, AutoQueue(lib, seed=int(sys.argv[2])), background_picks=False)
-def logged(track_id):
-    row = lib.listens(newest_first=True, limit=1)[0]
+def logged(track_id):  # announced once written; by then the next listen may be open
+    row = next(iter(lib.db.query("SELECT id, played_ms, skipped FROM listens WHERE "
+                                 "ended_at IS NOT NULL ORDER BY id DESC LIMIT 1")))
     print(f"closed {row['id']} {row['played_ms']} {row['skipped']}", flush=True)
 engine.listenLogged.connect(logged)
 def maybe_skip():
@@ -218,9 +219,9 @@ def playback(work: Path, seed: int, run_for: float = 6.0) -> dict[str, Any]:
         assert by_id[lid][1:3] == (played, skipped) and by_id[lid][3] is not None
     lib = Library.open(data)
     try:
-        from player.history import ListenLog
+        from player.history import close_stale_listens
 
-        recovered = ListenLog(lib).recover()
+        recovered = close_stale_listens(lib)
         assert lib.open_listens() == [] and lib.listen_count() == len(rows)
     finally:
         lib.close()

@@ -20,6 +20,7 @@ Used by the real-playback tests and the benchmarks::
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -36,6 +37,7 @@ from bench.soundcheck import Clock, from_s16le
 
 log = logging.getLogger(__name__)
 
+F_SETPIPE_SZ = 1031  # fcntl: a pipe's capacity (Linux)
 SINK = "segue_null"
 CONFIGS = ("minimal", "default")
 #: The system's default script, as a desktop session's PulseAudio loads it.
@@ -65,6 +67,32 @@ def _script(config: str) -> str:
     raise ValueError(f"unknown PulseAudio configuration {config!r} (known: {', '.join(CONFIGS)})")
 
 
+#: Real-time priorities of the rig, where this machine allows them (root, an rtprio limit):
+#: the sound server as on a desktop (RealtimeKit gives PulseAudio and PipeWire one), and the
+#: recorder above everything else, so that what is measured is the player, not a busy rig.
+SERVER_PRIORITY = 20
+RECORDER_PRIORITY = 25
+
+
+def try_realtime(tid: int = 0, priority: int = RECORDER_PRIORITY) -> bool:
+    """Give thread ``tid`` (0: the calling thread) SCHED_RR ``priority`` if allowed."""
+    try:
+        os.sched_setscheduler(tid, os.SCHED_RR, os.sched_param(priority))
+        return True
+    except (AttributeError, PermissionError, OSError):
+        return False
+
+
+def _server_realtime(runtime: Path) -> bool:
+    """Every thread of the private server real-time (what RealtimeKit does on a desktop)."""
+    try:
+        pid = int((runtime / "pulse" / "pid").read_text().split()[0])
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except (OSError, ValueError, IndexError):
+        return False
+    return all([try_realtime(tid, SERVER_PRIORITY) for tid in tids])
+
+
 @contextlib.contextmanager
 def private_pulse(workdir: Path, config: str = "minimal") -> Iterator[dict[str, str]]:
     """Start pulseaudio in ``config`` (its own runtime dir and HOME under ``workdir``), its
@@ -91,6 +119,7 @@ def private_pulse(workdir: Path, config: str = "minimal") -> Iterator[dict[str, 
             if time.monotonic() > deadline:
                 raise PulseError(f"pulseaudio ({config}) did not answer within 15 s")
             time.sleep(0.2)
+        _server_realtime(runtime)
         yield env
     finally:
         subprocess.run(["pactl", "exit"], env=env, capture_output=True, timeout=10)
@@ -164,7 +193,8 @@ class Recorder:
             ["parec", "-d", f"{SINK}.monitor", "--raw", "--format=s16le",
              f"--rate={self.spec.rate}", f"--channels={self.spec.channels}",
              f"--latency-msec={self.latency_ms}"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env,
+            preexec_fn=try_realtime)
         self._reader = threading.Thread(target=self._read, name="parec-reader", daemon=True)
         self._reader.start()
         if not self._first.wait(15):
@@ -174,6 +204,11 @@ class Recorder:
     def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         fd, frame_bytes, received = self._proc.stdout.fileno(), 2 * self.spec.channels, 0
+        # A busy test process must not make parec drop samples: read at a real-time
+        # priority where allowed, through a pipe with room for seconds of sound.
+        try_realtime()
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
         while chunk := os.read(fd, 65536):
             now = time.monotonic()
             self._chunks.append(chunk)

@@ -82,6 +82,9 @@ def measure(backend: str, config: str, workdir: Path,
     figures["resume_skipped_ms.max_abs"] = _stats([abs(p.skipped_ms) for p in pauses])[1]
     figures["app_cpu_pct"] = round(100 * run.cpu_share(), 1)  # of one core, start to end
     figures["clock_spread_ms"] = round(1000 * run.take.clock.spread_s, 1)
+    # The player's own count of times its device ran dry (the audio process's; 0 for qt).
+    counts = [e.data.get("count", 0) for e in run.events if e.name == "underruns"]
+    figures["underruns"] = counts[-1] if counts else float("nan")
     return figures
 
 
@@ -106,7 +109,8 @@ def _table(results: dict[str, dict[str, Any]], formats: list[str]) -> str:
                        ("pause/resume click, max", "pause_click.max"),
                        ("resume skipped ms, max", "resume_skipped_ms.max_abs"),
                        ("app CPU while playing, %", "app_cpu_pct"),
-                       ("recorder clock spread ms", "clock_spread_ms")]:
+                       ("recorder clock spread ms", "clock_spread_ms"),
+                       ("underruns counted by the player", "underruns")]:
         row(label, key)
     return "\n".join(lines)
 

@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         state["status"] = status
         note("end", status=status)
         segue.shutdown()
+        # The audio process reports its counters as it quits (0 where unknown, e.g. qt).
+        note("underruns", count=engine.backend.underruns())
         events_path.write_text(json.dumps(events))
         qapp.quit()
 

@@ -110,7 +110,18 @@ class SegueApp(QObject):
                       self.settings.exploration)
         autoqueue = AutoQueue(self.library, rules,
                               model_picker=ModelPicker(self.learning.holder))
-        self.engine = Engine(self.library, backend, autoqueue)
+        from player.playback.cues import LibraryCuePolicy
+
+        cues = LibraryCuePolicy(self.library, lambda: self.settings.replaygain,
+                                lambda: self.settings.replaygain_preamp_db,
+                                lambda: self.analysis.typical_gain_db)
+        from player.library.writer import BackgroundWriter
+
+        self.writer = BackgroundWriter(self.library)
+        self.engine = Engine(self.library, backend, autoqueue, cue_policy=cues,
+                             writer=self.writer)
+        self.engine.set_crossfade(self.settings.crossfade_s)
+        self.window.soundSettingsChanged.connect(self._apply_sound_settings)
         self.window.attach_engine(self.engine)
         self.engine.listenLogged.connect(lambda _tid: self.learning.maybe_finetune())
         # A new model: pick again with it. Loaded after the window, off the GUI thread.
@@ -128,6 +139,12 @@ class SegueApp(QObject):
         first, if an older Segue read the tags, a scan reads them again (the pass follows)."""
         if not self._shut_down and self.window.scan_job is None:
             self.analysis.start(check_tags=True)
+
+    def _apply_sound_settings(self) -> None:
+        """Playback -> ReplayGain / Crossfade changed: the playing track's gain changes at
+        once, the next transition follows the new crossfade."""
+        self.engine.set_crossfade(self.settings.crossfade_s)
+        self.engine.refresh_cues()
 
     def _start_mpris(self) -> None:
         if not sys.platform.startswith("linux"):
@@ -187,6 +204,7 @@ class SegueApp(QObject):
             self.mpris.stop()
         if self.engine is not None:
             self.engine.shutdown()
+            self.writer.close()  # the listen just closed, and any write still waiting
         if self.learning.loaded:
             self.learning.finetune_at_quit()
         self.library.close()

@@ -37,6 +37,8 @@ from player.library.db import Library
 
 log = logging.getLogger(__name__)
 
+#: Marks the history row ``context`` adds for a current track whose listen is not logged yet.
+UNLOGGED = "unlogged"
 #: Listens after which a track's transitions are computed afresh (cheap; the log only grows).
 TRANSITION_WINDOW = 20_000
 
@@ -82,12 +84,6 @@ class Context:
     tracks: dict[int, dict[str, Any]]  # every queueable track by id
     exclude: set[int] = field(default_factory=set)  # e.g. tracks already in the user queue
     now: float | None = None  # the auto-queue's clock when the context was read
-
-    @property
-    def current_logged(self) -> bool:
-        """Whether the history already ends with the play of ``current``: a pick is asked
-        for as a track starts, often before its listen is logged (when sound plays)."""
-        return bool(self.history) and self.history[-1]["track_id"] == self.current
 
 
 class Picker(Protocol):
@@ -204,7 +200,13 @@ class AutoQueue:
         tracks = {t["id"]: t for t in self.library.queueable_tracks()}
         history = self.library.listens(limit=TRANSITION_WINDOW, newest_first=True)
         history.reverse()
-        return Context(current, history, tracks, set(exclude), self.clock())
+        if current is not None and (not history or history[-1]["track_id"] != current):
+            # The track the pick follows is not logged yet: its listen opens at its first
+            # audible sample, and a queued track's only when it plays. It is the context's
+            # last play all the same.
+            history.append({"track_id": current, "started_at": self.clock(), "ended_at": None,
+                            "skipped": 0, "source": "user", "artist": None, "title": None})
+        return Context(current, history, tracks, set(exclude))
 
     def pick(self, current: int | None, exclude: Iterable[int] = ()) -> Pick | None:
         """The next track after ``current`` (None: start hands-free), or None for an empty
@@ -326,14 +328,13 @@ class AutoQueue:
 
     def _capped_artists(self, ctx: Context) -> set[str]:
         """Artists already picked ``artist_max`` times among the last ``artist_window - 1``
-        auto picks (the track the pick follows counts as one when it is not logged yet):
-        one more would break the variety rule."""
+        auto picks: one more would break the variety rule."""
         window = self.rules.artist_window - 1
         if window <= 0 or self.rules.artist_max <= 0:
             return set()
-        picks = [h["track_id"] for h in ctx.history if h.get("source") == "auto"]
-        if ctx.current is not None and not ctx.current_logged:
-            picks.append(ctx.current)
+        # The track the pick follows, not logged yet, may well be an auto pick: counted.
+        picks = [h["track_id"] for h in ctx.history
+                 if h.get("source") == "auto" or h.get(UNLOGGED)]
         counts = Counter(_artist_key(ctx.tracks.get(t)) for t in picks[-window:])
         counts.pop(None, None)
         return {a for a, n in counts.items() if n >= self.rules.artist_max}

@@ -319,18 +319,13 @@ class ModelPicker:
 
     @staticmethod
     def _context(ctx: Context) -> list[Event]:
-        """The latest listens as the model's context, ending with the track the pick
-        follows: a pick is asked for as a track starts, often before its listen is logged
-        (that happens once sound plays), so the current track is added when the log does
-        not end with its open listen."""
+        """The latest listens as the model's context (the auto-queue's context ends with
+        the track the pick follows, logged or not)."""
         rows = ctx.history[-CONTEXT_PLAYS:]
-        events = [Event(r["track_id"] if r["track_id"] is not None
-                        else _text_id(r.get("artist"), r.get("title")),
-                        time=r["started_at"], skipped=bool(r.get("skipped")))
-                  for r in rows if r.get("ended_at") is not None or r is rows[-1]]
-        if ctx.current is not None and not ctx.current_logged:
-            events.append(Event(ctx.current, time=ctx.now))
-        return events
+        return [Event(r["track_id"] if r["track_id"] is not None
+                      else _text_id(r.get("artist"), r.get("title")),
+                      time=r["started_at"], skipped=bool(r.get("skipped")))
+                for r in rows if r.get("ended_at") is not None or r is rows[-1]]
 
     def candidates(self, ctx: Context) -> Iterable[tuple[int, float, str]]:
         model = self.holder.get()

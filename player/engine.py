@@ -8,24 +8,33 @@ It sits between the GUI (and MPRIS, and tests) and a playback backend. What it g
   ``auto``) and whether it was skipped; "next" by the user is a skip candidate, playing
   through is not;
 * a track that cannot be played is marked, reported on the status line, and skipped — the
-  music does not stop for good because of one bad file.
+  music does not stop for good because of one bad file;
+* the backend always knows what comes next (:meth:`Backend.set_next`): the queue's head or
+  the auto pick, as a :class:`~player.playback.cue.Cue` with its gain and its transition
+  (gapless inside an album played in order; a crossfade elsewhere, when one is chosen), so
+  that a gapless backend joins the two tracks sample to sample (``advanced``).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from player.autoqueue import AutoQueue, Pick
 from player.history import ListenLog
+from player.library.albums import follows_in_album
 from player.library.db import Library
+from player.library.writer import InlineWriter, Writer
 from player.playback.base import Backend, PlaybackState
+from player.playback.cue import Cue
 from player.workers import Job
 
 log = logging.getLogger(__name__)
@@ -39,6 +48,37 @@ STALL_TIMEOUT_S = 10.0
 MAX_CONSECUTIVE_FAILURES = 25
 
 
+class CuePolicy(Protocol):
+    """How a track sounds: its gain and its silences (ReplayGain and the analysis pass)."""
+
+    def gain(self, track: dict[str, Any], album_mode: bool) -> float:
+        """Linear gain for ``track``; ``album_mode`` when it plays as part of its album."""
+        ...
+
+    def silences(self, track: dict[str, Any]) -> tuple[int, int]:
+        """Leading and trailing silence in ms (cut when a crossfade joins tracks)."""
+        ...
+
+
+class PlainCues:
+    """Every track as recorded: no gain, no known silences."""
+
+    def gain(self, track: dict[str, Any], album_mode: bool) -> float:
+        return 1.0
+
+    def silences(self, track: dict[str, Any]) -> tuple[int, int]:
+        return 0, 0
+
+
+@dataclass(frozen=True)
+class _Announced:
+    """The cue the backend was told comes next, and where it came from."""
+
+    cue: Cue
+    track: dict[str, Any]
+    source: str  # "user" (the queue's head) or "auto" (the auto pick)
+
+
 class Engine(QObject):
     """Plays tracks of a :class:`Library` through a :class:`Backend`."""
 
@@ -47,7 +87,8 @@ class Engine(QObject):
     positionChanged = Signal(int, int)  # position ms, duration ms
     queueChanged = Signal()  # the user queue changed
     autoPickChanged = Signal(object)  # Pick or None
-    listenLogged = Signal(int)  # a play of this track id was closed
+    listenLogged = Signal(int)  # a play of this track id was closed and written
+    _listenWritten = Signal(int)  # from the writer's thread: relayed to the GUI thread
     volumeChanged = Signal(int)
     seeked = Signal(int)  # position ms after a jump (seek bar, MPRIS, "previous" restarting)
     message = Signal(str)  # a line for the status bar
@@ -59,12 +100,24 @@ class Engine(QObject):
         autoqueue: AutoQueue,
         clock: Callable[[], float] = time.time,
         background_picks: bool = True,
+        cue_policy: CuePolicy | None = None,
+        writer: Writer | None = None,
     ) -> None:
+        """``writer`` performs the listening log's writes (and the play-error marks): the app
+        gives one that works off the GUI thread; by default they happen at once."""
         super().__init__()
+        self.cue_policy: CuePolicy = cue_policy or PlainCues()
+        #: Crossfade between tracks that do not continue an album in order (0 = gapless).
+        self.crossfade_ms = 0
+        self._tags = itertools.count(1)
+        self._cue: Cue | None = None  # the current track's cue
+        self._announced: _Announced | None = None
         self.library = library
         self.backend = backend
         self.autoqueue = autoqueue
-        self.listens = ListenLog(library, clock)
+        self.writer: Writer = writer or InlineWriter(library)
+        self._listenWritten.connect(self.listenLogged.emit, Qt.ConnectionType.QueuedConnection)
+        self.listens = ListenLog(library, clock, self.writer)
         self.background_picks = background_picks
         self.autoqueue_enabled = True
         self.queue: list[int] = []
@@ -91,6 +144,8 @@ class Engine(QObject):
         backend.stateChanged.connect(self._on_state)
         backend.finished.connect(self._on_finished)
         backend.failed.connect(self._on_failed)
+        backend.advanced.connect(self._on_advanced)
+        backend.nextFailed.connect(self._on_next_failed)
         self.listens.recover()
 
     # -- the queue ---------------------------------------------------------------------------
@@ -102,17 +157,20 @@ class Engine(QObject):
         else:
             self.queue.extend(track_ids)
         self.queueChanged.emit()
+        self._update_next()
         self._request_pick()
 
     def remove_from_queue(self, index: int) -> None:
         if 0 <= index < len(self.queue):
             del self.queue[index]
             self.queueChanged.emit()
+            self._update_next()
             self._request_pick()
 
     def clear_queue(self) -> None:
         self.queue.clear()
         self.queueChanged.emit()
+        self._update_next()
         self._request_pick()
 
     def set_autoqueue_enabled(self, enabled: bool) -> None:
@@ -121,6 +179,7 @@ class Engine(QObject):
             self._request_pick()
         else:
             self._set_auto_pick(None)
+        self._update_next()
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -136,15 +195,19 @@ class Engine(QObject):
             return False
         self._close_listen(completed=False)
         self._play_when_picked = False  # the user's choice wins over a pick on its way
+        previous = self.current
         self.current = track
         self.current_source = source
         self._last_position = 0
         self._listen_open = False
+        self._announced = None
         self.played.append(track_id)
         self.trackChanged.emit(track)
-        self.backend.load(track["path"])
+        self._cue = self._make_cue(track, previous, joined=False)
+        self.backend.load(self._cue)
         if self.current is track:  # load() may have failed and moved on already
             self.backend.play()
+            self._update_next()
         self._request_pick()
         return True
 
@@ -156,9 +219,11 @@ class Engine(QObject):
             return False
         self.current, self.current_source = track, "user"
         self._listen_open = False
+        self._announced = None
         self._pending_seek = max(0, int(position_ms))
         self.trackChanged.emit(track)
-        self.backend.load(track["path"])
+        self._cue = self._make_cue(track, None, joined=False)
+        self.backend.load(self._cue)
         if self._pending_seek and self.backend.duration() > 0:
             self.seek(self._pending_seek)
             self._pending_seek = 0
@@ -191,6 +256,7 @@ class Engine(QObject):
     def stop(self) -> None:
         self._play_when_picked = False
         self._close_listen(completed=False)
+        self._announced = None
         self.backend.stop()
 
     def next(self) -> None:
@@ -221,6 +287,7 @@ class Engine(QObject):
     def shutdown(self) -> None:
         """Close the listen in progress and release the audio device."""
         self._shut_down = True
+        self._watchdog.stop()
         self._close_listen(completed=False)
         if self._pick_job is not None:
             self._pick_job.cancel()
@@ -302,7 +369,7 @@ class Engine(QObject):
         job.start()
 
     def _pick_ready(self, generation: int, pick: Pick | None) -> None:
-        if generation != self._pick_generation:  # overtaken by a newer request
+        if generation != self._pick_generation or self._shut_down:  # overtaken, or quitting
             return
         if self._play_when_picked:  # the track ended while this pick was being made
             if self.queue:  # the user queued something meanwhile: it comes first
@@ -316,12 +383,88 @@ class Engine(QObject):
 
     def _pick_failed(self, generation: int) -> None:
         """A background pick raised (logged by the job): never let the music stop for it."""
-        if generation == self._pick_generation and self._play_when_picked:
+        if generation == self._pick_generation and self._play_when_picked \
+                and not self._shut_down:
             self._play_pick(self.autoqueue.pick(self._current_id(), exclude=self.queue))
 
     def _set_auto_pick(self, pick: Pick | None) -> None:
         self.auto_pick = pick
         self.autoPickChanged.emit(pick)
+        self._update_next()
+
+    # -- cues: what the backend plays, and what it plays next ------------------------------------
+
+    def set_crossfade(self, seconds: float) -> None:
+        """Crossfade between tracks that do not continue an album (0 = gapless)."""
+        self.crossfade_ms = max(0, int(seconds * 1000))
+        self._announced = None
+        self._update_next()
+
+    def refresh_cues(self) -> None:
+        """The gain policy changed (ReplayGain setting): re-apply it to what plays and next."""
+        if self.current is not None and self._cue is not None:
+            album = follows_in_album(self._previous_track(), self.current) or \
+                self._album_continues_after(self.current)
+            self.backend.set_gain(self._cue.tag, self.cue_policy.gain(self.current, album))
+        self._announced = None
+        self._update_next()
+
+    def _previous_track(self) -> dict[str, Any] | None:
+        if len(self.played) >= 2:
+            return self.library.track(self.played[-2])
+        return None
+
+    def _album_continues_after(self, track: dict[str, Any]) -> bool:
+        """True when the user's queue carries on with the next track of ``track``'s album."""
+        # ``track`` is either the queue's head (about to be announced: its successor is the
+        # second entry) or already off the queue (playing: its successor is the head).
+        after = 1 if self.queue and self.queue[0] == track["id"] else 0
+        if after >= len(self.queue):
+            return False
+        return follows_in_album(track, self.library.track(self.queue[after]))
+
+    def _make_cue(self, track: dict[str, Any], previous: dict[str, Any] | None,
+                  joined: bool) -> Cue:
+        """The cue for ``track``: ``joined`` when it follows ``previous`` without a break
+        (gapless or crossfaded), else it starts on its own (a click, a restore)."""
+        in_album = follows_in_album(previous, track)
+        album_mode = in_album or self._album_continues_after(track)
+        gain = self.cue_policy.gain(track, album_mode)
+        fade = self.crossfade_ms if joined and previous is not None and not in_album else 0
+        # Silences matter only where a crossfade joins tracks (the pipeline cuts them only
+        # there), and the outgoing track's end is cut by its own cue: ask whenever fading.
+        lead, trail = self.cue_policy.silences(track) if self.crossfade_ms else (0, 0)
+        return Cue(track["path"], tag=next(self._tags), gain=gain, crossfade_ms=fade,
+                   trim_start_ms=lead, trim_end_ms=trail)
+
+    def _what_follows(self) -> tuple[dict[str, Any], str] | None:
+        """The track that plays when the current one ends, and its source."""
+        if self.queue:
+            track = self.library.track(self.queue[0])
+            return (track, "user") if track is not None else None
+        pick = self.auto_pick
+        if self.autoqueue_enabled and pick is not None and pick.track_id != self._current_id():
+            track = self.library.track(pick.track_id)
+            return (track, "auto") if track is not None else None
+        return None
+
+    def _update_next(self) -> None:
+        """Tell the backend what follows the current track (when that changed)."""
+        if self._shut_down:
+            return
+        follows = self._what_follows() if self.current is not None else None
+        if follows is None:
+            if self._announced is not None:
+                self._announced = None
+                self.backend.set_next(None)
+            return
+        track, source = follows
+        ann = self._announced
+        if ann is not None and ann.track["id"] == track["id"] and ann.source == source:
+            return
+        cue = self._make_cue(track, self.current, joined=True)
+        self._announced = _Announced(cue, track, source)
+        self.backend.set_next(cue)
 
     def _current_id(self) -> int | None:
         return self.current["id"] if self.current else None
@@ -361,19 +504,67 @@ class Engine(QObject):
         self.positionChanged.emit(self.backend.position(), duration)
 
     def _check_stall(self) -> None:
-        if self.state is not PlaybackState.PLAYING or self.current is None:
+        if self._shut_down or self.state is not PlaybackState.PLAYING or self.current is None:
             self._watchdog.stop()
             return
         if time.monotonic() - self._last_progress > self.stall_timeout_s:
             self._watchdog.stop()
             self._on_failed("no sound came out of the file (corrupt or unsupported)")
 
+    def _on_advanced(self, tag: int) -> None:
+        """The announced next track took over: its first sample is sounding now."""
+        ann, self._announced = self._announced, None
+        if ann is None or ann.cue.tag != tag:
+            log.warning("backend advanced to an unknown cue %s", tag)
+            return
+        finished = self.current
+        self._failures = 0
+        if finished is not None and finished.get("play_error"):
+            self._mark_play_error(finished["id"], None)
+        self._close_listen(completed=True)
+        track = ann.track
+        if ann.source == "user":
+            if self.queue and self.queue[0] == track["id"]:
+                self.queue.pop(0)
+                self.queueChanged.emit()
+        else:
+            self._set_auto_pick(None)
+        self.current, self.current_source, self._cue = track, ann.source, ann.cue
+        self._last_position = 0
+        self._last_progress = time.monotonic()
+        self.played.append(track["id"])
+        self.trackChanged.emit(track)
+        if self.state is PlaybackState.PLAYING:
+            self.listens.start(track["id"], ann.source, track.get("duration_ms"))
+            self._listen_open = True
+        self._request_pick()
+        self._update_next()
+
+    def _on_next_failed(self, tag: int, reason: str) -> None:
+        """The track announced to follow cannot be played: mark it and choose another."""
+        ann = self._announced
+        if ann is None or ann.cue.tag != tag:
+            return
+        self._announced = None
+        track = ann.track
+        log.warning("cannot play %s: %s", track["path"], reason)
+        self._mark_play_error(track["id"], reason)
+        name = track.get("title") or os.path.basename(track["path"])
+        self.message.emit(f"Cannot play “{name}”: {reason} — skipping")
+        if ann.source == "user" and self.queue and self.queue[0] == track["id"]:
+            self.queue.pop(0)
+            self.queueChanged.emit()
+            self._update_next()
+        else:
+            self._set_auto_pick(None)
+            self._request_pick()
+
     def _on_finished(self) -> None:
         if self.current is None:
             return
         self._failures = 0
         if self.current.get("play_error"):
-            self.library.set_play_error(self.current["id"], None)
+            self._mark_play_error(self.current["id"], None)
         self._close_listen(completed=True)
         self._advance(user_skip=False)
 
@@ -383,7 +574,7 @@ class Engine(QObject):
             return
         name = track.get("title") or os.path.basename(track["path"])
         log.warning("cannot play %s: %s", track["path"], reason)
-        self.library.set_play_error(track["id"], reason)
+        self._mark_play_error(track["id"], reason)
         if self._listen_open:  # nothing was heard: not a listen at all
             self.listens.discard()
             self._listen_open = False
@@ -398,6 +589,10 @@ class Engine(QObject):
         self.message.emit(f"Cannot play “{name}”: {reason} — skipping")
         self._advance(user_skip=False)
 
+    def _mark_play_error(self, track_id: int, reason: str | None) -> None:
+        """Remember (or clear) why a track could not play, through the writer."""
+        self.writer.submit(lambda library: library.set_play_error(track_id, reason))
+
     def _close_listen(self, completed: bool) -> None:
         """Close the play in progress; ``completed`` when it reached the end."""
         if not self._listen_open:
@@ -405,4 +600,6 @@ class Engine(QObject):
         self._listen_open = False
         closed = self.listens.finish(completed=completed)
         if closed is not None:
-            self.listenLogged.emit(closed.track_id)
+            # Announced once it is in the database (a fine-tune counts listens there).
+            track_id = closed.track_id
+            self.writer.submit(lambda _library: self._listenWritten.emit(track_id))

@@ -1,8 +1,9 @@
 """Playback backends: what makes sound, behind one contract (:mod:`player.playback.base`).
 
 :func:`create_backend` picks one by name; the environment variable ``SEGUE_BACKEND`` overrides
-the default (``qt`` for QtMultimedia's QMediaPlayer, ``null`` for the silent test backend), so
-that a benchmark or a test can run the whole app on a chosen backend.
+the default (``stream``: Segue's own gapless output; ``qt``: QtMultimedia's QMediaPlayer, the
+baseline of the sound benchmark; ``null``: the silent test backend), so that a benchmark or a
+test can run the whole app on a chosen backend.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ if TYPE_CHECKING:  # base imports Qt; player.playback.gain must load without it
     from player.playback.base import Backend
 
 ENV_BACKEND = "SEGUE_BACKEND"
-BACKENDS = ("qt", "null")
-DEFAULT_BACKEND = "qt"
+BACKENDS = ("stream", "qt", "null")
+DEFAULT_BACKEND = "stream"
 
 
 class UnknownBackendError(ValueError):
@@ -29,6 +30,10 @@ def create_backend(name: str | None = None) -> Backend:
     the start-up path until the window is shown.
     """
     name = (name or os.environ.get(ENV_BACKEND) or DEFAULT_BACKEND).strip().lower()
+    if name == "stream":
+        from player.playback.stream import StreamBackend
+
+        return StreamBackend()
     if name == "qt":
         from player.playback.qt import QtBackend
 

@@ -4,6 +4,9 @@ Time passes on a clock the test controls: :meth:`NullBackend.advance` moves the 
 number of milliseconds (reaching the end emits ``finished``). With ``realtime=True`` a timer
 advances it by the wall clock times the rate instead, like a real player.
 
+At the end of a file it follows on to the cue given by ``set_next`` (``advanced``), as a
+gapless backend would, or emits ``finished``.
+
 Durations come from a callable (the library's ``duration_ms``) or default to 3 minutes; a path
 that does not exist, or is listed in ``broken``, fails to load like an undecodable file; one
 listed in ``stalled`` plays without ever advancing.
@@ -17,7 +20,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
 
-from player.playback.base import Backend, PlaybackState
+from player.playback.base import Backend, PlaybackState, as_cue
+from player.playback.cue import Cue
 
 DEFAULT_DURATION_MS = 180_000
 
@@ -53,7 +57,8 @@ class NullBackend(Backend):
 
     # -- the contract ------------------------------------------------------------------------
 
-    def load(self, path: str) -> None:
+    def load(self, cue: Cue | str) -> None:
+        path = as_cue(cue).path
         self._set_state(PlaybackState.STOPPED)
         self._path = path
         self.loads.append(path)
@@ -119,8 +124,9 @@ class NullBackend(Backend):
         self._position = min(self._position + int(ms), self._duration)
         self.positionChanged.emit(self._position)
         if self._position >= self._duration:
-            self._set_state(PlaybackState.STOPPED)
-            self.finished.emit()
+            if self._next_cue is None:
+                self._set_state(PlaybackState.STOPPED)
+            self._end_of_media()
 
     def _tick(self) -> None:
         now = time.monotonic()

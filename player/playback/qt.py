@@ -1,4 +1,10 @@
-"""Real playback: QMediaPlayer + QAudioOutput (Qt's FFmpeg backend decodes every common format).
+"""QMediaPlayer + QAudioOutput: the baseline the sound benchmark measures Segue against.
+
+QMediaPlayer opens a new audio stream for every file, which on a default PulseAudio leaves up
+to ~2 s of silence between songs, and it knows nothing of ReplayGain or crossfades: the app
+plays with :class:`player.playback.stream.StreamBackend`. This backend stays for
+``python -m bench sound`` (the same recordings of both, side by side) and as a fallback
+(``SEGUE_BACKEND=qt``) should the audio process fail on some system.
 
 Where there is no sound server, Qt still plays on a real-time clock, so positions advance and
 files end; with a PulseAudio server (even a null sink) the samples reach an audio device.
@@ -12,7 +18,8 @@ import os
 from PySide6.QtCore import QUrl
 from PySide6.QtMultimedia import QAudio, QAudioOutput, QMediaPlayer
 
-from player.playback.base import Backend, PlaybackState
+from player.playback.base import Backend, PlaybackState, as_cue
+from player.playback.cue import Cue
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +46,8 @@ class QtBackend(Backend):
         self._player.mediaStatusChanged.connect(self._on_status)
         self._player.errorOccurred.connect(self._on_error)
 
-    def load(self, path: str) -> None:
+    def load(self, cue: Cue | str) -> None:
+        path = as_cue(cue).path
         self._failed_source = False
         if not os.path.exists(path):
             # QMediaPlayer would report a generic resource error later; say it now, plainly.
@@ -98,7 +106,7 @@ class QtBackend(Backend):
 
     def _on_status(self, status: QMediaPlayer.MediaStatus) -> None:
         if status == QMediaPlayer.MediaStatus.EndOfMedia:
-            self.finished.emit()
+            self._end_of_media()
         elif status == QMediaPlayer.MediaStatus.InvalidMedia and not self._failed_source:
             self._failed_source = True
             self.failed.emit(self._player.errorString() or "cannot decode the file")

@@ -41,7 +41,7 @@ from player.library.db import Library
 from player.library.scanner import ScanProgress, ScanResult, scan_folders
 from player.settings import Settings
 from player.ui.library_model import TRACK_ID_ROLE, LibraryModel
-from player.ui.now_playing import NowPlaying
+from player.ui.now_playing import SEEK_STEP_MS, NowPlaying
 from player.ui.queue_view import QueueView
 from player.workers import Job
 
@@ -255,6 +255,10 @@ class MainWindow(QMainWindow):
         self.act_next = self._action(playback, "&Next", self._engine_call("next"), "Ctrl+Right")
         self.act_prev = self._action(playback, "P&revious", self._engine_call("previous"),
                                      "Ctrl+Left")
+        self.act_forward = self._action(playback, "Forward 5 s",
+                                        lambda: self.now_playing.step(SEEK_STEP_MS), "Shift+Right")
+        self.act_back = self._action(playback, "Back 5 s",
+                                     lambda: self.now_playing.step(-SEEK_STEP_MS), "Shift+Left")
         playback.addSeparator()
         self.act_autoqueue = self._action(playback, "&Auto-queue", self._toggle_autoqueue)
         self.act_autoqueue.setCheckable(True)

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QPixmap
+from PySide6.QtGui import QFont, QMouseEvent, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
     QSlider,
     QStyle,
+    QStyleOptionSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -22,6 +23,52 @@ from player.playback.base import PlaybackState
 from player.ui.library_model import format_ms
 
 COVER_SIZE = 96
+#: Arrow keys on the seek bar (and Shift+Left/Right anywhere) step this far...
+SEEK_STEP_MS = 5_000
+#: ...and Page Up/Down this far.
+SEEK_PAGE_MS = 30_000
+
+
+class SeekSlider(QSlider):
+    """A seek bar where a click anywhere on the groove jumps there (Qt's own slider would
+    only step towards the click by a page), and the arrow keys step :data:`SEEK_STEP_MS`."""
+
+    jumped = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setSingleStep(SEEK_STEP_MS)
+        self.setPageStep(SEEK_PAGE_MS)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def value_at(self, x: float) -> int:
+        """The position (ms) under the horizontal pixel ``x``."""
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        style = self.style()
+        groove = style.subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                      QStyle.SubControl.SC_SliderGroove, self)
+        handle = style.subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                      QStyle.SubControl.SC_SliderHandle, self)
+        span = max(1, groove.width() - handle.width())
+        offset = int(x) - groove.x() - handle.width() // 2
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
+                                              max(0, min(offset, span)), span)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        on_handle = self.style().hitTestComplexControl(
+            QStyle.ComplexControl.CC_Slider, option, event.position().toPoint(), self
+        ) == QStyle.SubControl.SC_SliderHandle
+        if event.button() == Qt.MouseButton.LeftButton and not on_handle \
+                and self.maximum() > self.minimum():
+            value = self.value_at(event.position().x())
+            self.setValue(value)
+            self.jumped.emit(value)
+            event.accept()
+            return
+        super().mousePressEvent(event)  # the handle: drag as usual
 
 
 class NowPlaying(QWidget):
@@ -77,9 +124,10 @@ class NowPlaying(QWidget):
         for label in (self.elapsed, self.remaining):
             label.setMinimumWidth(48)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.seek = QSlider(Qt.Orientation.Horizontal)
+        self.seek = SeekSlider()
         self.seek.setRange(0, 0)
-        self.seek.setToolTip("Seek")
+        self.seek.setToolTip("Seek: click anywhere; ← → step 5 s")
+        self.seek.jumped.connect(self.seekRequested)
         self.seek.sliderReleased.connect(lambda: self.seekRequested.emit(self.seek.value()))
         self.seek.sliderMoved.connect(self._preview_seek)
         self.seek.actionTriggered.connect(self._on_seek_action)
@@ -182,6 +230,11 @@ class NowPlaying(QWidget):
         self._show_times(value)
 
     def _on_seek_action(self, action: int) -> None:
-        # Clicks on the groove and keyboard steps (not drags, handled on release) seek at once.
+        # Keyboard steps and the wheel (not drags, handled on release) seek at once.
         if not self.seek.isSliderDown():
             self.seekRequested.emit(self.seek.sliderPosition())
+
+    def step(self, ms: int) -> None:
+        """Seek by ``ms`` from where the bar is (Shift+Left/Right in the window)."""
+        if self._duration > 0:
+            self.seekRequested.emit(max(0, min(self._duration, self.seek.value() + ms)))

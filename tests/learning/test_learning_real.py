@@ -1,5 +1,6 @@
-"""The model's pick through the real player: QtMultimedia plays a real file to its end, and the
-track that starts next is the one the trained model chose, logged as an auto-queued listen."""
+"""The model's pick through the real player: the stream backend plays a real file to its end,
+and the track that starts next is the one the trained model chose, logged as an auto-queued
+listen."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_the_models_pick_plays_next_on_real_playback(library: Library, audible_h
     qtbot.addWidget(app.window)
     try:
         app.start_playback()
-        assert app.engine.backend.name == "qt"
+        assert app.engine.backend.name == "stream"
         qtbot.waitUntil(lambda: app.learning.loaded and app.learning.holder.get() is not None,
                         timeout=30_000)
         # Hands-free play started with the app: let its picks settle on the loaded model

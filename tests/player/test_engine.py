@@ -215,8 +215,7 @@ def test_a_crash_loses_at_most_the_play_in_progress(library: Library, tracks: li
     for _ in range(13):
         log.heard(1_000)  # checkpointed every 5 s
     # the process dies here; a new one starts on the same database
-    recovered = ListenLog(library, clock).recover()
-    assert recovered == 1
+    ListenLog(library, clock).recover()
     (row,) = library.listens()
     assert row["ended_at"] is not None and row["played_ms"] == 10_000 and row["skipped"] == 1
 
