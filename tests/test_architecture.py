@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The recommender's modules that are the network itself; every other one (log loading, the
 #: protocol, the baselines, ``segue evaluate``) must load without torch.
-TORCH_MODULES = {"recommender.api", "recommender.checkpoint", "recommender.model",
-                 "recommender.train"}
+TORCH_MODULES = {"recommender.api", "recommender.blend", "recommender.checkpoint",
+                 "recommender.infer", "recommender.model", "recommender.train"}
 
 
 def modules(package) -> list[str]:
