@@ -23,15 +23,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from player.autoqueue import Context
-from player.history import SESSION_GAP_S
 from player.library.db import Library
-from recommender.logs import Event, normalise, split_sessions
+from recommender.logs import Event, is_new_session, normalise, split_sessions
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ class TrainingData:
     """Sessions for the recommender, oldest first, and what the library says of each track."""
 
     sessions: list[list[Event]]
-    metadata: dict[Any, dict[str, str]]
+    metadata: Mapping[Any, dict[str, Any]]
     plays: int  # listens used (skips included)
     last_listen_id: int  # the newest listen used: a fine-tune starts after it
     playlists: int = 0
@@ -58,6 +57,34 @@ class TrainingData:
     @property
     def kept_plays(self) -> int:
         return sum(1 for s in self.sessions for e in s if not e.skipped)
+
+
+class LibraryMetadata(Mapping):
+    """What the library knows of its tracks, as the recommender's metadata (artist, album,
+    genre, year, loudness), read from the database as it is iterated: a library of a
+    million tracks is never held as a million dicts."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+
+    def items(self) -> Iterator[tuple[int, dict[str, Any]]]:  # type: ignore[override]
+        for tid, artist, albumartist, album, genre, year, lufs in \
+                self.library.iter_track_features():
+            yield tid, {"artist": artist or albumartist, "album": album, "genre": genre,
+                        "year": year, "loudness": lufs}
+
+    def __iter__(self) -> Iterator[int]:
+        return (tid for tid, _ in self.items())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.library.iter_track_features())
+
+    def __getitem__(self, track: Any) -> dict[str, Any]:
+        row = self.library.track(track) if isinstance(track, int) else None
+        if row is None:
+            raise KeyError(track)
+        return {"artist": row["artist"] or row["albumartist"], "album": row["album"],
+                "genre": row["genre"], "year": row.get("year")}
 
 
 def _text_id(artist: str | None, title: str | None) -> str:
@@ -77,6 +104,7 @@ def training_data(library: Library, after_listen_id: int = 0,
                 sessions.append(items)
                 playlists += 1
     current: list[Event] = []
+    session: Any = None
     last_end: float | None = None
     plays = 0
     last_id = after_listen_id
@@ -85,20 +113,21 @@ def training_data(library: Library, after_listen_id: int = 0,
             continue
         track = row["track_id"] if row["track_id"] is not None else _text_id(row["artist"],
                                                                              row["title"])
-        if last_end is not None and row["started_at"] - last_end > SESSION_GAP_S and current:
+        # The stored session is the truth (the listening log and the importer cut them by
+        # recommender.logs' rule); a row without one falls back to that rule.
+        sid = row.get("session_id")
+        new = sid != session if sid is not None and session is not None \
+            else is_new_session(last_end, row["started_at"])
+        if new and current:
             sessions.append(current)
             current = []
         current.append(Event(track, time=row["started_at"], skipped=bool(row["skipped"])))
-        last_end = row["ended_at"]
+        session, last_end = sid, row["ended_at"]
         plays += 1
         last_id = max(last_id, row["id"])
     if current:
         sessions.append(current)
-    metadata = {
-        t["id"]: {k: v for k, v in (("artist", t["artist"] or t["albumartist"]),
-                                    ("album", t["album"]), ("genre", t["genre"])) if v}
-        for t in library.all_track_meta()
-    }
+    metadata = LibraryMetadata(library)
     return TrainingData(sessions, metadata, plays, last_id, playlists)
 
 

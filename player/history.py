@@ -23,25 +23,13 @@ from typing import Any
 
 from player.library.db import Library
 from player.library.writer import InlineWriter, Writer
+from recommender.logs import SESSION_GAP_S, is_skip  # noqa: F401 - also for importers of this module
 
 log = logging.getLogger(__name__)
 
-#: Silence longer than this starts a new session.
-SESSION_GAP_S = 30 * 60
-#: A play shorter than this (or than half of a short track) is a skip...
-SKIP_THRESHOLD_MS = 30_000
-#: ...and an open play's progress is saved at least this often.
+#: An open play's progress is saved at least this often. (The session and skip rules are
+#: the recommender's - one definition for the log, the importer and the model.)
 CHECKPOINT_EVERY_MS = 5_000
-
-
-def is_skip(played_ms: int, duration_ms: int | None, completed: bool) -> bool:
-    """The skip rule: moved on before ``min(30 s, half the track)``; a full play never is."""
-    if completed:
-        return False
-    threshold = SKIP_THRESHOLD_MS
-    if duration_ms and duration_ms > 0:
-        threshold = min(threshold, duration_ms // 2)
-    return played_ms < threshold
 
 
 def close_stale_listens(library: Library) -> int:

@@ -37,13 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from player.history import SESSION_GAP_S, is_skip
 from player.library.db import Library
 from recommender.logs import (
     MAX_PLAYLIST_BYTES,
+    SESSION_GAP_S,
     LogFormatError,
     Play,
     UnreadableLog,
+    is_skip,
     iter_plays,
     m3u_entries,
     normalise,

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .logs import SESSION_GAP_S, Event, EventLike, TrackId, as_event
+from .logs import SESSION_GAP_S, Event, EventLike, TrackId, as_event, is_new_session
 
 #: progress(epoch, step, loss) - called from the training thread.
 ProgressFn = Callable[[int, int, float], None]
@@ -72,7 +72,7 @@ def split_context(context: Sequence[EventLike], gap_s: float = SESSION_GAP_S
     for item in context:
         ev = as_event(item)
         if not ev.skipped and ev.time is not None:
-            if last is not None and ev.time - last > gap_s and sessions[-1]:
+            if last is not None and is_new_session(last, ev.time, gap_s) and sessions[-1]:
                 sessions.append([])
             last = ev.time
         sessions[-1].append(ev)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .logs import SESSION_GAP_S
 from .vocab import FIELDS
 
 
@@ -126,8 +127,9 @@ class Config:
     #: count through the copy inputs); bounds the cost of one recommendation. Measured on
     #: the public log: 16, 32, 64, 128 and the fully carried state give the same ranks.
     context_window: int = 32
-    #: A gap longer than this between two plays of a context starts a new session.
-    session_gap_s: float = 1800.0
+    #: A gap longer than this between two plays of a context starts a new session (the
+    #: session rule of ``logs.is_new_session``: 30 minutes).
+    session_gap_s: float = float(SESSION_GAP_S)
     #: Threads torch uses. One: the network is small (batches of 32 lanes), so a second
     #: thread gains little on an idle machine, while on a busy one (a desktop, or the
     #: 2-core machines this runs on) two threads that wait for each other at every

@@ -23,7 +23,7 @@ from .base import Scorer
 from .blend import combine
 from .config import Config
 from .data import PlayLog
-from .logs import Event, EventLike, TrackId, as_event
+from .logs import EventLike, TrackId, as_event, is_new_session
 from .model import Feats, Net
 from .signals import ContextSignals
 from .vocab import FIELDS, PAD, TrackFields, Vocab
@@ -120,7 +120,7 @@ class Scoring:
             if ev.skipped:
                 continue
             if ev.time is not None:
-                if last is not None and ev.time - last > gap_s and plays:
+                if last is not None and is_new_session(last, ev.time, gap_s) and plays:
                     sno += 1
                 last = ev.time
             if not plays or plays[-1][1] != sno:
@@ -224,8 +224,3 @@ class GRUScorer(Scorer):
         s = self.scoring.scores(self.h, self.log, self.signals)[self.cand]
         s = s.masked_fill(self.unknown, float("-inf"))
         return s.double().numpy(), None
-
-
-def events_of(context: Sequence[EventLike]) -> list[Event]:
-    """A context as ``Event``s (bare ids become plays with no time)."""
-    return [as_event(e) for e in context]

@@ -38,10 +38,30 @@ log = logging.getLogger(__name__)
 TrackKey = tuple[str, str]
 TrackId = Hashable
 
-#: A play shorter than this is a skip (protocol v1, step 2).
+#: A play shorter than this is a skip (protocol v1, step 2; the player also counts a play
+#: of less than half of a short track as one: ``is_skip``).
 SKIP_MS = 30_000
 #: A gap longer than this between two kept plays starts a new session (step 3).
 SESSION_GAP_S = 30 * 60
+
+
+def is_skip(played_ms: int, duration_ms: int | None = None, completed: bool = False,
+            threshold_ms: int = SKIP_MS) -> bool:
+    """The skip rule - the one definition the player's listening log, its importer and the
+    evaluation share: the listener moved on before ``min(30 s, half the track)`` (the
+    track's length when known); a play that reached the end never is one."""
+    if completed:
+        return False
+    threshold = threshold_ms
+    if duration_ms and duration_ms > 0:
+        threshold = min(threshold, duration_ms // 2)
+    return played_ms < threshold
+
+
+def is_new_session(previous: float | None, now: float, gap_s: float = SESSION_GAP_S) -> bool:
+    """The session rule: a play at ``now`` starts a new session when the previous kept play
+    (at ``previous``; ``None``: there was none) is more than ``gap_s`` (30 minutes) ago."""
+    return previous is None or now - previous > gap_s
 #: Share of a user's sessions used for training (step 4).
 TRAIN_SHARE = 0.8
 
@@ -128,7 +148,7 @@ class Play:
     @property
     def skipped(self) -> bool:
         """True for a play shorter than 30 s (unknown length counts as heard)."""
-        return self.ms_played is not None and self.ms_played < SKIP_MS
+        return self.ms_played is not None and is_skip(self.ms_played)
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,12 +455,12 @@ def sessions_by_user(plays: Iterable[Play], gap_s: float = SESSION_GAP_S,
         pending: list[Event] = []  # skips since the last kept play
         last_kept: float | None = None
         for p in rows:
-            skipped = p.ms_played is not None and p.ms_played < skip_ms
+            skipped = p.ms_played is not None and is_skip(p.ms_played, threshold_ms=skip_ms)
             ev = Event(p.key, p.time, skipped)
             if skipped:
                 pending.append(ev)
                 continue
-            if last_kept is None or p.time - last_kept > gap_s:
+            if is_new_session(last_kept, p.time, gap_s):
                 # Skips far before this play belong to the end of the previous session.
                 after = pending
                 if sessions:

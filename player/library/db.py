@@ -1044,6 +1044,14 @@ class Library:
             "SELECT id, path, title, artist, album, albumartist, genre, duration_ms, missing "
             "FROM tracks"))
 
+    def iter_track_features(self) -> Iterator[tuple[Any, ...]]:
+        """(id, artist, albumartist, album, genre, year, integrated LUFS or None) of every
+        track, streamed (a million rows are not held at once): what the recommender knows
+        of a track it never learned."""
+        yield from self.db.conn.execute(
+            "SELECT t.id, t.artist, t.albumartist, t.album, t.genre, t.year, l.integrated_lufs "
+            "FROM tracks t LEFT JOIN loudness l ON l.track_id = t.id")
+
     def track_durations(self) -> dict[int, int | None]:
         return dict(self.db.conn.execute("SELECT id, duration_ms FROM tracks").fetchall())
 

@@ -14,6 +14,7 @@ from player.autoqueue import AutoQueue, Rules
 from player.bridge import (ModelHolder, ModelPicker, NotEnoughHistory, finetune, train,
                            training_data)
 from player.engine import Engine
+from player.history import ListenLog
 from player.library.db import Library
 from player.playback.null import NullBackend
 from tests.learning.conftest import PER_ALBUM
@@ -37,7 +38,40 @@ def test_training_data_sessions_skips_and_imports(library: Library, habit_librar
     assert len(data.sessions) == 1 + 1 + 40  # playlist, the import session, 40 albums
     assert sum(e.skipped for s in data.sessions for e in s) > 0  # skips kept as a signal
     assert data.metadata[habit_library[1]] == {"artist": "Band 1", "album": "Record 1",
-                                               "genre": "Jazz"}
+                                               "genre": "Jazz", "year": None}
+    assert dict(data.metadata.items())[habit_library[1]]["loudness"] is None  # not analysed
+
+
+def test_one_definition_of_sessions_and_skips(library: Library, tmp_path: Path) -> None:
+    """The listening log, the importer and the recommender share one skip rule and one
+    session rule (recommender.logs); the bridge trusts the stored session ids."""
+    import player.history
+    import player.importer
+    import recommender.logs
+
+    assert player.history.is_skip is recommender.logs.is_skip
+    assert player.importer.is_skip is recommender.logs.is_skip
+    assert player.history.SESSION_GAP_S is recommender.logs.SESSION_GAP_S
+    assert recommender.logs.is_skip(20_000) and not recommender.logs.is_skip(20_000, 30_000)
+    assert not recommender.logs.is_skip(1_000, completed=True)
+    (a, b) = add_placeholder_tracks(library, tmp_path / "f", [{"artist": "A"}, {"artist": "B"}])
+    clock = FakeClock()
+    log = ListenLog(library, clock)
+    for track, pause in ((a, 60), (b, 31 * 60), (a, 60)):  # a b | a: the gap cuts
+        log.start(track, "user", 180_000)
+        log.heard(180_000)
+        clock.tick(180)
+        log.finish(completed=True)
+        clock.tick(pause)
+    data = training_data(library)
+    assert [[e.track for e in s] for s in data.sessions] == [[a, b], [a]]
+    ids = [r["session_id"] for r in library.listens()]
+    assert ids[0] == ids[1] != ids[2]
+    # The stored session is the truth: rows moved closer in time stay apart.
+    library.db.conn.execute("UPDATE listens SET started_at = started_at - 1800 WHERE id = ?",
+                            (library.listens()[-1]["id"],))
+    library.db.conn.commit()
+    assert len(training_data(library).sessions) == 2
 
 
 @pytest.mark.slow
