@@ -214,23 +214,31 @@ def _quit_on_signals(app: QApplication) -> None:
     """SIGTERM/SIGINT quit through the event loop, so that shutdown closes the listen.
 
     Python runs signal handlers only when the interpreter gets control; Qt's loop is C++.
-    ``set_wakeup_fd`` writes to a socket that a QSocketNotifier watches, which wakes the loop.
+    ``set_wakeup_fd`` writes the signal's number to a socket that a QSocketNotifier watches,
+    which wakes the loop, and the quit happens there. Never in the Python handler itself: it
+    runs between any two bytecodes of the GUI thread, and ``quit()`` from the main thread
+    emits ``aboutToQuit`` (hence the whole shutdown, which closes the library) at once - in
+    the middle of whatever query that code was running.
     """
     read_sock, write_sock = socket.socketpair()
     read_sock.setblocking(False)
     write_sock.setblocking(False)
     signal.set_wakeup_fd(write_sock.fileno())
     notifier = QSocketNotifier(read_sock.fileno(), QSocketNotifier.Type.Read, app)
+    quitting = {signal.SIGTERM.value, signal.SIGINT.value}
 
     def drain() -> None:
         try:
-            read_sock.recv(64)
+            received = read_sock.recv(64)
         except OSError:
-            pass
+            return
+        if quitting.intersection(received):
+            app.closeAllWindows()
+            app.quit()
 
     notifier.activated.connect(drain)
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: app.closeAllWindows() or app.quit())
+        signal.signal(sig, lambda *_: None)  # the work is drain's, from the event loop
     app._segue_signal_sockets = (read_sock, write_sock, notifier)  # keep them alive
 
 
