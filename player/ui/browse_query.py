@@ -105,6 +105,10 @@ class LatestQuery(QObject):
             try:
                 if self._conn is None:
                     self._conn = self.library.db.conn
+                    # Room for the pages a browse query scans again at each keystroke
+                    # (SQLite's default keeps 2 MB; the OS cache behind it costs a syscall
+                    # per page): up to 64 MB, used only as the library needs it.
+                    self._conn.execute("PRAGMA cache_size = -65536")
                 result = fn(self.library)
             except sqlite3.OperationalError as exc:
                 if "interrupt" in str(exc):

@@ -32,12 +32,14 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QSplitter,
+    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
@@ -86,16 +88,19 @@ def elide_words(text: str, metrics: QFontMetrics, width: int) -> str:
 class WordElideDelegate(QStyledItemDelegate):
     """Paints text cells elided at word ends ("A Day in the…", never "A Day in th…")."""
 
-    def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:  # noqa: N802
-        super().initStyleOption(option, index)
-        if not option.text:
-            return
-        # The text's room: the cell less the style's margins and any icon.
-        room = option.rect.width() - 10
-        if option.decorationSize.isValid() and not option.icon.isNull():
-            room -= option.decorationSize.width() + 6
-        option.text = elide_words(option.text, QFontMetrics(option.font), max(room, 8))
-        option.textElideMode = Qt.TextElideMode.ElideNone
+    def paint(self, painter: Any, option: QStyleOptionViewItem, index: Index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        widget = opt.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        if opt.text:
+            # The text's own rectangle (the cell less margins and any icon), as the style
+            # lays it out: elided there, at a word end, so the style has nothing to cut.
+            room = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt,
+                                        widget).width()
+            opt.text = elide_words(opt.text, opt.fontMetrics, max(room - 2, 8))
+            opt.textElideMode = Qt.TextElideMode.ElideNone
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,7 +376,10 @@ class BrowserPane(QWidget):
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._tree_menu)
-        self.tree.doubleClicked.connect(self.play_scope)
+        # A double-click plays an album; on an artist it opens or closes its albums (Enter
+        # or the menu plays all of them).
+        self.tree.doubleClicked.connect(
+            lambda index: self.play_scope(index) if self.tree_model.album_at(index) else None)
         self.tree.activatedScope.connect(self.play_scope)
         self.tree.selectionModel().currentChanged.connect(self._scope_changed)
         self.tree_model.artistsShown.connect(self._artists_shown)
