@@ -38,10 +38,14 @@ from PySide6.QtWidgets import (
 from player.covers import cover_path
 from player.playback.gain import ReplayGainMode
 from player.library.db import Library
+from player.library.folders import add_folder as add_music_folder
+from player.library.folders import demo_folder_of
 from player.library.scanner import ScanProgress, ScanResult, scan_folders
 from player.settings import Settings
 from player.ui.library_model import TRACK_ID_ROLE, LibraryModel
 from player.ui.now_playing import SEEK_STEP_MS, NowPlaying
+from player.ui import dialogs
+from player.ui.playlists import PlaylistsPanel
 from player.ui.queue_view import QueueView
 from player.workers import Job
 
@@ -101,6 +105,7 @@ class MainWindow(QMainWindow):
         self.retrain_dialog: Any = None
         self.scan_job: Job | None = None
         self.after_scan: list[Any] = []  # callbacks to run when the running scan ends
+        self.scan_notes: list[str] = []  # said with the running scan's result
         self.setWindowTitle("Segue")
         self.resize(1100, 700)
 
@@ -108,6 +113,7 @@ class MainWindow(QMainWindow):
         self.model.modelReset.connect(self._update_count)
         self.now_playing = NowPlaying()
         self.queue_view = QueueView()
+        self.playlists_panel = PlaylistsPanel(library, settings)
         self._build_central()
         self._build_status_bar()
         self._build_menus()
@@ -161,11 +167,12 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.table, 1)
 
         splitter = QSplitter()
+        splitter.addWidget(self.playlists_panel)
         splitter.addWidget(left)
         splitter.addWidget(self.queue_view)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([800, 300])
+        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(2, 1)
+        splitter.setSizes([200, 600, 300])
 
         self.empty_state = self._build_empty_state()
         self.stack = QStackedWidget()
@@ -198,7 +205,7 @@ class MainWindow(QMainWindow):
         icon = QLabel()
         icon.setPixmap(self.windowIcon().pixmap(96, 96))
         add = QPushButton("Add music folder…")
-        add.clicked.connect(self.add_folder)
+        add.clicked.connect(lambda _checked=False: self.add_folder())
         demo = QPushButton("Play the demo library")
         demo.setDefault(True)
         demo.clicked.connect(self.play_demo)
@@ -239,6 +246,12 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.model_status)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_scan_button)
+        self.scan_problems_button = QToolButton()
+        self.scan_problems_button.setAutoRaise(True)
+        self.scan_problems_button.setToolTip("Which files, and why")
+        self.scan_problems_button.clicked.connect(self.show_scan_problems)
+        self.scan_problems_button.hide()
+        bar.addPermanentWidget(self.scan_problems_button)
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -246,6 +259,7 @@ class MainWindow(QMainWindow):
         self.act_add = self._action(file, "&Add music folder…", self.add_folder, "Ctrl+O")
         self.act_rescan = self._action(file, "&Rescan library", self.rescan, "F5")
         self.act_import = self._action(file, "&Import listening history…", self.import_history)
+        self.act_preferences = self._action(file, "&Preferences…", self.preferences, "Ctrl+,")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -347,16 +361,14 @@ class MainWindow(QMainWindow):
         engine.stateChanged.connect(np.show_state)
         engine.positionChanged.connect(np.show_position)
         engine.volumeChanged.connect(np.show_volume)
-        engine.queueChanged.connect(self._show_queue)
-        engine.autoPickChanged.connect(lambda _pick: self._show_queue())
         engine.listenLogged.connect(self.model.refresh_play_count)
         engine.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.queue_view.removeRequested.connect(engine.remove_from_queue)
-        self.queue_view.clearRequested.connect(engine.clear_queue)
         self.queue_view.playRequested.connect(lambda tid: engine.play_track(tid, "user"))
+        self.queue_view.saveRequested.connect(self.playlists_panel.new_playlist)
+        self.queue_view.attach_engine(engine, self.library)
+        self.playlists_panel.attach_engine(engine)
         engine.set_autoqueue_enabled(self.settings.autoqueue)
         np.show_volume(engine.backend.volume())
-        self._show_queue()
 
     def _on_track(self, track: dict[str, Any] | None) -> None:
         cover = cover_path(track, self.data_dir / "covers") if track else None
@@ -368,24 +380,12 @@ class MainWindow(QMainWindow):
             row = self.model.row_of(track["id"])
             if row is not None:
                 self.table.scrollTo(self.model.index(row, 0))
-        self._show_queue()
-
-    def _show_queue(self) -> None:
-        if self.engine is None:
-            return
-        queue, pick = self.engine.up_next()
-        rows = self.library.tracks_by_id(queue + ([pick.track_id] if pick else []))
-        self.queue_view.show_queue([rows[t] for t in queue if t in rows], pick,
-                                   rows.get(pick.track_id) if pick else None)
-        self.queue_view.empty_hint.setText(
-            "Your queue is empty." + ("" if self.engine.autoqueue_enabled
-                                      else "\nAuto-queue is off."))
 
     def _toggle_autoqueue(self) -> None:
         self.settings.autoqueue = self.act_autoqueue.isChecked()
         if self.engine is not None:
             self.engine.set_autoqueue_enabled(self.settings.autoqueue)
-            self._show_queue()
+            self.queue_view.refresh()
 
     # -- the library table ---------------------------------------------------------------------
 
@@ -425,6 +425,7 @@ class MainWindow(QMainWindow):
             sorted({i.row() for i in self.table.selectionModel().selectedRows()})))
         menu.addAction("Play next", lambda: self.engine.enqueue(ids, front=True))
         menu.addAction("Add to queue", lambda: self.engine.enqueue(ids))
+        self.playlists_panel.fill_add_menu(menu.addMenu("Add to playlist"), ids)
         menu.addSeparator()
         excluded = all(bool((self.library.track(t) or {}).get("no_autoqueue")) for t in ids)
         act = menu.addAction("Don't auto-queue this track" if len(ids) == 1
@@ -442,10 +443,38 @@ class MainWindow(QMainWindow):
 
     # -- scanning ----------------------------------------------------------------------------
 
-    def add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add music folder", str(Path.home()))
-        if folder:
-            self.start_scan([folder])
+    def add_folder(self, folder: str | None = None) -> None:
+        """Add a music folder (asked for, unless given) and scan; the first real folder
+        replaces the demo library."""
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(
+                self, "Add music folder", dialogs.start_folder(self.settings, self.library))
+            if not folder:
+                return
+        dialogs.remember(self.settings, folder)
+        added = add_music_folder(self.library, folder, demo_folder_of(self.data_dir))
+        if added.demo_removed is not None:
+            self.scan_notes.append("the demo library was removed: your music replaces it")
+        self.start_scan([])
+
+    def preferences(self) -> Any:
+        """Open the preferences (music folders, scan problems); returns the dialog."""
+        from player.ui.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self)
+        dialog.setModal(False)
+        dialog.show()
+        self.preferences_dialog = dialog
+        return dialog
+
+    def show_scan_problems(self) -> Any:
+        """The files the last scans could not read, with why; returns the dialog."""
+        from player.ui.preferences import ScanProblemsDialog
+
+        dialog = ScanProblemsDialog(self.library, self)
+        dialog.show()
+        self.scan_problems_dialog = dialog
+        return dialog
 
     def rescan(self) -> None:
         self.start_scan([])
@@ -502,8 +531,11 @@ class MainWindow(QMainWindow):
             parts.append(f"{result.missing} missing")
         if result.failed:
             parts.append(f"{len(result.failed)} could not be read")
+        self.scan_problems_button.setVisible(bool(result.failed))
+        self.scan_problems_button.setText(f"{len(result.failed)} could not be read…")
         verb = "Scan cancelled" if result.cancelled else "Scan finished"
-        self._scan_ended(f"{verb}: " + ", ".join(parts))
+        notes, self.scan_notes = self.scan_notes, []
+        self._scan_ended(f"{verb}: " + ", ".join(parts) + "".join(f"; {n}" for n in notes))
 
     def _scan_ended(self, message: str) -> None:
         self.scan_job = None
@@ -565,9 +597,11 @@ class MainWindow(QMainWindow):
 
     def import_history(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Import listening history or playlists", str(Path.home()),
+            self, "Import listening history or playlists",
+            dialogs.start_folder(self.settings, self.library),
             "Histories and playlists (*.json *.jsonl *.tsv *.m3u *.m3u8);;All files (*)")
         if paths:
+            dialogs.remember(self.settings, paths[0])
             self.start_import(paths)
 
     def start_import(self, paths: list[str]) -> Job:
@@ -592,6 +626,7 @@ class MainWindow(QMainWindow):
             text += f"; {len(report.errors)} rows skipped"
         self.statusBar().showMessage(text, 15000)
         self.model.reload()
+        self.playlists_panel.reload()
 
     def about(self) -> None:
         stats = self.library.stats()
