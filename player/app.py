@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from player import memory, resources
 from player.autoqueue import AutoQueue, Rules
 from player.library.db import DB_FILE, Library, library_error
+from player.library.playlists import PlaylistStore
 from player.playback.base import Backend
 from player.settings import DataDirError, Settings
 from player.ui.main_window import MainWindow
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Save the queue and position this often, so that even a kill restores nearly everything.
 STATE_SAVE_INTERVAL_MS = 15_000
+#: A queue edit is written to the library this long after the last edit of a burst.
+QUEUE_SAVE_DELAY_MS = 1_000
 #: The loudness analysis (and a scan for tags an older Segue did not read) waits this long
 #: after start-up, so that the first seconds (torch loading, the first track) have the CPU.
 BACKGROUND_WORK_DELAY_MS = 3_000
@@ -69,6 +72,11 @@ class SegueApp(QObject):
         self.window.scanStarted.connect(self.analysis.cancel)
         self.window.scanEnded.connect(self.analysis.start)
         self.analysis.tagsOutdated.connect(lambda: self.window.start_scan([]))
+        self.playlists = PlaylistStore(self.library)
+        self._saved_queue: list[int] = []
+        # A queue edit is stored a moment later (edits in a row make one write).
+        self._queue_save_timer = QTimer(self, interval=QUEUE_SAVE_DELAY_MS, singleShot=True)
+        self._queue_save_timer.timeout.connect(self._save_queue)
         self._state_timer = QTimer(self, interval=STATE_SAVE_INTERVAL_MS)
         self._state_timer.timeout.connect(self.save_state)
         self._shut_down = False
@@ -171,18 +179,31 @@ class SegueApp(QObject):
         self.window.activateWindow()
 
     def _restore_state(self) -> None:
-        existing = self.library.tracks_by_id(self.settings.queue)
-        queue = [t for t in self.settings.queue if t in existing]
+        legacy = self.settings.pop_legacy_queue()  # an older Segue kept it in settings.json
+        if legacy:
+            self.playlists.adopt_settings_queue(legacy)
+        queue = self.playlists.load_queue()
+        self._saved_queue = list(queue)
         if queue:
-            self.engine.enqueue(queue)
+            self.engine.set_queue(queue)
+        self.engine.queueChanged.connect(self._queue_save_timer.start)
         current = self.settings.current_track
         if current is not None and self.library.track(current) is not None:
             self.engine.cue(current, self.settings.current_position_ms)
 
+    def _save_queue(self) -> None:
+        """Store the play queue in the library (its playlist row), when it changed: through
+        the writer, off the GUI thread."""
+        self._queue_save_timer.stop()
+        queue = list(self.engine.queue)
+        if queue != self._saved_queue:
+            self._saved_queue = queue
+            self.writer.submit(lambda library: PlaylistStore(library).save_queue(queue))
+
     def save_state(self) -> None:
         """Write settings (queue, current track and position, volume) to disk."""
         if self.engine is not None:
-            self.settings.queue = list(self.engine.queue)
+            self._save_queue()
             cur = self.engine.current
             self.settings.current_track = cur["id"] if cur else None
             self.settings.current_position_ms = self.engine.backend.position() if cur else 0

@@ -1,4 +1,5 @@
-"""The library database: the only module that speaks SQL.
+"""The library database: with its companions in this package (playlists, folders), the only
+code that speaks SQL.
 
 One SQLite file, ``<data-dir>/library.db``, in WAL mode so that the GUI can read while a scan or
 the listening log writes, and so that a crash or ``SIGKILL`` never corrupts it: every write is a
@@ -471,7 +472,22 @@ def _migrate_to_4(db: sqlite_utils.Database) -> None:
     _run_script(db, _SCHEMA_V4)
 
 
+_SCHEMA_V5 = """
+ALTER TABLE playlists ADD COLUMN kind TEXT NOT NULL DEFAULT 'imported'
+    CHECK (kind IN ('imported', 'user', 'queue'));
+ALTER TABLE playlists ADD COLUMN updated_at REAL;
+CREATE UNIQUE INDEX playlists_one_queue ON playlists(kind) WHERE kind = 'queue';
+CREATE INDEX playlist_items_track ON playlist_items(track_id)
+"""
+
+
 def _migrate_to_5(db: sqlite_utils.Database) -> None:
+    """Playlists of three kinds: imported (the rows so far), made in Segue, and the play
+    queue itself (one row; it used to live in settings.json). See player.library.playlists."""
+    _run_script(db, _SCHEMA_V5)
+
+
+def _migrate_to_6(db: sqlite_utils.Database) -> None:
     """Browsing: each track's artist and album keys, indexed in album order; the search text
     folded without punctuation ("gods" finds "God's")."""
     db.conn.execute("ALTER TABLE tracks ADD COLUMN artist_key TEXT")
@@ -493,7 +509,7 @@ def _migrate_to_5(db: sqlite_utils.Database) -> None:
 
 #: MIGRATIONS[n] takes a database at version n to version n + 1.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4, _migrate_to_5]
+    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4, _migrate_to_5, _migrate_to_6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -1288,9 +1304,11 @@ class Library:
         return playlist_id
 
     def playlists(self) -> list[dict[str, Any]]:
-        """Every playlist with its entries' track ids (None where unmatched), in order."""
+        """Every playlist (imported or made in Segue; not the play queue) with its entries'
+        track ids (None where unmatched), in order: what training reads."""
         out = []
-        for pl in self.db.query("SELECT id, name, source_path FROM playlists ORDER BY id"):
+        for pl in self.db.query("SELECT id, name, source_path FROM playlists "
+                                "WHERE kind != 'queue' ORDER BY id"):
             pl["items"] = [r[0] for r in self.db.conn.execute(
                 "SELECT track_id FROM playlist_items WHERE playlist_id = ? ORDER BY position",
                 (pl["id"],))]

@@ -350,6 +350,9 @@ class BrowserPane(QWidget):
         super().__init__(parent)
         self.library = library
         self.engine: Any = None
+        #: ``hook(menu, track ids)`` adds entries to a track menu after "Add to queue" (the
+        #: window's "Add to playlist").
+        self.track_menu_hooks: list[Any] = []
         self.covers = CoverThumbnails(library, data_dir / "covers",
                                       COVER_SIZE * max(1, round(self.devicePixelRatioF())), self)
         self.model = LibraryModel(library, self)
@@ -369,6 +372,7 @@ class BrowserPane(QWidget):
         self.tree = BrowserTree()
         self.tree.setModel(self.tree_model)
         self.tree.setHeaderHidden(True)
+        self.tree.setIndentation(14)  # room for album names beside their covers
         self.tree.setUniformRowHeights(False)
         self.tree.setIconSize(QSize(COVER_SIZE, COVER_SIZE))
         self.tree.setItemDelegate(WordElideDelegate(self.tree))
@@ -403,7 +407,7 @@ class BrowserPane(QWidget):
         vertical.setDefaultSectionSize(24)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        header.setMinimumSectionSize(40)
+        header.setMinimumSectionSize(36)
         # Title, artist and album share the width; duration and plays keep theirs, so that a
         # narrow window (760 px) still shows them instead of scrolling them away.
         for col in range(len(COLUMNS)):
@@ -411,7 +415,7 @@ class BrowserPane(QWidget):
                 header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
             else:
                 header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
-                header.resizeSection(col, 64 if col == 3 else 50)
+                header.resizeSection(col, 62 if col == 3 else 46)
         self.table.doubleClicked.connect(self._play_index)
         self.table.activatedRows.connect(self.play_rows)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -433,7 +437,7 @@ class BrowserPane(QWidget):
         self.splitter.addWidget(self.table)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([220, 600])
+        self.splitter.setSizes([240, 600])
         self.splitter.setCollapsible(1, False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -621,6 +625,8 @@ class BrowserPane(QWidget):
         menu.addAction("Play", lambda: self.play_in_order(ids))
         menu.addAction("Play next", lambda: self.engine.enqueue(ids, front=True))
         menu.addAction("Add to queue", lambda: self.engine.enqueue(ids))
+        for hook in self.track_menu_hooks:
+            hook(menu, ids)
         track = self.library.track(ids[0]) or {}
         artist_key, album_key = track.get("artist_key"), track.get("album_key")
         if album_key:

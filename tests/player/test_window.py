@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from player.library.db import Library
+from player.library.playlists import PlaylistStore
 from player.library.scanner import scan_folders
 from player.playback.base import PlaybackState
-from player.settings import Settings
 from player.ui.library_model import LibraryModel, format_ms
 from tests.conftest import GOOD_TRACKS
 from tests.player.conftest import make_app
@@ -146,7 +147,12 @@ def test_state_survives_a_restart(music_dir: Path, data_dir: Path, qtbot) -> Non
     app.window.close()
     app.shutdown()
 
-    assert Settings.load(data_dir).queue == [ids[3], ids[1]]
+    lib = Library.open(data_dir)
+    try:  # the queue lives in the library, not in settings.json
+        assert PlaylistStore(lib).load_queue() == [ids[3], ids[1]]
+    finally:
+        lib.close()
+    assert "queue" not in json.loads((data_dir / "settings.json").read_text())
     again = make_app(data_dir, qtbot)
     try:
         assert again.engine.queue == [ids[3], ids[1]]
