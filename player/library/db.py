@@ -1185,6 +1185,22 @@ class Library:
                 out[row[0]] = TrackRow(*row)
         return out
 
+    def browse_search_texts(self, limit: int) -> tuple[list[int], list[str]] | None:
+        """Every present track's id and folded search text, in the browser's order ("artist"
+        of :data:`BROWSE_ORDERS`) - or None when there are more than ``limit`` of them. What
+        the track table's query thread keeps to answer a keystroke without a table scan."""
+        if self.db.conn.execute("SELECT count(*) FROM tracks WHERE missing = 0").fetchone()[0] \
+                > limit:
+            return None
+        ids: list[int] = []
+        texts: list[str] = []
+        for tid, text in self.db.conn.execute(
+                "SELECT t.id, coalesce(t.search, '') FROM tracks t WHERE t.missing = 0 "
+                f"ORDER BY {self.BROWSE_ORDERS['artist']}, t.id"):
+            ids.append(tid)
+            texts.append(text)
+        return ids, texts
+
     def play_counts(self) -> dict[int, int]:
         """Completed plays of every track played at least once (for sorting by plays)."""
         return dict(self.db.conn.execute(

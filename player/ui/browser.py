@@ -89,17 +89,21 @@ class WordElideDelegate(QStyledItemDelegate):
     """Paints text cells elided at word ends ("A Day in the…", never "A Day in th…")."""
 
     def paint(self, painter: Any, option: QStyleOptionViewItem, index: Index) -> None:
+        text = index.data(Qt.ItemDataRole.DisplayRole)
+        # Most cells fit: painted as usual (this runs for every cell on screen, so the
+        # style's layout is asked only for text too wide for its cell).
+        if not text or option.fontMetrics.horizontalAdvance(text) <= option.rect.width() - 16:
+            super().paint(painter, option, index)
+            return
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         widget = opt.widget
         style = widget.style() if widget is not None else QApplication.style()
-        if opt.text:
-            # The text's own rectangle (the cell less margins and any icon), as the style
-            # lays it out: elided there, at a word end, so the style has nothing to cut.
-            room = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt,
-                                        widget).width()
-            opt.text = elide_words(opt.text, opt.fontMetrics, max(room - 2, 8))
-            opt.textElideMode = Qt.TextElideMode.ElideNone
+        # The text's own rectangle (the cell less margins and any icon), as the style lays
+        # it out: elided there, at a word end, so the style has nothing left to cut.
+        room = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, widget).width()
+        opt.text = elide_words(opt.text, opt.fontMetrics, max(room - 2, 8))
+        opt.textElideMode = Qt.TextElideMode.ElideNone
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
 
 
@@ -390,7 +394,9 @@ class BrowserPane(QWidget):
 
         self.table = LibraryTable()
         self.table.setModel(self.model)
-        self.table.setItemDelegate(WordElideDelegate(self.table))
+        self._elide = WordElideDelegate(self.table)
+        for col in range(3):  # title, artist, album (numbers never need eliding)
+            self.table.setItemDelegateForColumn(col, self._elide)
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(1, Qt.SortOrder.AscendingOrder)
@@ -427,7 +433,7 @@ class BrowserPane(QWidget):
         self.no_results.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
         self.no_results.hide()
         self.model.resultsShown.connect(self._results_shown)
-        self.model.queryFailed.connect(lambda e: self.message.emit(f"Cannot read the library: {e}"))
+        self.model.queryFailed.connect(lambda error: self.message.emit(str(error)))
 
         search_row = QHBoxLayout()
         search_row.addWidget(self.search, 1)
@@ -451,7 +457,7 @@ class BrowserPane(QWidget):
 
     def reload(self) -> None:
         """The library changed (a scan, an import): read the table and the artists again."""
-        self.model.reload()
+        self.model.reload(changed=True)
         self.tree_model.reload()
 
     def close_queries(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 
-from player.library.db import Library, TrackFilter, TrackRow
+from player.library.db import Library, TrackFilter, TrackRow, search_fold
 from player.ui.browse_query import LatestQuery
 
 Index = QModelIndex | QPersistentModelIndex
@@ -47,13 +47,61 @@ def format_ms(ms: int | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+class SearchIndex:
+    """The folded search text of every present track, in the browser's order, held by the
+    query thread: a keystroke is answered by a pass over these strings in memory (about 10
+    ms for 100,000 tracks) instead of a table scan with ``LIKE`` (about 50 ms). Above
+    :data:`MAX_TRACKS` (memory: some 100 bytes a track) the queries stay in SQL, on the
+    query thread all the same. Only the query thread reads or loads it; the GUI thread only
+    marks it stale when the library changed."""
+
+    MAX_TRACKS = 400_000
+
+    def __init__(self) -> None:
+        self.stale = True
+        self._ids: list[int] | None = None
+        self._texts: list[str] = []
+        # The last answer, with its texts: a query that only narrows it (a key typed at the
+        # end of a word) looks through those tracks alone.
+        self._last: tuple[list[str], list[int], list[str]] | None = None
+
+    def usable(self, library: Library) -> bool:
+        """Loaded (now, if stale) and small enough to be held."""
+        if self.stale:
+            self.stale = False
+            self._last = None
+            loaded = library.browse_search_texts(self.MAX_TRACKS)
+            self._ids, self._texts = loaded if loaded is not None else (None, [])
+        return self._ids is not None
+
+    def find(self, words: list[str]) -> list[int]:
+        """The ids whose text holds every word, in the browser's order."""
+        ids, texts = self._ids or [], self._texts
+        last = self._last
+        if last is not None and all(any(o in w for w in words) for o in last[0]):
+            ids, texts = last[1], last[2]  # every earlier word is still required
+        if not words:
+            return list(ids)
+        if len(words) == 1:
+            word = words[0]
+            keep = [i for i, text in enumerate(texts) if word in text]
+        else:
+            keep = [i for i, text in enumerate(texts) if all(w in text for w in words)]
+        found = [ids[i] for i in keep]
+        self._last = (words, found, [texts[i] for i in keep])
+        return found
+
+
 def _ordered_ids(library: Library, where: TrackFilter, sort: str, descending: bool,
-                 plays: dict[int, int] | None) -> list[int]:
-    """The query run on the worker thread: ids in order ("plays" sorted here, stable)."""
+                 index: SearchIndex) -> list[int]:
+    """The query run on the query thread: the ids shown, in order."""
+    if sort == "artist" and where.artist_key is None and index.usable(library):
+        found = index.find(search_fold(where.text).split())
+        return found[::-1] if descending else found
     if sort != "plays":
         return library.browse_track_ids(where, sort, descending)
     ids = library.browse_track_ids(where, "artist")
-    counts = plays if plays is not None else library.play_counts()
+    counts = library.play_counts()
     ids.sort(key=lambda t: counts.get(t, 0), reverse=descending)
     return ids
 
@@ -80,9 +128,12 @@ class LibraryModel(QAbstractTableModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self._dim = QPalette().brush(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        self._index = SearchIndex()  # read and loaded on the query thread only
         self._query = LatestQuery(library, "track-query", self)
         self._query.done.connect(self._show)
-        self._query.failed.connect(lambda _g, error: self.queryFailed.emit(error))
+        self._query.failed.connect(self._failed)
+        #: The latest query's failure (a LibraryError), until one succeeds.
+        self.last_error: Exception | None = None
         #: When the latest query was asked (perf_counter) and how long its answer took.
         self.asked_at = 0.0
         self.last_latency_s = 0.0
@@ -174,11 +225,14 @@ class LibraryModel(QAbstractTableModel):
     def scope(self) -> TrackFilter:
         return self._where
 
-    def reload(self) -> None:
-        """Ask again (after a scan, a sort, a new filter); the answer replaces the rows."""
-        where, sort, descending = self._where, self._sort, self._descending
+    def reload(self, changed: bool = False) -> None:
+        """Ask again (a sort, a new filter; ``changed``: the library itself changed, after a
+        scan or an import); the answer replaces the rows."""
+        if changed:
+            self._index.stale = True
+        where, sort, descending, index = self._where, self._sort, self._descending, self._index
         self.asked_at = time.perf_counter()
-        self._query.submit(lambda lib: _ordered_ids(lib, where, sort, descending, None))
+        self._query.submit(lambda lib: _ordered_ids(lib, where, sort, descending, index))
 
     def busy(self) -> bool:
         """True while the latest query has not been answered."""
@@ -188,7 +242,12 @@ class LibraryModel(QAbstractTableModel):
         """Stop the query thread (before the library closes)."""
         self._query.close()
 
+    def _failed(self, _generation: int, error: Exception) -> None:
+        self.last_error = error
+        self.queryFailed.emit(error)
+
     def _show(self, _generation: int, ids: list[int]) -> None:
+        self.last_error = None
         self.beginResetModel()
         self._ids = ids
         self._blocks.clear()
