@@ -7,6 +7,7 @@ library) shows at once; the audio backend (QtMultimedia, FFmpeg), MPRIS and, lat
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -172,6 +173,45 @@ class SegueApp(QObject):
         if not self.mpris.start():
             self.mpris = None
 
+    def open_paths(self, paths: list[str]) -> Any:
+        """Play files and folders given to Segue (``segue FILE...``, Open with), in order,
+        adding them to the library; in the background. Returns the job."""
+        from player.opener import open_paths
+        from player.workers import Job
+
+        def work(_report: Any, cancel: Any) -> Any:
+            return open_paths(self.library, paths, cancel)
+
+        job = Job(work, "open", parent=self)
+        job.done.connect(self._opened)
+        job.failed.connect(lambda msg: self.window.statusBar().showMessage(
+            f"Could not open what was given: {msg}", 10000))
+        job.ended.connect(job.deleteLater)
+        self.window.statusBar().showMessage(f"Opening {len(paths)} "
+                                            f"item{'s' if len(paths) != 1 else ''}…")
+        job.start()
+        return job
+
+    def _opened(self, result: Any) -> None:
+        self.window.refresh_library()
+        self.window.playlists_panel.reload()
+        problems = "".join(f"; {os.path.basename(p)}: {r}" for p, r in result.failed[:3])
+        if len(result.failed) > 3:
+            problems += f" and {len(result.failed) - 3} more"
+        ids = result.track_ids
+        if not ids or self.engine is None or self._shut_down:
+            self.window.statusBar().showMessage("Nothing to play in what was given" + problems,
+                                                15000)
+            return
+        rows = self.library.tracks_by_id(ids)
+        log.info("open: playing in order: %s",
+                 json.dumps([rows[t]["path"] for t in ids if t in rows], ensure_ascii=False))
+        self.engine.play_track(ids[0], "user")
+        if len(ids) > 1:
+            self.engine.enqueue(ids[1:], front=True)
+        self.window.statusBar().showMessage(
+            f"Playing {len(ids)} song{'s' if len(ids) != 1 else ''} you opened" + problems, 15000)
+
     def raise_window(self) -> None:
         """Bring the window to the front (MPRIS Raise, a second launch)."""
         self.window.showNormal()
@@ -280,9 +320,10 @@ def _fatal(message: str) -> int:
     return 1
 
 
-def run_gui(data_dir: Path, play: bool = False) -> int:
-    """Open the player window on the data dir (``play``: start hands-free playback at once);
-    returns the exit status."""
+def run_gui(data_dir: Path, play: bool = False, open_paths: list[str] | None = None) -> int:
+    """Open the player window on the data dir (``play``: start hands-free playback at once;
+    ``open_paths``: play these files and folders, in order); returns the exit status. When
+    Segue already runs on that data dir, its window takes the files and this one leaves."""
     # FFmpeg and audio-device chatter on stderr helps nobody who double-clicked the app.
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -299,6 +340,11 @@ def run_gui(data_dir: Path, play: bool = False) -> int:
     except DataDirError as exc:  # a file, a read-only folder...
         return _fatal(str(exc))
     if not first:
+        if open_paths:
+            answered = instance.ask_first_to_open(open_paths)
+            print("Segue is already running" + ("; it plays what you gave it."
+                                                if answered else "."), file=sys.stderr)
+            return 0 if answered else 1
         answered = instance.ask_first_to_raise()
         print("Segue is already running" + ("; its window was brought to the front."
                                             if answered else "."), file=sys.stderr)
@@ -316,9 +362,12 @@ def run_gui(data_dir: Path, play: bool = False) -> int:
         QTimer.singleShot(0, lambda: _startup_probe(app))
     else:
         QTimer.singleShot(0, segue.start_playback)
-        if play:
+        if open_paths:
+            QTimer.singleShot(0, lambda: segue.open_paths(list(open_paths)))
+        elif play:
             QTimer.singleShot(0, lambda: segue.engine.play() if segue.engine else None)
     instance.activated.connect(segue.raise_window)
+    instance.openRequested.connect(segue.open_paths)
     _quit_on_signals(app)
     app.aboutToQuit.connect(segue.shutdown)
     status = app.exec()

@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segue",
         description="Segue: an offline music player that learns the order in which you listen. "
-        "Without a command, opens the player window.",
+        "Without a command, opens the player window; `segue FILE_OR_FOLDER...` plays those "
+        "(adding them to the library), in the running window if Segue is open.",
     )
     parser.add_argument(
         "--data-dir",
@@ -142,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    argv, opened = _split_open_targets(argv, parser)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -158,9 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"segue: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command is None:
+        paths = _local_paths(opened)
+        if paths is None:
+            return EXIT_USAGE
         from player.app import run_gui  # Qt is imported only for the GUI
 
-        return run_gui(args.data_path, play=args.play)
+        return run_gui(args.data_path, play=args.play, open_paths=paths)
     handler = {"scan": cmd_scan, "analyse": cmd_analyse, "analyze": cmd_analyse,
                "stats": cmd_stats, "import": cmd_import,
                "train": cmd_train, "next": cmd_next,
@@ -177,6 +182,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("%s failed", args.command, exc_info=True)
         print(f"segue: {error}", file=sys.stderr)
         return error.status
+
+
+#: Options of the main parser that take a value (the next argument is not a file to open).
+_VALUED_OPTIONS = ("--data-dir",)
+
+
+def _split_open_targets(argv: list[str], parser: argparse.ArgumentParser
+                        ) -> tuple[list[str], list[str]]:
+    """``segue [OPTIONS] FILE_OR_FOLDER...``: the files to open, apart from the options.
+    When the first word that is not an option names a command, nothing is opened."""
+    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    skip = False
+    for i, word in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if word in _VALUED_OPTIONS:
+            skip = True
+            continue
+        if word == "--":
+            return argv[:i], argv[i + 1:]
+        if word.startswith("-"):
+            continue
+        if word in commands:
+            return argv, []
+        options = [w for w in argv[i:] if w.startswith("-") and w != "-"]
+        return argv[:i] + options, [w for w in argv[i:] if w not in options]
+    return argv, []
+
+
+def _local_paths(words: list[str]) -> list[str] | None:
+    """The files and folders to open as local paths; None after printing a usage error."""
+    from player.opener import NotALocalFile, local_path
+
+    paths = []
+    for word in words:
+        try:
+            path = local_path(word)
+        except NotALocalFile as exc:
+            print(f"segue: {exc}", file=sys.stderr)
+            return None
+        if not os.path.exists(path):
+            print(f"segue: {word}: no such file or folder", file=sys.stderr)
+            return None
+        paths.append(path)
+    return paths
 
 
 def _library_error(exc: Exception, args: argparse.Namespace) -> CommandError | None:
