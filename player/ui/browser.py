@@ -90,9 +90,11 @@ class WordElideDelegate(QStyledItemDelegate):
 
     def paint(self, painter: Any, option: QStyleOptionViewItem, index: Index) -> None:
         text = index.data(Qt.ItemDataRole.DisplayRole)
-        # Most cells fit: painted as usual (this runs for every cell on screen, so the
-        # style's layout is asked only for text too wide for its cell).
-        if not text or option.fontMetrics.horizontalAdvance(text) <= option.rect.width() - 16:
+        # Most cells of the table fit: painted as usual (this runs for every cell on screen,
+        # so the style's layout is asked only for text too wide, or beside a cover).
+        if not text or (index.data(Qt.ItemDataRole.DecorationRole) is None
+                        and option.fontMetrics.horizontalAdvance(text)
+                        <= option.rect.width() - 12):
             super().paint(painter, option, index)
             return
         opt = QStyleOptionViewItem(option)
@@ -443,7 +445,7 @@ class BrowserPane(QWidget):
         self.splitter.addWidget(self.table)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([240, 600])
+        self.splitter.setSizes([260, 580])
         self.splitter.setCollapsible(1, False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
