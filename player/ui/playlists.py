@@ -39,6 +39,7 @@ from player.ui.queue_view import drop_row, own_rows
 log = logging.getLogger(__name__)
 
 ROLE_ID = Qt.ItemDataRole.UserRole + 1
+ROLE_NAME = Qt.ItemDataRole.UserRole + 2
 
 
 class EntryList(QListWidget):
@@ -105,6 +106,9 @@ class PlaylistsPanel(QWidget):
         self.empty_hint.setWordWrap(True)
         self.empty_hint.setStyleSheet("color: palette(placeholder-text);")
         self.entries = EntryList()
+        # A narrow sidebar: long names end in "…" (the tooltip has the file) - no scrolling.
+        self.entries.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.entries.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.entries.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.entries.customContextMenuRequested.connect(self._entries_menu)
         self.entries.itemDoubleClicked.connect(lambda item: self.play_selected(
@@ -153,6 +157,7 @@ class PlaylistsPanel(QWidget):
         for playlist in self.store.all():
             item = QListWidgetItem(_playlist_label(playlist))
             item.setData(ROLE_ID, playlist.id)
+            item.setData(ROLE_NAME, playlist.name)
             item.setToolTip(_playlist_tip(playlist))
             self.lists.addItem(item)
             if playlist.id == current:
@@ -198,7 +203,8 @@ class PlaylistsPanel(QWidget):
             return
         playable = sum(1 for e in self._entries if e.present)
         minutes = sum((e.duration_ms or 0) for e in self._entries if e.present) / 60_000
-        text = f"{len(self._entries):,} songs, {minutes:.0f} min"
+        name = self.lists.currentItem().data(ROLE_NAME)
+        text = f"{name}: {len(self._entries):,} songs, {minutes:.0f} min"
         if playable < len(self._entries):
             text += f"; {len(self._entries) - playable:,} not in your library"
         self.summary.setText(text)
@@ -217,6 +223,7 @@ class PlaylistsPanel(QWidget):
         item = self.lists.currentItem()
         if playlist is not None and item is not None:
             item.setText(_playlist_label(playlist))
+            item.setData(ROLE_NAME, playlist.name)
             item.setToolTip(_playlist_tip(playlist))
 
     def _move_entries(self, rows: list[int], to: int) -> None:
