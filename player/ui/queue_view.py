@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QAction, QDropEvent, QFont, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QDropEvent, QFont, QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -38,6 +38,32 @@ class QueueList(QListWidget):
     moveRequested = Signal(list, int)  # queue positions, the position to put them before
     removeRequested = Signal(list)  # queue positions
     moveByRequested = Signal(int)  # -1 up, +1 down: the selected rows
+    dragEnded = Signal()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        self._held = True
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        super().mouseReleaseEvent(event)
+        self._end_gesture()
+
+    def startDrag(self, actions: Qt.DropAction) -> None:  # noqa: N802 - Qt's name
+        try:
+            super().startDrag(actions)  # Qt's drag loop: returns when the drag is over
+        finally:
+            self._end_gesture()  # the release went to the drag, not to this view
+
+    def _end_gesture(self) -> None:
+        if getattr(self, "_held", False):
+            self._held = False
+            self.dragEnded.emit()
+
+    @property
+    def dragging(self) -> bool:
+        """True from a press on the list until its release or the end of the drag it
+        started: the rows must not be redrawn meanwhile (that would end the gesture)."""
+        return getattr(self, "_held", False)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -116,6 +142,9 @@ class QueueView(QWidget):
         self.list.removeRequested.connect(self._remove)
         self.list.moveByRequested.connect(self._move_by)
         self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.list.dragEnded.connect(self._after_drag)
+        self._refresh_pending = False
+        self._pending_selection: list[int] | None = None
         self.empty_hint = QLabel("Your queue is empty.\nAuto-queue is off.")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setStyleSheet("color: palette(placeholder-text);")
@@ -175,9 +204,14 @@ class QueueView(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Redraw from the engine."""
+        """Redraw from the engine (after the drag, when one is under way: redrawing would
+        delete the rows being dragged - a pick arriving in the background must not end it)."""
         if self.engine is None:
             return
+        if self.list.dragging:
+            self._refresh_pending = True
+            return
+        self._refresh_pending = False
         queue, pick = self.engine.up_next()
         rows = self.library.tracks_by_id(queue + ([pick.track_id] if pick else []))
         self.show_queue([rows[t] for t in queue if t in rows], pick,
@@ -185,12 +219,23 @@ class QueueView(QWidget):
         self.empty_hint.setText("Your queue is empty." + (
             "" if self.engine.autoqueue_enabled else "\nAuto-queue is off."))
 
+    def _after_drag(self) -> None:
+        if self._refresh_pending:
+            self.refresh()
+        if self._pending_selection is not None:
+            self._select(self._pending_selection)
+            self._pending_selection = None
+
     def queue_ids(self) -> list[int]:
         return list(self.engine.queue) if self.engine is not None else []
 
     def _move(self, positions: list[int], to: int) -> None:
         if self.engine is not None:
-            self._select(self.engine.move_in_queue(positions, to))
+            moved = self.engine.move_in_queue(positions, to)
+            if self.list.dragging:  # redrawn when the drag is over: selected then
+                self._pending_selection = moved
+            else:
+                self._select(moved)
 
     def _move_by(self, step: int) -> None:
         positions = self.list.selected_positions()

@@ -190,3 +190,38 @@ def test_add_to_playlist_from_the_library_menu(music_dir: Path, data_dir: Path, 
         assert panel.entries.count() == 3
     finally:
         app.shutdown()
+
+
+def test_a_real_mouse_drag_reorders_the_queue(music_dir: Path, data_dir: Path) -> None:
+    """On a real X server (Xvfb), with Qt's own drag loop: press, move, release."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (.ci/install installs it)")
+    scanned(data_dir, music_dir)
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0",
+                               "1280x800x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as fd:
+            display = fd.readline().strip()  # Xvfb writes it once it accepts clients
+        assert display, "Xvfb did not start"
+        env = {**os.environ, "DISPLAY": f":{display}", "QT_QPA_PLATFORM": "xcb"}
+        child = subprocess.run([sys.executable, str(Path(__file__).with_name("drag_child.py")),
+                                str(data_dir)], env=env, capture_output=True, text=True,
+                               timeout=120, cwd=Path(__file__).resolve().parents[2])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert child.returncode == 0, child.stderr[-3000:]
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    a, b, c, d, e = result["before"]
+    assert result["after"] == [a, d, b, c, e]  # the fourth song dropped above the second
