@@ -278,10 +278,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 "segue: no music folders yet; give one: segue scan ~/Music", file=sys.stderr
             )
             return EXIT_USAGE
+        from player.library.folders import add_folder, demo_folder_of
+
+        demo_removed = None
+        for folder in args.folders:  # the first real folder replaces the demo library
+            added = add_folder(library, folder, demo_folder_of(args.data_path))
+            demo_removed = demo_removed or added.demo_removed
+        if demo_removed is not None and not args.json:
+            print(f"the demo library was removed ({demo_removed.tracks_removed} tracks): "
+                  "your music replaces it", file=sys.stderr)
         bar = None if args.json else TerminalProgress(sys.stderr)
         result = scan_folders(
             library,
-            args.folders,
+            [],
             progress=bar.scan_event if bar else None,
             workers=args.workers,
         )
