@@ -268,6 +268,7 @@ class SegueApp(QObject):
             self.writer.close()  # the listen just closed, and any write still waiting
         if self.learning.loaded:
             self.learning.finetune_at_quit()
+        self.window.close_queries()  # the library view's reading threads
         self.library.close()
 
 

@@ -114,7 +114,8 @@ class TransitionPicker:
         # Transitions a -> b between consecutive completed plays of one session.
         follows: dict[int, Counter[int]] = defaultdict(Counter)
         for a, b in zip(played, played[1:]):
-            if a["session_id"] == b["session_id"] and a["track_id"] != b["track_id"]:
+            # (the context's last row, a current track not logged yet, has no session)
+            if a.get("session_id") == b.get("session_id") and a["track_id"] != b["track_id"]:
                 follows[a["track_id"]][b["track_id"]] += 1
         scores: Counter[int] = Counter()
         reasons: dict[int, str] = {}

@@ -446,6 +446,8 @@ class Engine(QObject):
 
     def _set_auto_pick(self, pick: Pick | None) -> None:
         self.auto_pick = pick
+        if self._shut_down:  # the views may be gone already (a track ending at quit)
+            return
         self.autoPickChanged.emit(pick)
         self._update_next()
 
