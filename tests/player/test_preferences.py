@@ -37,7 +37,7 @@ def test_removing_a_folder_keeps_its_listens(music_dir: Path, data_dir: Path, tm
         qtbot.waitUntil(lambda: job.finished, timeout=10_000)
         assert dialog.folder_list.count() == 1
         assert app.library.roots() == [str(music_dir)]
-        assert win.model.total() == total - 2
+        qtbot.waitUntil(lambda: win.model.total() == total - 2, timeout=10_000)
         assert app.engine.queue == []  # its song left the queue with the library
         assert "2 songs left the library; 2 listens stay" in win.statusBar().currentMessage()
         assert app.library.listen_count() == 2
