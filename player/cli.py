@@ -387,7 +387,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         print(f"{report.rows} plays read: {report.listens} new listens ({report.matched} "
               f"matched to your library, {report.unmatched} not), {report.duplicates} already "
-              f"imported; {report.playlists} playlists")
+              f"imported; {report.playlists_phrase()}")
         _print_some([f"  skipped: {reason}" for _, reason in report.errors])
     if report.unreadable:  # a file the user gave could not be read at all: not a success
         for _path, reason in report.unreadable:  # the reason names the file

@@ -541,7 +541,8 @@ class MainWindow(QMainWindow):
 
     def _import_done(self, report: Any) -> None:
         text = (f"Imported {report.listens:,} listens ({report.matched:,} matched to your "
-                f"library), {report.duplicates:,} already there, {report.playlists} playlists")
+                f"library), {report.duplicates:,} already there, {report.playlists_phrase()}"
+                + (" (in the Playlists sidebar)" if report.playlists else ""))
         if report.errors:
             text += f"; {len(report.errors)} rows skipped"
         self.statusBar().showMessage(text, 15000)

@@ -225,3 +225,26 @@ def test_a_real_mouse_drag_reorders_the_queue(music_dir: Path, data_dir: Path) -
     result = json.loads(child.stdout.strip().splitlines()[-1])
     a, b, c, d, e = result["before"]
     assert result["after"] == [a, d, b, c, e]  # the fourth song dropped above the second
+
+
+def test_an_imported_m3u_shows_in_the_sidebar(music_dir: Path, data_dir: Path, tmp_path: Path,
+                                              qtbot) -> None:
+    scanned(data_dir, music_dir)
+    m3u = tmp_path / "Mix tape.m3u"
+    m3u.write_text(f"#EXTM3U\n#EXTINF:5,Björk - Hunter\n{music_dir}/Björk/Homogenic/02 Hunter.mp3"
+                   "\n#EXTINF:200,Nobody - Not Here\nelsewhere/not-here.mp3\n", encoding="utf-8")
+    app = make_app(data_dir, qtbot)
+    try:
+        win = app.window
+        job = win.start_import([str(m3u)])
+        qtbot.waitUntil(lambda: job.finished, timeout=10_000)
+        assert "1 playlist (in the Playlists sidebar)" in win.statusBar().currentMessage()
+        panel = win.playlists_panel
+        assert titles(panel.lists) == ["Mix tape  (2)"]
+        panel.lists.setCurrentRow(0)
+        assert titles(panel.entries) == ["1. Hunter — Björk", "2. Not Here — Nobody"]
+        assert "Imported from" in panel.lists.item(0).toolTip()
+        assert panel.entries.item(1).foreground().color() != panel.entries.item(0).foreground() \
+            .color()  # not in the library: greyed
+    finally:
+        app.shutdown()
