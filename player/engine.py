@@ -408,15 +408,24 @@ class Engine(QObject):
         playing = self._current_id()
         current = self.queue[-1] if self.queue else playing
         exclude = list(self.queue) + ([playing] if self.queue and playing else [])
-        exclude += sorted(self._rejected)
+        rejected = sorted(self._rejected)
+
+        def choose() -> Pick | None:
+            # Picks turned down are left out - unless nothing else is left (a small
+            # library): a pick turned down beats music stopping.
+            pick = self.autoqueue.pick(current, exclude=exclude + rejected)
+            if rejected and (pick is None or pick.track_id == playing):
+                pick = self.autoqueue.pick(current, exclude=exclude)
+            return pick
+
         if not self.background_picks:
-            self._set_auto_pick(self.autoqueue.pick(current, exclude=exclude))
+            self._set_auto_pick(choose())
             return
         if self._pick_job is not None:
             self._pick_job.cancel()
 
         def work(report: Callable[[Any], None], cancel: Any) -> Pick | None:
-            return self.autoqueue.pick(current, exclude=exclude)
+            return choose()
 
         job = Job(work, "autoqueue-pick", parent=self, executor=self._pick_executor)
         job.done.connect(lambda pick: self._pick_ready(generation, pick))
