@@ -32,6 +32,7 @@ from player.autoqueue import AutoQueue, Pick
 from player.history import ListenLog
 from player.library.albums import follows_in_album
 from player.library.db import Library
+from player.library.playlists import move_rows
 from player.library.writer import InlineWriter, Writer
 from player.playback.base import Backend, PlaybackState
 from player.playback.cue import Cue
@@ -176,15 +177,9 @@ class Engine(QObject):
         """Move the entries at ``indices`` (kept in their order) to stand before the entry
         now at ``to`` (``len(queue)``: at the end), as a drop between two rows does.
         Returns their new positions."""
-        picked = sorted({i for i in indices if 0 <= i < len(self.queue)})
-        if not picked:
-            return []
-        to = max(0, min(to, len(self.queue)))
-        moving = [self.queue[i] for i in picked]
-        rest = [t for i, t in enumerate(self.queue) if i not in set(picked)]
-        at = to - sum(1 for i in picked if i < to)  # where ``to`` lands once they are out
-        self.set_queue(rest[:at] + moving + rest[at:])
-        return list(range(at, at + len(moving)))
+        queue, moved = move_rows(self.queue, indices, to)
+        self.set_queue(queue)
+        return moved
 
     def move_up(self, indices: Sequence[int]) -> list[int]:
         """Move these entries one place up (not past the top); returns their new places."""
@@ -413,15 +408,24 @@ class Engine(QObject):
         playing = self._current_id()
         current = self.queue[-1] if self.queue else playing
         exclude = list(self.queue) + ([playing] if self.queue and playing else [])
-        exclude += sorted(self._rejected)
+        rejected = sorted(self._rejected)
+
+        def choose() -> Pick | None:
+            # Picks turned down are left out - unless nothing else is left (a small
+            # library): a pick turned down beats music stopping.
+            pick = self.autoqueue.pick(current, exclude=exclude + rejected)
+            if rejected and (pick is None or pick.track_id == playing):
+                pick = self.autoqueue.pick(current, exclude=exclude)
+            return pick
+
         if not self.background_picks:
-            self._set_auto_pick(self.autoqueue.pick(current, exclude=exclude))
+            self._set_auto_pick(choose())
             return
         if self._pick_job is not None:
             self._pick_job.cancel()
 
         def work(report: Callable[[Any], None], cancel: Any) -> Pick | None:
-            return self.autoqueue.pick(current, exclude=exclude)
+            return choose()
 
         job = Job(work, "autoqueue-pick", parent=self, executor=self._pick_executor)
         job.done.connect(lambda pick: self._pick_ready(generation, pick))
@@ -451,6 +455,8 @@ class Engine(QObject):
 
     def _set_auto_pick(self, pick: Pick | None) -> None:
         self.auto_pick = pick
+        if self._shut_down:  # the views may be gone already (a track ending at quit)
+            return
         self.autoPickChanged.emit(pick)
         self._update_next()
 

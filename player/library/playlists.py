@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from player.library.db import Library
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 PLAYLIST_KINDS = ("imported", "user", "queue")
 QUEUE_NAME = "Play queue"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +249,19 @@ class PlaylistStore:
         log.info("exported playlist %s to %s: %d entries, %d skipped", playlist_id, target,
                  written, skipped)
         return ExportResult(target, written, skipped)
+
+
+def move_rows(items: Sequence[T], rows: Iterable[int], to: int) -> tuple[list[T], list[int]]:
+    """``items`` with those at ``rows`` (kept in their order) moved to stand before the item
+    now at ``to`` (``len(items)``: the end), as a drop between two rows does; and the rows
+    they land at. Rows out of range are ignored. The queue's and the playlists' one rule."""
+    picked = sorted({r for r in rows if 0 <= r < len(items)})
+    to = max(0, min(to, len(items)))
+    chosen = set(picked)
+    moving = [items[r] for r in picked]
+    rest = [x for r, x in enumerate(items) if r not in chosen]
+    at = to - sum(1 for r in picked if r < to)  # where ``to`` lands once they are out
+    return rest[:at] + moving + rest[at:], list(range(at, at + len(moving)))
 
 
 def _one_line(text: str) -> str:
