@@ -375,7 +375,20 @@ class MainWindow(QMainWindow):
         added = add_music_folder(self.library, folder, demo_folder_of(self.data_dir))
         if added.demo_removed is not None:
             self.scan_notes.append("the demo library was removed: your music replaces it")
+            self.tracks_removed()
+            self.after_scan.append(self.tracks_removed)  # pick again among the new music
         self.start_scan([])
+
+    def tracks_removed(self) -> None:
+        """Tracks left the library (a folder removed): the queue forgets them, the auto-queue
+        picks again (its pick may have been one of them), the lists are read again."""
+        engine = self.engine
+        if engine is not None:
+            present = self.library.tracks_by_id(engine.queue)
+            engine.set_queue([t for t in engine.queue if t in present])
+            engine.set_autoqueue_enabled(engine.autoqueue_enabled)
+        self.refresh_library()
+        self.playlists_panel.reload()
 
     def preferences(self) -> Any:
         """Open the preferences (music folders, scan problems); returns the dialog."""

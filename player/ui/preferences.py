@@ -159,13 +159,7 @@ class PreferencesDialog(QDialog):
     def _removed(self, result: FolderRemoval) -> None:
         self.remove_job = None
         window = self.window_
-        engine = window.engine
-        if engine is not None:  # queued songs of that folder are gone from the library
-            present = self.library.tracks_by_id(engine.queue)
-            engine.set_queue([t for t in engine.queue if t in present])
-            engine.set_autoqueue_enabled(engine.autoqueue_enabled)  # pick again
-        window.refresh_library()
-        window.playlists_panel.reload()
+        window.tracks_removed()
         name = os.path.basename(result.folder.rstrip(os.sep)) or result.folder
         window.statusBar().showMessage(
             f"Removed {name}: {result.tracks_removed:,} songs left the library; "

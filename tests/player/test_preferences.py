@@ -55,6 +55,9 @@ def test_the_first_real_folder_replaces_the_demo(music_dir: Path, data_dir: Path
         win.demo_button.click()
         qtbot.waitUntil(lambda: win.scan_job is None and win.model.total() == 8,
                         timeout=20_000)
+        qtbot.waitUntil(lambda: app.engine.auto_pick is not None, timeout=10_000)
+        demo_ids = {r["id"] for r in app.library.all_track_meta()}
+        app.engine.enqueue(sorted(demo_ids)[:2])
         assert dialogs.start_folder(app.settings, app.library) != str(data_dir / "demo")
         win.add_folder(str(music_dir))
         qtbot.waitUntil(lambda: win.scan_job is None, timeout=20_000)
@@ -64,6 +67,13 @@ def test_the_first_real_folder_replaces_the_demo(music_dir: Path, data_dir: Path
         assert all(str(data_dir / "demo") not in r["path"]
                    for r in app.library.all_track_meta())
         assert app.settings.last_folder == str(music_dir)
+        # Nothing of the demo is left to play: not in the queue, not the auto pick.
+        assert app.engine.queue == []
+        qtbot.waitUntil(lambda: app.engine.auto_pick is not None, timeout=10_000)
+        assert app.library.track(app.engine.auto_pick.track_id) is not None
+        app.engine.next()
+        assert app.engine.current is not None
+        assert app.engine.current["path"].startswith(str(music_dir))
     finally:
         app.shutdown()
 
