@@ -236,6 +236,17 @@ class Engine(QObject):
             self._set_auto_pick(None)
         self._update_next()
 
+    def repick(self) -> None:
+        """Choose the auto pick again: what it depends on changed (a new model, a track marked
+        "don't auto-queue", tracks that left the library). Unlike :meth:`another_pick`,
+        nothing is turned down."""
+        self.set_autoqueue_enabled(self.autoqueue_enabled)
+
+    def set_exploration(self, value: float) -> None:
+        """From 0 (always the likeliest next track) to 1 (sample widely); picks again."""
+        self.autoqueue.rules.exploration = value
+        self.repick()
+
     # -- transport ---------------------------------------------------------------------------
 
     @property
@@ -250,6 +261,7 @@ class Engine(QObject):
             return False
         self._close_listen(completed=False)
         self._play_when_picked = False  # the user's choice wins over a pick on its way
+        self._pending_seek = 0  # a restored position belonged to the track cued before
         previous = self.current
         self.current = track
         self.current_source = source
@@ -339,6 +351,21 @@ class Engine(QObject):
     def set_volume(self, volume: int) -> None:
         self.backend.set_volume(volume)
         self.volumeChanged.emit(self.backend.volume())
+
+    def volume(self) -> int:
+        """The volume, 0-100."""
+        return self.backend.volume()
+
+    def position(self) -> int:
+        """Where the current track is, in ms (0 with none). A track cued at start-up is at
+        its restored position even before the audio backend has opened it."""
+        if self.current is None:
+            return 0
+        return self._pending_seek or self.backend.position()
+
+    def duration(self) -> int:
+        """The current track's length in ms as the backend measured it (0 until known)."""
+        return self.backend.duration() if self.current is not None else 0
 
     def shutdown(self) -> None:
         """Close the listen in progress and release the audio device."""
