@@ -112,16 +112,18 @@ class Run:
 # -- setting up and running ------------------------------------------------------------------
 
 
-def prepare(data_dir: Path, albums: Sequence[CutAlbum]) -> list[list[int]]:
+def prepare(data_dir: Path, albums: Sequence[CutAlbum], **settings: Any) -> list[list[int]]:
     """Scan the albums' folders into a fresh library in ``data_dir`` (volume 100, real-time
-    rate); the track ids of each album in track order (absent files are skipped: a file the
-    scanner refused has no id)."""
+    rate, ReplayGain off, no crossfade, unless ``settings`` say otherwise); the track ids of
+    each album in track order (absent files are skipped: a file the scanner refused has no
+    id)."""
     from player.library.db import Library
     from player.library.scanner import scan_folders
     from player.settings import Settings
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    Settings(volume=100, playback_rate=1.0, autoqueue=False).save(data_dir)
+    Settings(**{"volume": 100, "playback_rate": 1.0, "autoqueue": False,
+                "replaygain_mode": "off", "crossfade_s": 0, **settings}).save(data_dir)
     lib = Library.open(data_dir)
     try:
         folders = sorted({p.parent for a in albums for p in a.paths})
