@@ -118,6 +118,7 @@ def prepare(data_dir: Path, albums: Sequence[CutAlbum], **settings: Any) -> list
     each album in track order (absent files are skipped: a file the scanner refused has no
     id)."""
     from player.library.db import Library
+    from player.library.paths import to_db
     from player.library.scanner import scan_folders
     from player.settings import Settings
 
@@ -128,9 +129,9 @@ def prepare(data_dir: Path, albums: Sequence[CutAlbum], **settings: Any) -> list
     try:
         folders = sorted({p.parent for a in albums for p in a.paths})
         scan_folders(lib, folders)
-        # matched in Python: a path that is not UTF-8 cannot even be a query parameter
         known = {r["path"]: int(r["id"]) for r in lib.db.query("SELECT id, path FROM tracks")}
-        return [[known[str(p)] for p in album.paths if str(p) in known] for album in albums]
+        stored = [[to_db(p) for p in album.paths] for album in albums]
+        return [[known[p] for p in paths if p in known] for paths in stored]
     finally:
         lib.close()
 
