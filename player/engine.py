@@ -21,7 +21,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ from player.autoqueue import AutoQueue, Pick
 from player.history import ListenLog
 from player.library.albums import follows_in_album
 from player.library.db import Library
+from player.library.playlists import move_rows
 from player.library.writer import InlineWriter, Writer
 from player.playback.base import Backend, PlaybackState
 from player.playback.cue import Cue
@@ -130,6 +131,8 @@ class Engine(QObject):
         self.current: dict[str, Any] | None = None
         self.current_source: str = "user"
         self.auto_pick: Pick | None = None
+        #: Picks turned down ("another pick") while the current track plays.
+        self._rejected: set[int] = set()
         self.played: list[int] = []  # this run's tracks, for "previous"
         self._pick_job: Job | None = None
         self._play_when_picked = False  # the track ended before its pick was ready
@@ -167,17 +170,69 @@ class Engine(QObject):
         self._request_pick()
 
     def remove_from_queue(self, index: int) -> None:
-        if 0 <= index < len(self.queue):
-            del self.queue[index]
-            self.queueChanged.emit()
-            self._update_next()
-            self._request_pick()
+        """Remove the queue's entry at ``index``."""
+        self.remove_indices([index])
+
+    def remove_indices(self, indices: Iterable[int]) -> None:
+        """Remove the queue's entries at these positions (the Delete key on a selection)."""
+        drop = {i for i in indices if 0 <= i < len(self.queue)}
+        if drop:
+            self.set_queue([t for i, t in enumerate(self.queue) if i not in drop])
+
+    def move_in_queue(self, indices: Sequence[int], to: int) -> list[int]:
+        """Move the entries at ``indices`` (kept in their order) to stand before the entry
+        now at ``to`` (``len(queue)``: at the end), as a drop between two rows does.
+        Returns their new positions."""
+        queue, moved = move_rows(self.queue, indices, to)
+        self.set_queue(queue)
+        return moved
+
+    def move_up(self, indices: Sequence[int]) -> list[int]:
+        """Move these entries one place up (not past the top); returns their new places."""
+        picked = sorted(set(indices))
+        if not picked or picked[0] <= 0:
+            return picked
+        return self.move_in_queue(picked, picked[0] - 1)
+
+    def move_down(self, indices: Sequence[int]) -> list[int]:
+        """Move these entries one place down (not past the end); returns their new places."""
+        picked = sorted(set(indices))
+        if not picked or picked[-1] >= len(self.queue) - 1:
+            return picked
+        return self.move_in_queue(picked, picked[-1] + 2)
+
+    def set_queue(self, track_ids: Sequence[int]) -> None:
+        """Replace the whole user queue (an edit, a restore)."""
+        if list(track_ids) == self.queue:
+            return
+        self.queue[:] = list(track_ids)
+        self.queueChanged.emit()
+        self._update_next()
+        self._request_pick()
 
     def clear_queue(self) -> None:
         self.queue.clear()
         self.queueChanged.emit()
         self._update_next()
         self._request_pick()
+
+    def another_pick(self) -> None:
+        """The listener turns the auto pick down ("another pick"): it is not offered again
+        while the current track plays, and another one is chosen."""
+        if self.auto_pick is not None:
+            self._rejected.add(self.auto_pick.track_id)
+        self._set_auto_pick(None)
+        self._request_pick()
+
+    def pin_pick(self) -> bool:
+        """Keep the auto pick: it joins the end of the user queue (it would play there
+        anyway), and the auto-queue picks what follows it. False when there is no pick."""
+        pick = self.auto_pick
+        if pick is None or not self.autoqueue_enabled:
+            return False
+        self._set_auto_pick(None)
+        self.enqueue([pick.track_id])
+        return True
 
     def set_autoqueue_enabled(self, enabled: bool) -> None:
         self.autoqueue_enabled = enabled
@@ -208,6 +263,7 @@ class Engine(QObject):
         self._listen_open = False
         self._announced = None
         self._sent.clear()  # a load: the backend forgets what was announced
+        self._rejected.clear()
         self.played.append(track_id)
         self.trackChanged.emit(track)
         self._cue = self._make_cue(track, previous, joined=False)
@@ -361,14 +417,24 @@ class Engine(QObject):
         playing = self._current_id()
         current = self.queue[-1] if self.queue else playing
         exclude = list(self.queue) + ([playing] if self.queue and playing else [])
+        rejected = sorted(self._rejected)
+
+        def choose() -> Pick | None:
+            # Picks turned down are left out - unless nothing else is left (a small
+            # library): a pick turned down beats music stopping.
+            pick = self.autoqueue.pick(current, exclude=exclude + rejected)
+            if rejected and (pick is None or pick.track_id == playing):
+                pick = self.autoqueue.pick(current, exclude=exclude)
+            return pick
+
         if not self.background_picks:
-            self._set_auto_pick(self.autoqueue.pick(current, exclude=exclude))
+            self._set_auto_pick(choose())
             return
         if self._pick_job is not None:
             self._pick_job.cancel()
 
         def work(report: Callable[[Any], None], cancel: Any) -> Pick | None:
-            return self.autoqueue.pick(current, exclude=exclude)
+            return choose()
 
         job = Job(work, "autoqueue-pick", parent=self, executor=self._pick_executor)
         job.done.connect(lambda pick: self._pick_ready(generation, pick))
@@ -398,6 +464,8 @@ class Engine(QObject):
 
     def _set_auto_pick(self, pick: Pick | None) -> None:
         self.auto_pick = pick
+        if self._shut_down:  # the views may be gone already (a track ending at quit)
+            return
         self.autoPickChanged.emit(pick)
         self._update_next()
 
@@ -547,6 +615,7 @@ class Engine(QObject):
         else:
             self._set_auto_pick(None)
         self.current, self.current_source, self._cue = track, ann.source, ann.cue
+        self._rejected.clear()
         self._last_position = 0
         self._last_progress = time.monotonic()
         self.played.append(track["id"])

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from player.library.db import KnownFile, Library
+from player.library.folders import outside_roots
 from player.library.paths import storable, to_db, to_fs
 from player.library.tagworkers import WorkerPool, usable_cores
 from player.library.tags import AUDIO_EXTENSIONS, read_many
@@ -130,7 +131,11 @@ class Scanner:
             if back:
                 result.returned = self.library.set_missing(back, False)
 
-            vanished = [k for p, k in known.items() if p not in walk.seen_paths]
+            # A track outside every music folder (a file opened with Segue: folders.add_files)
+            # has vanished only when its file has.
+            roots = self.library.roots()
+            vanished = [k for p, k in known.items() if p not in walk.seen_paths
+                        and (not outside_roots(p, roots) or not os.path.exists(to_fs(p)))]
             mover = _MoveMatcher(self.library, vanished)
             read_errors = self._read(walk, known, mover, result, reporter, cancel, pool)
         walk.errors.update(read_errors)

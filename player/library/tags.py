@@ -643,8 +643,10 @@ def read_cover(path: str | os.PathLike[str]) -> bytes | None:
     Never raises: a file whose picture cannot be read simply has none.
     """
     try:
-        audio = _open_audio(to_fs(os.fspath(path)))
-        return _cover_bytes(audio) if audio is not None else None
+        fspath = to_fs(os.fspath(path))  # a stored path: see player.library.paths
+        with open(fspath, "rb") as fileobj:
+            audio = _open_audio(fileobj, fspath)
+            return _cover_bytes(audio) if audio is not None else None
     except Exception:  # hostile or vanished file: no cover, not an error
         log.debug("no cover from %r", path, exc_info=True)
         return None

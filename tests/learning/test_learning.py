@@ -218,6 +218,10 @@ def test_cli_train_and_next(library: Library, habit_library, data_dir: Path) -> 
     again = json.loads(subprocess.run([*run, "train", "--json"], capture_output=True,
                                       text=True, check=True, timeout=300).stdout)
     assert again["mode"] == "unchanged"  # nothing new to learn
+    words = subprocess.run([*run, "train"], capture_output=True, text=True, check=True,
+                           timeout=300).stdout
+    assert words.startswith("The model is up to date: no new listens since it was trained.")
+    assert "0 listens in 0.0 s" not in words
     picks = json.loads(subprocess.run([*run, "next", "-n", "5", "--json"], capture_output=True,
                                       text=True, check=True, timeout=300).stdout)["next"]
     assert len(picks) == 5
