@@ -92,9 +92,9 @@ def run(listens: int = 50_000, synthetic: bool = False,
         outcome: dict[str, Any] = {}
         started = time.perf_counter()
         job = segue.learning.retrain()
-        job.progress.connect(lambda e: phase.__setitem__(0, f"{e[0]} {e[2]}"))
+        job.progress.connect(lambda e: phase.__setitem__(0, f"{e.phase} {e.detail}"))
         job.done.connect(lambda res: outcome.update(result=res[1]))
-        job.failed.connect(lambda msg: outcome.update(error=msg))
+        job.failed.connect(lambda error: outcome.update(error=error))
         job.ended.connect(app.quit)
         watch.start()
         app.exec()
@@ -104,7 +104,7 @@ def run(listens: int = 50_000, synthetic: bool = False,
         cancel_ms = _cancel_latencies(app, segue, at=cancel_at)
         segue.shutdown()
     if "error" in outcome:
-        raise RuntimeError(outcome["error"])
+        raise RuntimeError("the retrain failed") from outcome["error"]
     result = outcome["result"]
     return {
         "history": source,

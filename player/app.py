@@ -177,15 +177,15 @@ class SegueApp(QObject):
         """Play files and folders given to Segue (``segue FILE...``, Open with), in order,
         adding them to the library; in the background. Returns the job."""
         from player.opener import open_paths
-        from player.workers import Job
+        from player.workers import Job, describe
 
         def work(_report: Any, cancel: Any) -> Any:
             return open_paths(self.library, paths, cancel)
 
         job = Job(work, "open", parent=self)
         job.done.connect(self._opened)
-        job.failed.connect(lambda msg: self.window.statusBar().showMessage(
-            f"Could not open what was given: {msg}", 10000))
+        job.failed.connect(lambda error: self.window.statusBar().showMessage(
+            f"Could not open what was given: {describe(error)}", 10000))
         job.ended.connect(job.deleteLater)
         self.window.statusBar().showMessage(f"Opening {len(paths)} "
                                             f"item{'s' if len(paths) != 1 else ''}…")

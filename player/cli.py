@@ -442,8 +442,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       "heldout": status["heldout"], "model": str(holder.path)}
         else:
             if outcome is None:
-                progress = (lambda phase, frac, msg, loss: bar.show(int(frac * 1000), 1000, msg)
-                            ) if bar else None
+                progress = (lambda p: bar.show(int(p.fraction * 1000), 1000,
+                                               p.detail or p.phase)) if bar else None
                 outcome = train(library, data_dir, progress=progress)
             result = outcome[1].as_json()
     except NotEnoughHistory as exc:

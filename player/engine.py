@@ -187,6 +187,13 @@ class Engine(QObject):
         self.set_queue(queue)
         return moved
 
+    def insert_in_queue(self, track_ids: Sequence[int], at: int) -> list[int]:
+        """Put songs in the queue before position ``at`` (songs dropped in between two
+        rows); returns the positions they take."""
+        at = max(0, min(at, len(self.queue)))
+        self.set_queue(self.queue[:at] + list(track_ids) + self.queue[at:])
+        return list(range(at, at + len(track_ids)))
+
     def move_up(self, indices: Sequence[int]) -> list[int]:
         """Move these entries one place up (not past the top); returns their new places."""
         picked = sorted(set(indices))

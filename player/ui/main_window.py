@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -43,7 +44,7 @@ from player.ui.now_playing import SEEK_STEP_MS, NowPlaying
 from player.ui import dialogs
 from player.ui.playlists import PlaylistsPanel
 from player.ui.queue_view import QueueView
-from player.workers import Job
+from player.workers import Job, describe
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,6 @@ REPLAYGAIN_LABELS = ((ReplayGainMode.OFF, "&Off"),
                      (ReplayGainMode.AUTO, "A&uto: album gain for albums played in order"))
 #: Playback → Crossfade: seconds (0 = off).
 CROSSFADE_CHOICES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12)
-
-
-def _training_failure(message: str) -> str:
-    if "NotEnoughHistory" in message:
-        return message.split(": ", 1)[-1].capitalize() + "."
-    return f"Something went wrong: {message}"
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +93,9 @@ class MainWindow(QMainWindow):
         self.model, self.search, self.table = (self.browser.model, self.browser.search,
                                                self.browser.table)
         self.count_label = self.browser.count_label
+        # Songs are dragged from the table onto Up next or a playlist (player.ui.track_drag).
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.now_playing = NowPlaying()
         self.queue_view = QueueView()
         self.playlists_panel = PlaylistsPanel(library, settings)
@@ -431,7 +429,7 @@ class MainWindow(QMainWindow):
         job = Job(work, "scan", parent=self)
         job.progress.connect(self._scan_progress)
         job.done.connect(self._scan_done)
-        job.failed.connect(lambda msg: self._scan_ended(f"Scan failed: {msg}"))
+        job.failed.connect(lambda error: self._scan_ended(f"Scan failed: {describe(error)}"))
         self.scan_job = job
         self.scanStarted.emit()
         self.progress.setRange(0, 0)
@@ -503,8 +501,7 @@ class MainWindow(QMainWindow):
         else:
             job.progress.connect(dialog.show_progress)
             job.done.connect(dialog.show_result_of)
-            job.failed.connect(lambda msg: dialog.show_failure(
-                _training_failure(msg), cancelled="Cancelled" in msg))
+            job.failed.connect(dialog.show_error)
             dialog.cancelRequested.connect(job.cancel)
         self.retrain_dialog = dialog
         dialog.setModal(False)
@@ -546,8 +543,8 @@ class MainWindow(QMainWindow):
         job = Job(work, "import", parent=self)
         job.progress.connect(lambda text: self.statusBar().showMessage(text))
         job.done.connect(self._import_done)
-        job.failed.connect(lambda msg: self.statusBar().showMessage(f"Import failed: {msg}",
-                                                                    10000))
+        job.failed.connect(lambda error: self.statusBar().showMessage(
+            f"Import failed: {describe(error)}", 10000))
         self.import_job = job
         job.start()
         return job

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from player.library import folders
 from player.library.folders import FolderRemoval
-from player.workers import Job
+from player.workers import Job, describe
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class PreferencesDialog(QDialog):
 
         job = Job(work, "remove-folder", parent=self)
         job.done.connect(self._removed)
-        job.failed.connect(lambda msg: self._remove_failed(folder, msg))
+        job.failed.connect(lambda error: self._remove_failed(folder, describe(error)))
         job.ended.connect(job.deleteLater)
         self.remove_job = job
         self._update_buttons()
