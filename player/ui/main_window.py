@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -92,6 +93,9 @@ class MainWindow(QMainWindow):
         self.model, self.search, self.table = (self.browser.model, self.browser.search,
                                                self.browser.table)
         self.count_label = self.browser.count_label
+        # Songs are dragged from the table onto Up next or a playlist (player.ui.track_drag).
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.now_playing = NowPlaying()
         self.queue_view = QueueView()
         self.playlists_panel = PlaylistsPanel(library, settings)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QListWidget
 from player.library.db import Library
 from player.library.playlists import PlaylistStore
 from player.library.scanner import scan_folders
+from player.ui.track_drag import track_ids_from, track_ids_mime
 from tests.player.conftest import make_app
 
 
@@ -192,8 +193,8 @@ def test_add_to_playlist_from_the_library_menu(music_dir: Path, data_dir: Path, 
         app.shutdown()
 
 
-def test_a_real_mouse_drag_reorders_the_queue(music_dir: Path, data_dir: Path) -> None:
-    """On a real X server (Xvfb), with Qt's own drag loop: press, move, release."""
+def real_drag(data_dir: Path, mode: str) -> dict:
+    """Run drag_child.py on a private Xvfb (skipped where there is none) and read its answer."""
     import os
     import shutil
     import subprocess
@@ -204,7 +205,6 @@ def test_a_real_mouse_drag_reorders_the_queue(music_dir: Path, data_dir: Path) -
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.skip("Xvfb is not installed (.ci/install installs it)")
-    scanned(data_dir, music_dir)
     read_fd, write_fd = os.pipe()
     server = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0",
                                "1280x800x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
@@ -216,15 +216,71 @@ def test_a_real_mouse_drag_reorders_the_queue(music_dir: Path, data_dir: Path) -
         assert display, "Xvfb did not start"
         env = {**os.environ, "DISPLAY": f":{display}", "QT_QPA_PLATFORM": "xcb"}
         child = subprocess.run([sys.executable, str(Path(__file__).with_name("drag_child.py")),
-                                str(data_dir)], env=env, capture_output=True, text=True,
+                                str(data_dir), mode], env=env, capture_output=True, text=True,
                                timeout=120, cwd=Path(__file__).resolve().parents[2])
     finally:
         server.terminate()
         server.wait(timeout=30)
     assert child.returncode == 0, child.stderr[-3000:]
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def test_a_real_mouse_drag_reorders_the_queue(music_dir: Path, data_dir: Path) -> None:
+    """On a real X server (Xvfb), with Qt's own drag loop: press, move, release."""
+    scanned(data_dir, music_dir)
+    result = real_drag(data_dir, "queue")
     a, b, c, d, e = result["before"]
     assert result["after"] == [a, d, b, c, e]  # the fourth song dropped above the second
+
+
+def test_a_real_mouse_drag_from_the_library_into_up_next(music_dir: Path,
+                                                         data_dir: Path) -> None:
+    scanned(data_dir, music_dir)
+    result = real_drag(data_dir, "table")
+    a, b, c, d, e = result["before"]
+    assert result["after"] == [a, result["dragged"], b, c, d, e]
+
+
+def test_songs_dropped_on_up_next_and_on_playlists(music_dir: Path, data_dir: Path,
+                                                   qtbot) -> None:
+    """What a drop from the library carries, and where it lands (the drop events handed to
+    the lists, as a drag offscreen cannot run Qt's drag loop)."""
+    ids = scanned(data_dir, music_dir)
+    app = make_app(data_dir, qtbot)
+    try:
+        win, engine = app.window, app.engine
+        qtbot.waitUntil(lambda: win.model.rowCount() == len(ids), timeout=10_000)
+        model = win.model
+        rows = [2, 5]
+        mime = model.mimeData([model.index(r, c) for r in rows for c in range(3)])
+        songs = [model.track_id(r) for r in rows]
+        engine.enqueue(ids[:2])
+        view = win.queue_view.list
+        rect = view.visualItemRect(view.item(1))
+        view.dropEvent(QDropEvent(QPointF(rect.center().x(), rect.top() + 2),
+                                  Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                  Qt.KeyboardModifier.NoModifier))
+        assert engine.queue == [ids[0], *songs, ids[1]]
+        assert view.selected_positions() == [1, 2]
+        panel = win.playlists_panel
+        pid = panel.new_playlist([ids[7]], name="Dropped")
+        item = panel.lists.item(0)
+        at = panel.lists.visualItemRect(item).center()
+        panel.lists.dropEvent(QDropEvent(QPointF(at), Qt.DropAction.CopyAction, mime,
+                                         Qt.MouseButton.LeftButton,
+                                         Qt.KeyboardModifier.NoModifier))
+        assert PlaylistStore(app.library).playable_ids(pid) == [ids[7], *songs]
+        entries = panel.entries
+        top = entries.visualItemRect(entries.item(0))
+        # A queued song dragged onto the playlist: its songs (Qt's rows are for Up next).
+        queued = track_ids_mime(track_ids_from(view.mimeData([view.item(0)])))
+        entries.dropEvent(QDropEvent(QPointF(top.center().x(), top.top() + 2),
+                                     Qt.DropAction.CopyAction, queued,
+                                     Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+        assert PlaylistStore(app.library).playable_ids(pid) == [ids[0], ids[7], *songs]
+        assert engine.queue == [ids[0], *songs, ids[1]]  # copied, not taken from the queue
+    finally:
+        app.shutdown()
 
 
 def test_an_imported_m3u_shows_in_the_sidebar(music_dir: Path, data_dir: Path, tmp_path: Path,
