@@ -15,11 +15,19 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QFont, QPalette
 
 from player.library.db import Library, TrackFilter, TrackRow, search_fold
 from player.ui.browse_query import LatestQuery
+from player.ui.track_drag import TRACK_IDS_MIME, track_ids_mime
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -195,6 +203,16 @@ class LibraryModel(QAbstractTableModel):
             return Qt.ItemFlag.NoItemFlags
         return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
                 | Qt.ItemFlag.ItemIsDragEnabled)
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802 - Qt's name
+        return [TRACK_IDS_MIME]
+
+    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:  # noqa: N802 - Qt's name
+        """The dragged rows' songs, in the table's order (for Up next or a playlist)."""
+        return track_ids_mime(self.track_ids(sorted({i.row() for i in indexes if i.isValid()})))
+
+    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802 - Qt's name
+        return Qt.DropAction.CopyAction  # the library keeps its songs
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(COLUMNS):

@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -43,7 +44,7 @@ from player.ui.now_playing import SEEK_STEP_MS, NowPlaying
 from player.ui import dialogs
 from player.ui.playlists import PlaylistsPanel
 from player.ui.queue_view import QueueView
-from player.workers import Job
+from player.workers import Job, describe
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,6 @@ REPLAYGAIN_LABELS = ((ReplayGainMode.OFF, "&Off"),
                      (ReplayGainMode.AUTO, "A&uto: album gain for albums played in order"))
 #: Playback → Crossfade: seconds (0 = off).
 CROSSFADE_CHOICES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12)
-
-
-def _training_failure(message: str) -> str:
-    if "NotEnoughHistory" in message:
-        return message.split(": ", 1)[-1].capitalize() + "."
-    return f"Something went wrong: {message}"
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +93,9 @@ class MainWindow(QMainWindow):
         self.model, self.search, self.table = (self.browser.model, self.browser.search,
                                                self.browser.table)
         self.count_label = self.browser.count_label
+        # Songs are dragged from the table onto Up next or a playlist (player.ui.track_drag).
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.now_playing = NowPlaying()
         self.queue_view = QueueView()
         self.playlists_panel = PlaylistsPanel(library, settings)
@@ -324,7 +322,7 @@ class MainWindow(QMainWindow):
         self.queue_view.attach_engine(engine, self.library)
         self.playlists_panel.attach_engine(engine)
         engine.set_autoqueue_enabled(self.settings.autoqueue)
-        np.show_volume(engine.backend.volume())
+        np.show_volume(engine.volume())
 
     def _on_track(self, track: dict[str, Any] | None) -> None:
         cover = cover_path(track, self.data_dir / "covers") if track else None
@@ -375,7 +373,20 @@ class MainWindow(QMainWindow):
         added = add_music_folder(self.library, folder, demo_folder_of(self.data_dir))
         if added.demo_removed is not None:
             self.scan_notes.append("the demo library was removed: your music replaces it")
+            self.tracks_removed()
+            self.after_scan.append(self.tracks_removed)  # pick again among the new music
         self.start_scan([])
+
+    def tracks_removed(self) -> None:
+        """Tracks left the library (a folder removed): the queue forgets them, the auto-queue
+        picks again (its pick may have been one of them), the lists are read again."""
+        engine = self.engine
+        if engine is not None:
+            present = self.library.tracks_by_id(engine.queue)
+            engine.set_queue([t for t in engine.queue if t in present])
+            engine.repick()  # its pick may have been one of them
+        self.refresh_library()
+        self.playlists_panel.reload()
 
     def preferences(self) -> Any:
         """Open the preferences (music folders, scan problems); returns the dialog."""
@@ -418,7 +429,7 @@ class MainWindow(QMainWindow):
         job = Job(work, "scan", parent=self)
         job.progress.connect(self._scan_progress)
         job.done.connect(self._scan_done)
-        job.failed.connect(lambda msg: self._scan_ended(f"Scan failed: {msg}"))
+        job.failed.connect(lambda error: self._scan_ended(f"Scan failed: {describe(error)}"))
         self.scan_job = job
         self.scanStarted.emit()
         self.progress.setRange(0, 0)
@@ -490,8 +501,7 @@ class MainWindow(QMainWindow):
         else:
             job.progress.connect(dialog.show_progress)
             job.done.connect(dialog.show_result_of)
-            job.failed.connect(lambda msg: dialog.show_failure(
-                _training_failure(msg), cancelled="Cancelled" in msg))
+            job.failed.connect(dialog.show_error)
             dialog.cancelRequested.connect(job.cancel)
         self.retrain_dialog = dialog
         dialog.setModal(False)
@@ -510,8 +520,7 @@ class MainWindow(QMainWindow):
     def _set_exploration(self, value: float) -> None:
         self.settings.exploration = value
         if self.engine is not None:
-            self.engine.autoqueue.rules.exploration = value
-            self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled)  # pick again
+            self.engine.set_exploration(value)
 
     # -- importing history -----------------------------------------------------------------------
 
@@ -533,15 +542,16 @@ class MainWindow(QMainWindow):
         job = Job(work, "import", parent=self)
         job.progress.connect(lambda text: self.statusBar().showMessage(text))
         job.done.connect(self._import_done)
-        job.failed.connect(lambda msg: self.statusBar().showMessage(f"Import failed: {msg}",
-                                                                    10000))
+        job.failed.connect(lambda error: self.statusBar().showMessage(
+            f"Import failed: {describe(error)}", 10000))
         self.import_job = job
         job.start()
         return job
 
     def _import_done(self, report: Any) -> None:
         text = (f"Imported {report.listens:,} listens ({report.matched:,} matched to your "
-                f"library), {report.duplicates:,} already there, {report.playlists} playlists")
+                f"library), {report.duplicates:,} already there, {report.playlists_phrase()}"
+                + (" (in the Playlists sidebar)" if report.playlists else ""))
         if report.errors:
             text += f"; {len(report.errors)} rows skipped"
         self.statusBar().showMessage(text, 15000)

@@ -1,11 +1,12 @@
 """The playlists sidebar: every playlist (made in Segue, imported), its entries, and edits.
 
-Top: the playlists — double-click plays one; its context menu plays, queues, renames,
-exports (M3U8) or deletes it. Below: the selected playlist's entries — drag to reorder,
-Delete removes, double-click plays from there. Entries whose track is not in the library
-(an imported song you do not have, a folder removed) are greyed: they cannot play, and still
-teach the model. Playlists are stored by :class:`~player.library.playlists.PlaylistStore`;
-a playlist's writes are a few rows, done at once.
+Top: the playlists — double-click plays one; songs dropped on one join it; its context menu
+plays, queues, renames, exports (M3U8) or deletes it. Below: the selected playlist's entries —
+drag to reorder, drop songs in, Delete removes, double-click plays from there. Entries whose
+track is not in the library (an imported song you do not have, a folder removed) are greyed:
+they cannot play, and still teach the model. Playlists are stored by
+:class:`~player.library.playlists.PlaylistStore`; a playlist's writes are a few rows, done at
+once.
 """
 
 from __future__ import annotations
@@ -14,8 +15,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QDropEvent, QFont, QKeyEvent
+from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QFont,
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -34,44 +44,91 @@ from PySide6.QtWidgets import (
 
 from player.library.playlists import Entry, Playlist, PlaylistStore, move_rows
 from player.ui import dialogs
-from player.ui.queue_view import drop_row, own_rows
+from player.ui.track_drag import TRACK_IDS_MIME, DropList, track_ids_from, track_ids_mime
 
 log = logging.getLogger(__name__)
 
 ROLE_ID = Qt.ItemDataRole.UserRole + 1
+ROLE_NAME = Qt.ItemDataRole.UserRole + 2
+ROLE_TRACK = Qt.ItemDataRole.UserRole + 3
 
 
-class EntryList(QListWidget):
-    """A playlist's entries: drag to reorder, Delete removes (the panel stores the edit)."""
+class EntryList(DropList):
+    """A playlist's entries: drag to reorder, songs dropped in, Delete removes (the panel
+    stores the edit)."""
 
-    moveRequested = Signal(list, int)  # rows, the row to put them before
     removeRequested = Signal(list)  # rows
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
-        self.setDropIndicatorShown(True)
-
-    def selected_rows(self) -> list[int]:
-        return sorted(self.row(item) for item in self.selectedItems())
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
-        if not own_rows(self, event):
-            event.ignore()
-            return
-        to = drop_row(self, event)
-        event.setDropAction(Qt.DropAction.IgnoreAction)  # the panel moves and redraws
-        event.accept()
-        rows = self.selected_rows()
-        if rows:
-            self.moveRequested.emit(rows, to)
+    def mimeData(self, items: Any) -> QMimeData:  # noqa: N802 - Qt's name
+        """Qt's rows (a reorder here), and the songs (a drop onto Up next)."""
+        data = super().mimeData(items)
+        ids = [t for item in items if (t := item.data(ROLE_TRACK)) is not None]
+        data.setData(TRACK_IDS_MIME, track_ids_mime(ids).data(TRACK_IDS_MIME))
+        return data
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selectedItems():
             self.removeRequested.emit(self.selected_rows())
             return
         super().keyPressEvent(event)
+
+
+class PlaylistList(QListWidget):
+    """The playlists; songs dropped on one join its end (``tracksDropped(playlist, ids)``)."""
+
+    tracksDropped = Signal(int, list)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self._target: int | None = None
+
+    def _playlist_at(self, event: Any) -> QListWidgetItem | None:
+        if track_ids_from(event.mimeData()) is None:
+            return None
+        return self.itemAt(event.position().toPoint())
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if track_ids_from(event.mimeData()) is not None:
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 - Qt's name
+        item = self._playlist_at(event)
+        self._target = self.row(item) if item is not None else None
+        self.viewport().update()
+        if item is None:
+            event.ignore()
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+
+    def dragLeaveEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        self._target = None
+        self.viewport().update()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        self._target = None
+        self.viewport().update()
+        item = self._playlist_at(event)
+        if item is None:
+            event.ignore()
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        self.tracksDropped.emit(item.data(ROLE_ID), track_ids_from(event.mimeData()) or [])
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if self._target is None or self.item(self._target) is None:
+            return
+        painter = QPainter(self.viewport())  # the playlist the songs would join
+        painter.setPen(QPen(self.palette().highlight().color(), 2))
+        painter.drawRect(self.visualItemRect(self.item(self._target)).adjusted(1, 1, -2, -2))
+        painter.end()
 
 
 class PlaylistsPanel(QWidget):
@@ -95,7 +152,8 @@ class PlaylistsPanel(QWidget):
         new.setToolTip("A new, empty playlist")
         new.setAutoRaise(True)
         new.clicked.connect(lambda: self.new_playlist([]))
-        self.lists = QListWidget()
+        self.lists = PlaylistList()
+        self.lists.tracksDropped.connect(self.add_tracks)
         self.lists.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.lists.customContextMenuRequested.connect(self._lists_menu)
         self.lists.currentItemChanged.connect(lambda *_: self._show_entries())
@@ -105,11 +163,15 @@ class PlaylistsPanel(QWidget):
         self.empty_hint.setWordWrap(True)
         self.empty_hint.setStyleSheet("color: palette(placeholder-text);")
         self.entries = EntryList()
+        # A narrow sidebar: long names end in "…" (the tooltip has the file) - no scrolling.
+        self.entries.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.entries.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.entries.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.entries.customContextMenuRequested.connect(self._entries_menu)
         self.entries.itemDoubleClicked.connect(lambda item: self.play_selected(
             self.entries.row(item)))
         self.entries.moveRequested.connect(self._move_entries)
+        self.entries.insertRequested.connect(self._insert_entries)
         self.entries.removeRequested.connect(self._remove_entries)
         self.summary = QLabel("")
         self.summary.setStyleSheet("color: palette(placeholder-text);")
@@ -153,6 +215,7 @@ class PlaylistsPanel(QWidget):
         for playlist in self.store.all():
             item = QListWidgetItem(_playlist_label(playlist))
             item.setData(ROLE_ID, playlist.id)
+            item.setData(ROLE_NAME, playlist.name)
             item.setToolTip(_playlist_tip(playlist))
             self.lists.addItem(item)
             if playlist.id == current:
@@ -181,6 +244,8 @@ class PlaylistsPanel(QWidget):
         grey = self.palette().placeholderText()
         for i, entry in enumerate(self._entries):
             item = QListWidgetItem(f"{i + 1}. {entry.label()}")
+            if entry.present:
+                item.setData(ROLE_TRACK, entry.track_id)
             if not entry.present:
                 item.setForeground(grey)
                 item.setToolTip("Not in your library: it cannot play (it still teaches "
@@ -198,7 +263,8 @@ class PlaylistsPanel(QWidget):
             return
         playable = sum(1 for e in self._entries if e.present)
         minutes = sum((e.duration_ms or 0) for e in self._entries if e.present) / 60_000
-        text = f"{len(self._entries):,} songs, {minutes:.0f} min"
+        name = self.lists.currentItem().data(ROLE_NAME)
+        text = f"{name}: {len(self._entries):,} songs, {minutes:.0f} min"
         if playable < len(self._entries):
             text += f"; {len(self._entries) - playable:,} not in your library"
         self.summary.setText(text)
@@ -217,12 +283,26 @@ class PlaylistsPanel(QWidget):
         item = self.lists.currentItem()
         if playlist is not None and item is not None:
             item.setText(_playlist_label(playlist))
+            item.setData(ROLE_NAME, playlist.name)
             item.setToolTip(_playlist_tip(playlist))
 
     def _move_entries(self, rows: list[int], to: int) -> None:
         self._entries, moved = move_rows(self._entries, rows, to)
         self._store_entries()
         self._draw_entries(moved)
+
+    def _insert_entries(self, track_ids: list[int], at: int) -> None:
+        """Songs dropped in (from the library, Up next) before row ``at``."""
+        if self.current_id() is None or not track_ids:
+            return
+        rows = self.library.tracks_by_id(track_ids)
+        new = [Entry(t, rows[t]["artist"], rows[t]["title"], rows[t]["album"],
+                     rows[t]["duration_ms"], rows[t]["path"], not rows[t]["missing"])
+               for t in track_ids if t in rows]
+        at = max(0, min(at, len(self._entries)))
+        self._entries[at:at] = new
+        self._store_entries()
+        self._draw_entries(list(range(at, at + len(new))))
 
     def _remove_entries(self, rows: list[int]) -> None:
         drop = set(rows)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from player.library import folders
 from player.library.folders import FolderRemoval
-from player.workers import Job
+from player.workers import Job, describe
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class PreferencesDialog(QDialog):
 
         job = Job(work, "remove-folder", parent=self)
         job.done.connect(self._removed)
-        job.failed.connect(lambda msg: self._remove_failed(folder, msg))
+        job.failed.connect(lambda error: self._remove_failed(folder, describe(error)))
         job.ended.connect(job.deleteLater)
         self.remove_job = job
         self._update_buttons()
@@ -159,13 +159,7 @@ class PreferencesDialog(QDialog):
     def _removed(self, result: FolderRemoval) -> None:
         self.remove_job = None
         window = self.window_
-        engine = window.engine
-        if engine is not None:  # queued songs of that folder are gone from the library
-            present = self.library.tracks_by_id(engine.queue)
-            engine.set_queue([t for t in engine.queue if t in present])
-            engine.set_autoqueue_enabled(engine.autoqueue_enabled)  # pick again
-        window.refresh_library()
-        window.playlists_panel.reload()
+        window.tracks_removed()
         name = os.path.basename(result.folder.rstrip(os.sep)) or result.folder
         window.statusBar().showMessage(
             f"Removed {name}: {result.tracks_removed:,} songs left the library; "

@@ -1,8 +1,9 @@
 """The "Up next" panel: the user's own queue, then the auto-queue's pick, marked as such.
 
-The queue is edited here as people expect: drag rows to reorder them, Delete removes the
-selected rows, Alt+Up / Alt+Down move them, a button clears it all; the auto pick can be
-turned down (*Another pick*) or kept (*Keep*: it joins the queue). Every edit goes to the
+The queue is edited here as people expect: drag rows to reorder them (or songs in from the
+library, or queued songs out onto a playlist), Delete removes the selected rows, Alt+Up /
+Alt+Down move them, a button clears it all; the auto pick can be turned down (*Another
+pick*) or kept (*Keep*: it joins the queue). Every edit goes to the
 :class:`~player.engine.Engine`, which owns the queue; this view only redraws what the engine
 says (``queueChanged``, ``autoPickChanged``).
 """
@@ -11,13 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QAction, QDropEvent, QFont, QKeyEvent, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt, Signal
+from PySide6.QtGui import QAction, QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QMenu,
     QToolButton,
@@ -26,50 +25,42 @@ from PySide6.QtWidgets import (
 )
 
 from player.autoqueue import Pick
+from player.ui.track_drag import TRACK_IDS_MIME, DropList, track_ids_mime
 
 ROLE_INDEX = Qt.ItemDataRole.UserRole + 1  # position in the user queue, -1 for the auto pick
 ROLE_TRACK = Qt.ItemDataRole.UserRole + 2
 
 
-class QueueList(QListWidget):
-    """The list: rows of the user queue can be dragged; a drop asks for a move instead of
-    moving items itself (the engine's queue is the truth; the view is redrawn from it)."""
+class QueueList(DropList):
+    """The list: rows of the user queue can be dragged (also onto a playlist), songs dropped
+    in from the library; drops ask for a move or an insert instead of moving items (the
+    engine's queue is the truth; the view is redrawn from it)."""
 
-    moveRequested = Signal(list, int)  # queue positions, the position to put them before
     removeRequested = Signal(list)  # queue positions
     moveByRequested = Signal(int)  # -1 up, +1 down: the selected rows
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
-        self.setDefaultDropAction(Qt.DropAction.MoveAction)
-        self.setDropIndicatorShown(True)
 
     def queue_rows(self) -> int:
         """How many rows belong to the user queue (the auto pick's row follows them)."""
         return sum(1 for i in range(self.count()) if self.item(i).data(ROLE_INDEX) >= 0)
+
+    def drop_limit(self) -> int:
+        return self.queue_rows()  # the auto pick follows the queue: nothing goes after it
 
     def selected_positions(self) -> list[int]:
         """Queue positions of the selected rows (the auto pick is not one)."""
         return sorted(i for item in self.selectedItems()
                       if (i := item.data(ROLE_INDEX)) is not None and i >= 0)
 
-    def drop_position(self, event: QDropEvent) -> int:
-        """Where a drop at the event's point puts the dragged rows: before this position."""
-        return min(drop_row(self, event), self.queue_rows())
+    def selected_rows(self) -> list[int]:
+        return self.selected_positions()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
-        if not own_rows(self, event):
-            event.ignore()
-            return
-        positions = self.selected_positions()
-        to = self.drop_position(event)
-        # Refused as a Qt move (no item moves by itself); the engine moves, the view redraws.
-        event.setDropAction(Qt.DropAction.IgnoreAction)
-        event.accept()
-        if positions:
-            self.moveRequested.emit(positions, to)
+    def mimeData(self, items: Any) -> QMimeData:  # noqa: N802 - Qt's name
+        """Qt's rows (a reorder here), and the songs (a drop onto a playlist)."""
+        data = super().mimeData(items)
+        ids = [item.data(ROLE_TRACK) for item in items if item.data(ROLE_TRACK) is not None]
+        extra = track_ids_mime(ids)
+        data.setData(TRACK_IDS_MIME, extra.data(TRACK_IDS_MIME))
+        return data
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         alt = event.modifiers() & Qt.KeyboardModifier.AltModifier
@@ -113,9 +104,13 @@ class QueueView(QWidget):
         self.list.itemDoubleClicked.connect(
             lambda item: self.playRequested.emit(item.data(ROLE_TRACK)))
         self.list.moveRequested.connect(self._move)
+        self.list.insertRequested.connect(self._insert)
         self.list.removeRequested.connect(self._remove)
         self.list.moveByRequested.connect(self._move_by)
         self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.list.dragEnded.connect(self._after_drag)
+        self._refresh_pending = False
+        self._pending_selection: list[int] | None = None
         self.empty_hint = QLabel("Your queue is empty.\nAuto-queue is off.")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setStyleSheet("color: palette(placeholder-text);")
@@ -175,9 +170,14 @@ class QueueView(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Redraw from the engine."""
+        """Redraw from the engine (after the drag, when one is under way: redrawing would
+        delete the rows being dragged - a pick arriving in the background must not end it)."""
         if self.engine is None:
             return
+        if self.list.dragging:
+            self._refresh_pending = True
+            return
+        self._refresh_pending = False
         queue, pick = self.engine.up_next()
         rows = self.library.tracks_by_id(queue + ([pick.track_id] if pick else []))
         self.show_queue([rows[t] for t in queue if t in rows], pick,
@@ -185,12 +185,28 @@ class QueueView(QWidget):
         self.empty_hint.setText("Your queue is empty." + (
             "" if self.engine.autoqueue_enabled else "\nAuto-queue is off."))
 
+    def _after_drag(self) -> None:
+        if self._refresh_pending:
+            self.refresh()
+        if self._pending_selection is not None:
+            self._select(self._pending_selection)
+            self._pending_selection = None
+
     def queue_ids(self) -> list[int]:
         return list(self.engine.queue) if self.engine is not None else []
 
     def _move(self, positions: list[int], to: int) -> None:
         if self.engine is not None:
-            self._select(self.engine.move_in_queue(positions, to))
+            moved = self.engine.move_in_queue(positions, to)
+            if self.list.dragging:  # redrawn when the drag is over: selected then
+                self._pending_selection = moved
+            else:
+                self._select(moved)
+
+    def _insert(self, track_ids: list[int], at: int) -> None:
+        """Songs dropped in from the library (or a playlist) before queue position ``at``."""
+        if self.engine is not None and track_ids:
+            self._select(self.engine.insert_in_queue(track_ids, at))
 
     def _move_by(self, step: int) -> None:
         positions = self.list.selected_positions()
@@ -312,21 +328,3 @@ class QueueView(QWidget):
 def _line(track: dict[str, Any]) -> str:
     return f"{track.get('title') or '?'} — {track.get('artist') or 'Unknown artist'}"
 
-
-def own_rows(view: QListWidget, event: QDropEvent) -> bool:
-    """True when the drop carries this list's own rows (a reorder), not files or text from
-    elsewhere. A drag inside the list has the view as its source; Qt's item-model format
-    with no source is an event this process made (tests send drops through the viewport)."""
-    rows = event.mimeData().hasFormat("application/x-qabstractitemmodeldatalist")
-    return rows and event.source() in (view, None)
-
-
-def drop_row(view: QListWidget, event: QDropEvent) -> int:
-    """The row a drop puts the dragged rows before: a drop on a row's upper half goes
-    before it, on its lower half after it; below the last row, at the end."""
-    point = event.position().toPoint()
-    index = view.indexAt(point)
-    if not index.isValid():
-        return view.count()
-    rect = view.visualRect(index)
-    return index.row() + (1 if point.y() > rect.center().y() else 0)

@@ -40,3 +40,27 @@ def test_another_pick_and_pin(engine: Engine, tracks: list[int]) -> None:
     assert engine.auto_pick is not None and engine.auto_pick.track_id != pinned
     engine.next()  # the pinned track plays, as queued
     assert engine.current["id"] == pinned and engine.current_source == "user"
+
+
+def test_turning_down_every_pick_of_a_small_library_never_stops_the_music(
+        library, backend, clock, tmp_path) -> None:
+    from player.autoqueue import AutoQueue, Rules
+    from tests.player.conftest import add_placeholder_tracks
+
+    ids = add_placeholder_tracks(library, tmp_path / "small", [
+        {"artist": f"Artist {i}"} for i in range(3)])
+    aq = AutoQueue(library, Rules(exploration=0.0), seed=1, clock=clock)
+    eng = Engine(library, backend, aq, clock=clock, background_picks=False)
+    try:
+        eng.play_track(ids[0])
+        seen = set()
+        for _ in range(4):  # more "another pick" than there are other tracks
+            assert eng.auto_pick is not None
+            seen.add(eng.auto_pick.track_id)
+            eng.another_pick()
+        assert seen == {ids[1], ids[2]}
+        assert eng.auto_pick is not None  # something still follows
+        eng.next()
+        assert eng.current is not None and eng.current["id"] != ids[0]
+    finally:
+        eng.shutdown()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QListWidget
 from player.library.db import Library
 from player.library.playlists import PlaylistStore
 from player.library.scanner import scan_folders
+from player.ui.track_drag import track_ids_from, track_ids_mime
 from tests.player.conftest import make_app
 
 
@@ -188,5 +189,118 @@ def test_add_to_playlist_from_the_library_menu(music_dir: Path, data_dir: Path, 
         action.trigger()
         assert PlaylistStore(app.library).playable_ids(pid) == [ids[0], ids[5], ids[6]]
         assert panel.entries.count() == 3
+    finally:
+        app.shutdown()
+
+
+def real_drag(data_dir: Path, mode: str) -> dict:
+    """Run drag_child.py on a private Xvfb (skipped where there is none) and read its answer."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (.ci/install installs it)")
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0",
+                               "1280x800x24", "-nolisten", "tcp"], pass_fds=(write_fd,),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as fd:
+            display = fd.readline().strip()  # Xvfb writes it once it accepts clients
+        assert display, "Xvfb did not start"
+        env = {**os.environ, "DISPLAY": f":{display}", "QT_QPA_PLATFORM": "xcb"}
+        child = subprocess.run([sys.executable, str(Path(__file__).with_name("drag_child.py")),
+                                str(data_dir), mode], env=env, capture_output=True, text=True,
+                               timeout=120, cwd=Path(__file__).resolve().parents[2])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert child.returncode == 0, child.stderr[-3000:]
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def test_a_real_mouse_drag_reorders_the_queue(music_dir: Path, data_dir: Path) -> None:
+    """On a real X server (Xvfb), with Qt's own drag loop: press, move, release."""
+    scanned(data_dir, music_dir)
+    result = real_drag(data_dir, "queue")
+    a, b, c, d, e = result["before"]
+    assert result["after"] == [a, d, b, c, e]  # the fourth song dropped above the second
+
+
+def test_a_real_mouse_drag_from_the_library_into_up_next(music_dir: Path,
+                                                         data_dir: Path) -> None:
+    scanned(data_dir, music_dir)
+    result = real_drag(data_dir, "table")
+    a, b, c, d, e = result["before"]
+    assert result["after"] == [a, result["dragged"], b, c, d, e]
+
+
+def test_songs_dropped_on_up_next_and_on_playlists(music_dir: Path, data_dir: Path,
+                                                   qtbot) -> None:
+    """What a drop from the library carries, and where it lands (the drop events handed to
+    the lists, as a drag offscreen cannot run Qt's drag loop)."""
+    ids = scanned(data_dir, music_dir)
+    app = make_app(data_dir, qtbot)
+    try:
+        win, engine = app.window, app.engine
+        qtbot.waitUntil(lambda: win.model.rowCount() == len(ids), timeout=10_000)
+        model = win.model
+        rows = [2, 5]
+        mime = model.mimeData([model.index(r, c) for r in rows for c in range(3)])
+        songs = [model.track_id(r) for r in rows]
+        engine.enqueue(ids[:2])
+        view = win.queue_view.list
+        rect = view.visualItemRect(view.item(1))
+        view.dropEvent(QDropEvent(QPointF(rect.center().x(), rect.top() + 2),
+                                  Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                  Qt.KeyboardModifier.NoModifier))
+        assert engine.queue == [ids[0], *songs, ids[1]]
+        assert view.selected_positions() == [1, 2]
+        panel = win.playlists_panel
+        pid = panel.new_playlist([ids[7]], name="Dropped")
+        item = panel.lists.item(0)
+        at = panel.lists.visualItemRect(item).center()
+        panel.lists.dropEvent(QDropEvent(QPointF(at), Qt.DropAction.CopyAction, mime,
+                                         Qt.MouseButton.LeftButton,
+                                         Qt.KeyboardModifier.NoModifier))
+        assert PlaylistStore(app.library).playable_ids(pid) == [ids[7], *songs]
+        entries = panel.entries
+        top = entries.visualItemRect(entries.item(0))
+        # A queued song dragged onto the playlist: its songs (Qt's rows are for Up next).
+        queued = track_ids_mime(track_ids_from(view.mimeData([view.item(0)])))
+        entries.dropEvent(QDropEvent(QPointF(top.center().x(), top.top() + 2),
+                                     Qt.DropAction.CopyAction, queued,
+                                     Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+        assert PlaylistStore(app.library).playable_ids(pid) == [ids[0], ids[7], *songs]
+        assert engine.queue == [ids[0], *songs, ids[1]]  # copied, not taken from the queue
+    finally:
+        app.shutdown()
+
+
+def test_an_imported_m3u_shows_in_the_sidebar(music_dir: Path, data_dir: Path, tmp_path: Path,
+                                              qtbot) -> None:
+    scanned(data_dir, music_dir)
+    m3u = tmp_path / "Mix tape.m3u"
+    m3u.write_text(f"#EXTM3U\n#EXTINF:5,Björk - Hunter\n{music_dir}/Björk/Homogenic/02 Hunter.mp3"
+                   "\n#EXTINF:200,Nobody - Not Here\nelsewhere/not-here.mp3\n", encoding="utf-8")
+    app = make_app(data_dir, qtbot)
+    try:
+        win = app.window
+        job = win.start_import([str(m3u)])
+        qtbot.waitUntil(lambda: job.finished, timeout=10_000)
+        assert "1 playlist (in the Playlists sidebar)" in win.statusBar().currentMessage()
+        panel = win.playlists_panel
+        assert titles(panel.lists) == ["Mix tape  (2)"]
+        panel.lists.setCurrentRow(0)
+        assert titles(panel.entries) == ["1. Hunter — Björk", "2. Not Here — Nobody"]
+        assert "Imported from" in panel.lists.item(0).toolTip()
+        assert panel.entries.item(1).foreground().color() != panel.entries.item(0).foreground() \
+            .color()  # not in the library: greyed
     finally:
         app.shutdown()
