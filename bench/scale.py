@@ -69,10 +69,11 @@ def history(n_tracks: int, n_plays: int, seed: int = 0) -> list[tuple[float, int
     heard_albums: list[int] = []
     favourites: list[int] = []  # tracks, latest last
     playlists = [[rng.randrange(n_tracks) for _ in range(30)] for _ in range(4)]
-    t = 1_500_000_000.0
+    t = 0.0  # shifted at the end: the history ends two days ago
     out: list[tuple[float, int, int]] = []
     while len(out) < n_plays:
-        t += rng.choice((2, 5, 10, 24)) * 3600 * rng.random() + 2400
+        # 40 minutes to a few hours apart: 1.55M plays then span about 28 years.
+        t += rng.choice((1, 2, 3)) * 3600 * rng.random() + 2400
         length = rng.randint(3, 25)
         r = rng.random()
         if r < 0.70 or not heard_albums:  # an album: mostly one never heard (browsing)
@@ -101,7 +102,8 @@ def history(n_tracks: int, n_plays: int, seed: int = 0) -> list[tuple[float, int
                 favourites.append(track)
             if len(out) >= n_plays:
                 break
-    return out
+    shift = time.time() - 2 * 86400 - t
+    return [(when + shift, track, ms) for when, track, ms in out]
 
 
 def write_tsv(path: Path, plays: list[tuple[float, int, int]]) -> None:
