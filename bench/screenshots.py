@@ -3,8 +3,10 @@
     Xvfb :99 -screen 0 1280x800x24 &
     DISPLAY=:99 QT_QPA_PLATFORM=xcb python -m bench.screenshots [--out docs] [--window]
 
-The history is the public Spotify log imported against a generated library of its most played
-tracks (as in ``bench.retrain_gui``), or a synthetic one when ../shared is absent. Writes
+The history is a Spotify export (``--export DIR``; by default the public one in
+``../shared/datasets/spotify-streaming-history-jonas-mika``) imported against a generated
+library of its most played tracks (as in ``bench.retrain_gui``), or a synthetic one where that
+folder is absent. Writes
 ``retrain-progress.png`` (about ten seconds into training) and ``retrain-result.png``.
 With ``--window``: the main window instead - ``first-run.png`` (an empty library) and
 ``screenshot-playing.png`` (the demo library playing, two tracks queued, the auto pick).
@@ -26,7 +28,12 @@ log = logging.getLogger("bench.screenshots")
 
 def main(argv: list[str] | None = None) -> dict[str, str]:
     parser = argparse.ArgumentParser(prog="python -m bench.screenshots")
+    from bench.import_speed import EXPORT
+
     parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--export", type=Path, default=EXPORT, metavar="DIR",
+                        help="the Spotify export the retrain shots train on (default: the "
+                             "public one in ../shared; a synthetic history where absent)")
     parser.add_argument("--progress-after", type=float, default=10.0,
                         help="seconds into training of the mid-training shot")
     parser.add_argument("--window", action="store_true", help="shots of the main window")
@@ -54,7 +61,8 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     shots: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        _prepare(data, 50_000, synthetic=False)
+        source = _prepare(data, 50_000, synthetic=False, export=args.export)
+        log.info("history: %s", source)
         segue = SegueApp(data, backend_factory=lambda: NullBackend(realtime=True),
                          enable_mpris=False)
         segue.window.resize(1180, 720)

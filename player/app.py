@@ -134,8 +134,7 @@ class SegueApp(QObject):
         self.window.attach_engine(self.engine)
         self.engine.listenLogged.connect(lambda _tid: self.learning.maybe_finetune())
         # A new model: pick again with it. Loaded after the window, off the GUI thread.
-        self.learning.modelChanged.connect(
-            lambda: self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled))
+        self.learning.modelChanged.connect(self.engine.repick)
         self.learning.load_async()
         self._restore_state()
         self._state_timer.start()
@@ -246,8 +245,8 @@ class SegueApp(QObject):
             self._save_queue()
             cur = self.engine.current
             self.settings.current_track = cur["id"] if cur else None
-            self.settings.current_position_ms = self.engine.backend.position() if cur else 0
-            self.settings.volume = self.engine.backend.volume()
+            self.settings.current_position_ms = self.engine.position()
+            self.settings.volume = self.engine.volume()
         try:
             self.settings.save(self.data_dir)
         except OSError as exc:

@@ -45,6 +45,8 @@ RESTART_THRESHOLD_MS = 3_000
 #: A track "playing" with no progress for this long is treated as unplayable (FFmpeg can open
 #: a corrupt file, report it playing, and never produce a sample).
 STALL_TIMEOUT_S = 10.0
+#: Announcements remembered while one track plays (repicks can announce many).
+MAX_REMEMBERED_ANNOUNCEMENTS = 16
 #: After this many tracks failing in a row, stop trying (the library is probably offline).
 MAX_CONSECUTIVE_FAILURES = 25
 
@@ -113,6 +115,10 @@ class Engine(QObject):
         self._tags = itertools.count(1)
         self._cue: Cue | None = None  # the current track's cue
         self._announced: _Announced | None = None
+        #: Every announcement sent to the backend since the current track began, by cue tag:
+        #: the backend commits to a next track before it is heard, so the one that starts
+        #: may be an announcement since superseded (see StreamBackend).
+        self._sent: dict[int, _Announced] = {}
         self.library = library
         self.backend = backend
         self.autoqueue = autoqueue
@@ -243,6 +249,17 @@ class Engine(QObject):
             self._set_auto_pick(None)
         self._update_next()
 
+    def repick(self) -> None:
+        """Choose the auto pick again: what it depends on changed (a new model, a track marked
+        "don't auto-queue", tracks that left the library). Unlike :meth:`another_pick`,
+        nothing is turned down."""
+        self.set_autoqueue_enabled(self.autoqueue_enabled)
+
+    def set_exploration(self, value: float) -> None:
+        """From 0 (always the likeliest next track) to 1 (sample widely); picks again."""
+        self.autoqueue.rules.exploration = value
+        self.repick()
+
     # -- transport ---------------------------------------------------------------------------
 
     @property
@@ -257,12 +274,14 @@ class Engine(QObject):
             return False
         self._close_listen(completed=False)
         self._play_when_picked = False  # the user's choice wins over a pick on its way
+        self._pending_seek = 0  # a restored position belonged to the track cued before
         previous = self.current
         self.current = track
         self.current_source = source
         self._last_position = 0
         self._listen_open = False
         self._announced = None
+        self._sent.clear()  # a load: the backend forgets what was announced
         self._rejected.clear()
         self.played.append(track_id)
         self.trackChanged.emit(track)
@@ -283,6 +302,7 @@ class Engine(QObject):
         self.current, self.current_source = track, "user"
         self._listen_open = False
         self._announced = None
+        self._sent.clear()
         self._pending_seek = max(0, int(position_ms))
         self.trackChanged.emit(track)
         self._cue = self._make_cue(track, None, joined=False)
@@ -320,6 +340,7 @@ class Engine(QObject):
         self._play_when_picked = False
         self._close_listen(completed=False)
         self._announced = None
+        self._sent.clear()
         self.backend.stop()
 
     def next(self) -> None:
@@ -346,6 +367,21 @@ class Engine(QObject):
     def set_volume(self, volume: int) -> None:
         self.backend.set_volume(volume)
         self.volumeChanged.emit(self.backend.volume())
+
+    def volume(self) -> int:
+        """The volume, 0-100."""
+        return self.backend.volume()
+
+    def position(self) -> int:
+        """Where the current track is, in ms (0 with none). A track cued at start-up is at
+        its restored position even before the audio backend has opened it."""
+        if self.current is None:
+            return 0
+        return self._pending_seek or self.backend.position()
+
+    def duration(self) -> int:
+        """The current track's length in ms as the backend measured it (0 until known)."""
+        return self.backend.duration() if self.current is not None else 0
 
     def shutdown(self) -> None:
         """Close the listen in progress and release the audio device."""
@@ -539,6 +575,9 @@ class Engine(QObject):
             return
         cue = self._make_cue(track, self.current, joined=True)
         self._announced = _Announced(cue, track, source)
+        self._sent[cue.tag] = self._announced
+        for old in sorted(self._sent)[:-MAX_REMEMBERED_ANNOUNCEMENTS]:
+            del self._sent[old]
         self.backend.set_next(cue)
 
     def _current_id(self) -> int | None:
@@ -587,11 +626,15 @@ class Engine(QObject):
             self._on_failed("no sound came out of the file (corrupt or unsupported)")
 
     def _on_advanced(self, tag: int) -> None:
-        """The announced next track took over: its first sample is sounding now."""
-        ann, self._announced = self._announced, None
-        if ann is None or ann.cue.tag != tag:
+        """An announced next track took over: its first sample is sounding now. Usually the
+        latest announcement; an earlier one when the backend had already committed to it."""
+        ann = self._sent.get(tag)
+        if ann is None:
             log.warning("backend advanced to an unknown cue %s", tag)
             return
+        # Older announcements can never play now; what follows this track is decided below.
+        self._sent = {t: a for t, a in self._sent.items() if t > tag}
+        self._announced = None
         finished = self.current
         self._failures = 0
         if finished is not None and finished.get("play_error"):
@@ -599,8 +642,9 @@ class Engine(QObject):
         self._close_listen(completed=True)
         track = ann.track
         if ann.source == "user":
-            if self.queue and self.queue[0] == track["id"]:
-                self.queue.pop(0)
+            # The queue's head when announced; a later "Play next" may have moved it back.
+            if track["id"] in self.queue:
+                self.queue.remove(track["id"])
                 self.queueChanged.emit()
         else:
             self._set_auto_pick(None)

@@ -39,6 +39,7 @@ from typing import Any
 
 import sqlite_utils
 
+from player.library.paths import to_db
 from player.playback.gain import LoudnessInfo, album_loudness, lufs_to_gain
 from player.settings import PRIVATE_FILE_MODE, make_private, make_private_dir
 
@@ -740,7 +741,7 @@ class Library:
 
     def add_root(self, folder: str | os.PathLike[str]) -> bool:
         """Add a library folder (absolute, normalised). Returns False if it was already there."""
-        path = os.path.abspath(os.fspath(folder))
+        path = to_db(os.path.abspath(os.fspath(folder)))
         with self.transaction() as db:
             cur = db.conn.execute(
                 "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)", (path, time.time())
@@ -749,7 +750,7 @@ class Library:
 
     def remove_root(self, folder: str | os.PathLike[str]) -> None:
         """Forget a library folder; its tracks stay (marked missing by the next scan)."""
-        path = os.path.abspath(os.fspath(folder))
+        path = to_db(os.path.abspath(os.fspath(folder)))
         with self.transaction() as db:
             db.conn.execute("DELETE FROM roots WHERE path = ?", (path,))
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from player.library.db import Library, _chunks
+from player.library.paths import to_db, to_fs
 from player.library.tags import AUDIO_EXTENSIONS, read_many
 
 log = logging.getLogger(__name__)
@@ -145,19 +146,19 @@ def add_files(library: Library, paths: Sequence[str | os.PathLike[str]],
     for raw in paths:
         path = _norm(raw)
         if os.path.isdir(path):
-            groups.append(list(_audio_files_under(path)))
+            groups.append([to_db(p) for p in _audio_files_under(path)])
         elif not os.path.exists(path):
             result.failed.append((path, "no such file"))
         elif os.path.splitext(path)[1].lower() not in AUDIO_EXTENSIONS:
             result.failed.append((path, "not an audio file Segue plays"))
         else:
-            groups.append([path])
+            groups.append([to_db(path)])  # stored text from here on: player.library.paths
     known = {}
     to_read: list[str] = []
     for path in (p for g in groups for p in g):
         row = library.track_by_path(path)
         try:
-            st = os.stat(path)
+            st = os.stat(to_fs(path))
         except OSError as exc:
             result.failed.append((path, (exc.strerror or str(exc)).lower()))
             continue
@@ -175,7 +176,7 @@ def add_files(library: Library, paths: Sequence[str | os.PathLike[str]],
             if row is None:
                 result.failed.append((path, reason or "unreadable"))
                 continue
-            st = os.stat(path)
+            st = os.stat(to_fs(path))
             row.update(path=path, size=st.st_size, mtime=st.st_mtime)
             rows.append(row)
     if rows:

@@ -680,7 +680,7 @@ class BrowserPane(QWidget):
         for tid in ids:
             self.library.set_no_autoqueue(tid, value)
         if self.engine is not None:
-            self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled)  # re-pick
+            self.engine.repick()
 
     def _tree_menu(self, pos: Any) -> None:
         index = self.tree.indexAt(pos)

@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
         self.queue_view.attach_engine(engine, self.library)
         self.playlists_panel.attach_engine(engine)
         engine.set_autoqueue_enabled(self.settings.autoqueue)
-        np.show_volume(engine.backend.volume())
+        np.show_volume(engine.volume())
 
     def _on_track(self, track: dict[str, Any] | None) -> None:
         cover = cover_path(track, self.data_dir / "covers") if track else None
@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
         if engine is not None:
             present = self.library.tracks_by_id(engine.queue)
             engine.set_queue([t for t in engine.queue if t in present])
-            engine.set_autoqueue_enabled(engine.autoqueue_enabled)
+            engine.repick()  # its pick may have been one of them
         self.refresh_library()
         self.playlists_panel.reload()
 
@@ -520,8 +520,7 @@ class MainWindow(QMainWindow):
     def _set_exploration(self, value: float) -> None:
         self.settings.exploration = value
         if self.engine is not None:
-            self.engine.autoqueue.rules.exploration = value
-            self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled)  # pick again
+            self.engine.set_exploration(value)
 
     # -- importing history -----------------------------------------------------------------------
 
