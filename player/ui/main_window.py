@@ -1,8 +1,9 @@
 """The main window: library table with search, Up next, now playing, menus and status bar.
 
-Widgets only: the window talks to the :class:`~player.engine.Engine` (playback), the
-:class:`~player.library.db.Library` through its methods (no SQL here), and runs long work
-(scans) as background :class:`~player.workers.Job` s.
+Widgets only: the window talks to the :class:`~player.engine.Engine` (playback) through its
+own API, reads the :class:`~player.library.db.Library` through its methods (no SQL here), and
+shows the long work of the app's :class:`~player.services.LibraryService` (scans, imports, the
+demo library) and of :class:`~player.learning.Learning` (training); it runs none of it.
 """
 
 from __future__ import annotations
