@@ -1,10 +1,12 @@
 """Fuzzing the tag reader and the scanner with mutated copies of real audio files.
 
-Seeds: every generated format plus, where present, the real odd files of
-``../shared/corpora/mutagen-testdata``. Mutations: truncation, bit flips, inserted and
-deleted bytes, a zeroed or garbled header, a chunk duplicated. The rule: :func:`read_tags`
-returns tags or raises :class:`TagReadError` — nothing else ever escapes — and a scan of the
-mutants records each one as a track or as an error, never both, never neither.
+Seeds: every generated format plus, where present, the real odd files of a corpus folder
+(``--corpus DIR``; by default ``../shared/corpora/mutagen-testdata``, mutagen's own test
+files, as the team's shared folder holds them; without it, the generated seeds alone).
+Mutations: truncation, bit flips, inserted and deleted bytes, a zeroed or garbled header, a
+chunk duplicated. The rule: :func:`read_tags` returns tags or raises :class:`TagReadError` —
+nothing else ever escapes — and a scan of the mutants records each one as a track or as an
+error, never both, never neither.
 
 Import rows are fuzzed too: Spotify records where a random field holds a hostile value (huge,
 infinite, NaN, negative, nested, far past or future, too long) among good ones. The rule: no
@@ -35,14 +37,15 @@ from player.library.tags import AUDIO_EXTENSIONS, TagReadError, read_tags
 SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "mutagen-testdata"
 
 
-def seed_files(folder: Path) -> list[Path]:
-    """Real files to mutate: one per generated format, plus the shared corpus."""
+def seed_files(folder: Path, corpus: Path | None = SHARED_CORPUS) -> list[Path]:
+    """Real files to mutate: one per generated format, plus the corpus' audio files (when
+    that folder exists)."""
     specs = [(f"seed-{fmt}", fmt, TrackSpec("Seed", "Fuzz", "Corpus", "Fuzz", "1/2", "1",
                                             "Noise", "2020", seconds=0.4, cover=True))
              for fmt in available_formats()]
     seeds = make_library(folder, specs)
-    if SHARED_CORPUS.is_dir():
-        seeds += [p for p in sorted(SHARED_CORPUS.iterdir())
+    if corpus is not None and corpus.is_dir():
+        seeds += [p for p in sorted(corpus.iterdir())
                   if p.suffix.lower() in AUDIO_EXTENSIONS]
     return seeds
 
@@ -189,13 +192,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--inputs", type=int, default=10_000)
     parser.add_argument("--rows", type=int, default=10_000, help="fuzzed import rows")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corpus", type=Path, default=SHARED_CORPUS, metavar="DIR",
+                        help="real audio files to mutate besides the generated ones (default: "
+                             "mutagen's test files in ../shared/corpora; skipped where absent)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        seeds = seed_files(Path(tmp) / "seeds")
+        seeds = seed_files(Path(tmp) / "seeds", args.corpus)
         t0 = time.monotonic()
         result = fuzz_read_tags(seeds, args.inputs, args.seed, Path(tmp))
         result["seconds"] = round(time.monotonic() - t0, 1)
         result["seed_files"] = len(seeds)
+        result["corpus"] = str(args.corpus) if args.corpus.is_dir() else "absent (generated only)"
         imports = fuzz_imports(args.rows, args.seed, Path(tmp))
     result["escaped_count"] = len(result.pop("escaped"))
     imports["escaped_count"] = len(imports.pop("escaped"))

@@ -1,9 +1,11 @@
 """Retrain on ~50,000 listens with the GUI up and music playing: how long it takes, and how
 long the event loop ever stalls meanwhile (a 10 ms timer measures every gap).
 
-The history is the public Spotify log (imported against a generated library of its most
-played tracks) when ../shared is present, else a synthetic one of the same size.
-Run: ``python -m bench retrain_gui``.
+The history is a Spotify export (imported against a generated library of its most played
+tracks): ``--export DIR``, by default the public one of ``../shared/datasets/
+spotify-streaming-history-jonas-mika`` (one person's account data, 54,429 plays); where that
+folder is absent, a synthetic history of ``--listens`` plays, and the result says which.
+Run: ``python -m bench retrain_gui [--export DIR] [--synthetic]``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from bench.import_speed import EXPORT
 from bench.loopwatch import LoopWatch
 
 
-def _prepare(data: Path, listens: int, synthetic: bool) -> str:
+def _prepare(data: Path, listens: int, synthetic: bool, export: Path = EXPORT) -> str:
+    """A library and a history in ``data``: the export's when it is there (and not
+    ``synthetic``), else ``listens`` synthetic plays. Returns which, in words."""
     from bench.handsfree import _seed_history
     from bench.import_speed import export_records, library_of_top_tracks
     from player.audiogen import TrackSpec, make_library
@@ -29,11 +33,11 @@ def _prepare(data: Path, listens: int, synthetic: bool) -> str:
 
     lib = Library.open(data)
     try:
-        if EXPORT.is_dir() and not synthetic:
-            records = export_records()
+        if export.is_dir() and not synthetic:
+            records = export_records(export)
             library_of_top_tracks(lib, data / "music", records)
-            import_history(lib, [EXPORT])
-            return f"public Spotify log ({len(records):,} plays)"
+            import_history(lib, [export])
+            return f"Spotify export {export.name} ({len(records):,} plays)"
         make_library(data / "music", [(f"t{i:04d}", "wav", TrackSpec(f"T{i}", f"A{i % 40}",
                                                                         seconds=0.2))
                                       for i in range(400)])
@@ -68,7 +72,8 @@ def _cancel_latencies(app: Any, segue: Any, at: tuple[float, ...]) -> list[int |
 
 
 def run(listens: int = 50_000, synthetic: bool = False,
-        cancel_at: tuple[float, ...] = (1.0, 8.0, 27.0)) -> dict[str, Any]:
+        cancel_at: tuple[float, ...] = (1.0, 8.0, 27.0), export: Path = EXPORT
+        ) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -78,7 +83,7 @@ def run(listens: int = 50_000, synthetic: bool = False,
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        source = _prepare(data, listens, synthetic)
+        source = _prepare(data, listens, synthetic, export)
         segue = SegueApp(data, backend_factory=lambda: NullBackend(realtime=True),
                          enable_mpris=False)
         segue.window.show()
@@ -92,9 +97,9 @@ def run(listens: int = 50_000, synthetic: bool = False,
         outcome: dict[str, Any] = {}
         started = time.perf_counter()
         job = segue.learning.retrain()
-        job.progress.connect(lambda e: phase.__setitem__(0, f"{e[0]} {e[2]}"))
+        job.progress.connect(lambda e: phase.__setitem__(0, f"{e.phase} {e.detail}"))
         job.done.connect(lambda res: outcome.update(result=res[1]))
-        job.failed.connect(lambda msg: outcome.update(error=msg))
+        job.failed.connect(lambda error: outcome.update(error=error))
         job.ended.connect(app.quit)
         watch.start()
         app.exec()
@@ -104,7 +109,7 @@ def run(listens: int = 50_000, synthetic: bool = False,
         cancel_ms = _cancel_latencies(app, segue, at=cancel_at)
         segue.shutdown()
     if "error" in outcome:
-        raise RuntimeError(outcome["error"])
+        raise RuntimeError("the retrain failed") from outcome["error"]
     result = outcome["result"]
     return {
         "history": source,
@@ -124,9 +129,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--listens", type=int, default=50_000,
                         help="size of the synthetic history (the public log is its own size)")
     parser.add_argument("--synthetic", action="store_true",
-                        help="a synthetic history even when the public log is present")
+                        help="a synthetic history even when the export is present")
+    parser.add_argument("--export", type=Path, default=EXPORT, metavar="DIR",
+                        help="a Spotify export folder (default: the public one in ../shared; "
+                             "synthetic history where it is absent)")
     args = parser.parse_args(argv)
-    return run(args.listens, args.synthetic)
+    return run(args.listens, args.synthetic, export=args.export)
 
 
 if __name__ == "__main__":

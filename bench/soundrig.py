@@ -112,23 +112,26 @@ class Run:
 # -- setting up and running ------------------------------------------------------------------
 
 
-def prepare(data_dir: Path, albums: Sequence[CutAlbum]) -> list[list[int]]:
+def prepare(data_dir: Path, albums: Sequence[CutAlbum], **settings: Any) -> list[list[int]]:
     """Scan the albums' folders into a fresh library in ``data_dir`` (volume 100, real-time
-    rate); the track ids of each album in track order (absent files are skipped: a file the
-    scanner refused has no id)."""
+    rate, ReplayGain off, no crossfade, unless ``settings`` say otherwise); the track ids of
+    each album in track order (absent files are skipped: a file the scanner refused has no
+    id)."""
     from player.library.db import Library
+    from player.library.paths import to_db
     from player.library.scanner import scan_folders
     from player.settings import Settings
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    Settings(volume=100, playback_rate=1.0, autoqueue=False).save(data_dir)
+    Settings(**{"volume": 100, "playback_rate": 1.0, "autoqueue": False,
+                "replaygain_mode": "off", "crossfade_s": 0, **settings}).save(data_dir)
     lib = Library.open(data_dir)
     try:
         folders = sorted({p.parent for a in albums for p in a.paths})
         scan_folders(lib, folders)
-        # matched in Python: a path that is not UTF-8 cannot even be a query parameter
         known = {r["path"]: int(r["id"]) for r in lib.db.query("SELECT id, path FROM tracks")}
-        return [[known[str(p)] for p in album.paths if str(p) in known] for album in albums]
+        stored = [[to_db(p) for p in album.paths] for album in albums]
+        return [[known[p] for p in paths if p in known] for paths in stored]
     finally:
         lib.close()
 

@@ -7,6 +7,7 @@ library) shows at once; the audio backend (QtMultimedia, FFmpeg), MPRIS and, lat
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -23,7 +24,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from player import memory, resources
 from player.autoqueue import AutoQueue, Rules
 from player.library.db import DB_FILE, Library, library_error
+from player.library.playlists import PlaylistStore
 from player.playback.base import Backend
+from player.services import LibraryService
 from player.settings import DataDirError, Settings
 from player.ui.main_window import MainWindow
 
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Save the queue and position this often, so that even a kill restores nearly everything.
 STATE_SAVE_INTERVAL_MS = 15_000
+#: A queue edit is written to the library this long after the last edit of a burst.
+QUEUE_SAVE_DELAY_MS = 1_000
 #: The loudness analysis (and a scan for tags an older Segue did not read) waits this long
 #: after start-up, so that the first seconds (torch loading, the first track) have the CPU.
 BACKGROUND_WORK_DELAY_MS = 3_000
@@ -54,7 +59,9 @@ class SegueApp(QObject):
         self.enable_mpris = enable_mpris
         self.library = Library.open(data_dir)
         self.settings = Settings.load(data_dir)
-        self.window = MainWindow(self.library, self.settings, data_dir)
+        #: Scans, imports and the demo library: the app's, shown by the window.
+        self.library_service = LibraryService(self.library, data_dir, self)
+        self.window = MainWindow(self.library, self.settings, data_dir, self.library_service)
         self.engine: Any = None
         self.mpris: Any = None
         from player.learning import Learning
@@ -66,9 +73,14 @@ class SegueApp(QObject):
         self.analysis = LoudnessAnalysis(self.library, self)
         self.window.attach_analysis(self.analysis)
         # A scan may change files under the analysis: it stops, and resumes after the scan.
-        self.window.scanStarted.connect(self.analysis.cancel)
-        self.window.scanEnded.connect(self.analysis.start)
-        self.analysis.tagsOutdated.connect(lambda: self.window.start_scan([]))
+        self.library_service.scanStarted.connect(self.analysis.cancel)
+        self.library_service.scanEnded.connect(self.analysis.start)
+        self.analysis.tagsOutdated.connect(self.library_service.scan)
+        self.playlists = PlaylistStore(self.library)
+        self._saved_queue: list[int] = []
+        # A queue edit is stored a moment later (edits in a row make one write).
+        self._queue_save_timer = QTimer(self, interval=QUEUE_SAVE_DELAY_MS, singleShot=True)
+        self._queue_save_timer.timeout.connect(self._save_queue)
         self._state_timer = QTimer(self, interval=STATE_SAVE_INTERVAL_MS)
         self._state_timer.timeout.connect(self.save_state)
         self._shut_down = False
@@ -125,8 +137,7 @@ class SegueApp(QObject):
         self.window.attach_engine(self.engine)
         self.engine.listenLogged.connect(lambda _tid: self.learning.maybe_finetune())
         # A new model: pick again with it. Loaded after the window, off the GUI thread.
-        self.learning.modelChanged.connect(
-            lambda: self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled))
+        self.learning.modelChanged.connect(self.engine.repick)
         self.learning.load_async()
         self._restore_state()
         self._state_timer.start()
@@ -137,7 +148,7 @@ class SegueApp(QObject):
     def _start_background_work(self) -> None:
         """Measure what is not measured yet (the pass ends at once when nothing is left);
         first, if an older Segue read the tags, a scan reads them again (the pass follows)."""
-        if not self._shut_down and self.window.scan_job is None:
+        if not self._shut_down and not self.library_service.scanning:
             self.analysis.start(check_tags=True)
 
     def _apply_sound_settings(self) -> None:
@@ -164,6 +175,45 @@ class SegueApp(QObject):
         if not self.mpris.start():
             self.mpris = None
 
+    def open_paths(self, paths: list[str]) -> Any:
+        """Play files and folders given to Segue (``segue FILE...``, Open with), in order,
+        adding them to the library; in the background. Returns the job."""
+        from player.opener import open_paths
+        from player.workers import Job, describe
+
+        def work(_report: Any, cancel: Any) -> Any:
+            return open_paths(self.library, paths, cancel)
+
+        job = Job(work, "open", parent=self)
+        job.done.connect(self._opened)
+        job.failed.connect(lambda error: self.window.statusBar().showMessage(
+            f"Could not open what was given: {describe(error)}", 10000))
+        job.ended.connect(job.deleteLater)
+        self.window.statusBar().showMessage(f"Opening {len(paths)} "
+                                            f"item{'s' if len(paths) != 1 else ''}…")
+        job.start()
+        return job
+
+    def _opened(self, result: Any) -> None:
+        self.window.refresh_library()
+        self.window.playlists_panel.reload()
+        problems = "".join(f"; {os.path.basename(p)}: {r}" for p, r in result.failed[:3])
+        if len(result.failed) > 3:
+            problems += f" and {len(result.failed) - 3} more"
+        ids = result.track_ids
+        if not ids or self.engine is None or self._shut_down:
+            self.window.statusBar().showMessage("Nothing to play in what was given" + problems,
+                                                15000)
+            return
+        rows = self.library.tracks_by_id(ids)
+        log.info("open: playing in order: %s",
+                 json.dumps([rows[t]["path"] for t in ids if t in rows], ensure_ascii=False))
+        self.engine.play_track(ids[0], "user")
+        if len(ids) > 1:
+            self.engine.enqueue(ids[1:], front=True)
+        self.window.statusBar().showMessage(
+            f"Playing {len(ids)} song{'s' if len(ids) != 1 else ''} you opened" + problems, 15000)
+
     def raise_window(self) -> None:
         """Bring the window to the front (MPRIS Raise, a second launch)."""
         self.window.showNormal()
@@ -171,22 +221,35 @@ class SegueApp(QObject):
         self.window.activateWindow()
 
     def _restore_state(self) -> None:
-        existing = self.library.tracks_by_id(self.settings.queue)
-        queue = [t for t in self.settings.queue if t in existing]
+        legacy = self.settings.pop_legacy_queue()  # an older Segue kept it in settings.json
+        if legacy:
+            self.playlists.adopt_settings_queue(legacy)
+        queue = self.playlists.load_queue()
+        self._saved_queue = list(queue)
         if queue:
-            self.engine.enqueue(queue)
+            self.engine.set_queue(queue)
+        self.engine.queueChanged.connect(self._queue_save_timer.start)
         current = self.settings.current_track
         if current is not None and self.library.track(current) is not None:
             self.engine.cue(current, self.settings.current_position_ms)
 
+    def _save_queue(self) -> None:
+        """Store the play queue in the library (its playlist row), when it changed: through
+        the writer, off the GUI thread."""
+        self._queue_save_timer.stop()
+        queue = list(self.engine.queue)
+        if queue != self._saved_queue:
+            self._saved_queue = queue
+            self.writer.submit(lambda library: PlaylistStore(library).save_queue(queue))
+
     def save_state(self) -> None:
         """Write settings (queue, current track and position, volume) to disk."""
         if self.engine is not None:
-            self.settings.queue = list(self.engine.queue)
+            self._save_queue()
             cur = self.engine.current
             self.settings.current_track = cur["id"] if cur else None
-            self.settings.current_position_ms = self.engine.backend.position() if cur else 0
-            self.settings.volume = self.engine.backend.volume()
+            self.settings.current_position_ms = self.engine.position()
+            self.settings.volume = self.engine.volume()
         try:
             self.settings.save(self.data_dir)
         except OSError as exc:
@@ -199,6 +262,7 @@ class SegueApp(QObject):
         self._shut_down = True
         self._state_timer.stop()
         self.analysis.cancel(wait_s=5)
+        self.library_service.shutdown(wait_s=5)  # a scan or an import under way
         self.save_state()
         if self.mpris is not None:
             self.mpris.stop()
@@ -207,6 +271,7 @@ class SegueApp(QObject):
             self.writer.close()  # the listen just closed, and any write still waiting
         if self.learning.loaded:
             self.learning.finetune_at_quit()
+        self.window.close_queries()  # the library view's reading threads
         self.library.close()
 
 
@@ -258,9 +323,10 @@ def _fatal(message: str) -> int:
     return 1
 
 
-def run_gui(data_dir: Path, play: bool = False) -> int:
-    """Open the player window on the data dir (``play``: start hands-free playback at once);
-    returns the exit status."""
+def run_gui(data_dir: Path, play: bool = False, open_paths: list[str] | None = None) -> int:
+    """Open the player window on the data dir (``play``: start hands-free playback at once;
+    ``open_paths``: play these files and folders, in order); returns the exit status. When
+    Segue already runs on that data dir, its window takes the files and this one leaves."""
     # FFmpeg and audio-device chatter on stderr helps nobody who double-clicked the app.
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -277,6 +343,11 @@ def run_gui(data_dir: Path, play: bool = False) -> int:
     except DataDirError as exc:  # a file, a read-only folder...
         return _fatal(str(exc))
     if not first:
+        if open_paths:
+            answered = instance.ask_first_to_open(open_paths)
+            print("Segue is already running" + ("; it plays what you gave it."
+                                                if answered else "."), file=sys.stderr)
+            return 0 if answered else 1
         answered = instance.ask_first_to_raise()
         print("Segue is already running" + ("; its window was brought to the front."
                                             if answered else "."), file=sys.stderr)
@@ -294,9 +365,12 @@ def run_gui(data_dir: Path, play: bool = False) -> int:
         QTimer.singleShot(0, lambda: _startup_probe(app))
     else:
         QTimer.singleShot(0, segue.start_playback)
-        if play:
+        if open_paths:
+            QTimer.singleShot(0, lambda: segue.open_paths(list(open_paths)))
+        elif play:
             QTimer.singleShot(0, lambda: segue.engine.play() if segue.engine else None)
     instance.activated.connect(segue.raise_window)
+    instance.openRequested.connect(segue.open_paths)
     _quit_on_signals(app)
     app.aboutToQuit.connect(segue.shutdown)
     status = app.exec()

@@ -373,13 +373,15 @@ class CutAlbum:
 def cut_album(folder: Path, fmt: str, seconds: Sequence[float] = (1.5, 1.5),
               tone: Tone = Tone(), album: str | None = None, artist: str = "Segue Test",
               names: Sequence[str | bytes] | None = None, channels: int = 2,
-              rate: int | None = None) -> CutAlbum:
+              rate: int | None = None,
+              gain_tags: tuple[tuple[str, str], ...] = ()) -> CutAlbum:
     """Cut ``tone`` into ``len(seconds)`` tracks of one album in ``fmt``, tagged as tracks
     1..N of N, in ``folder``. ``names`` (without extension) may be bytes that are not valid
     UTF-8, for a file name that only the file system can spell. Track lengths are rounded to
     whole frames, deliberately not to a codec's frame size: gapless playback must trim the
     encoder's delay and padding to the sample; cuts fall on the signal's rising zero
-    crossings (see below)."""
+    crossings (see below). ``gain_tags`` are written into every track (see
+    :attr:`TrackSpec.gain_tags`)."""
     import numpy as np
 
     ext = FORMATS[fmt][0]
@@ -408,7 +410,7 @@ def cut_album(folder: Path, fmt: str, seconds: Sequence[float] = (1.5, 1.5),
             write_wav(wav, np.repeat(piece[:, None], channels, axis=1), rate)
             encode(wav, fmt, dest, fidelity=True)
             spec = TrackSpec(f"Part {i + 1}", artist, album, artist, f"{i + 1}/{len(lengths)}",
-                             "1/1", "Test", "2024")
+                             "1/1", "Test", "2024", gain_tags=gain_tags)
             tag_file(dest, fmt, spec)
             paths.append(dest)
     return CutAlbum(paths, starts, total, tone, rate, fmt)

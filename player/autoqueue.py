@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from player.library.db import Library
+from recommender.logs import is_new_session
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ class TransitionPicker:
         # Transitions a -> b between consecutive completed plays of one session.
         follows: dict[int, Counter[int]] = defaultdict(Counter)
         for a, b in zip(played, played[1:]):
-            if a["session_id"] == b["session_id"] and a["track_id"] != b["track_id"]:
+            # (the context's last row, a current track not logged yet, has no session)
+            if a.get("session_id") == b.get("session_id") and a["track_id"] != b["track_id"]:
                 follows[a["track_id"]][b["track_id"]] += 1
         scores: Counter[int] = Counter()
         reasons: dict[int, str] = {}
@@ -204,8 +206,14 @@ class AutoQueue:
             # The track the pick follows is not logged yet: its listen opens at its first
             # audible sample, and a queued track's only when it plays. It is the context's
             # last play all the same.
-            history.append({"track_id": current, "started_at": self.clock(), "ended_at": None,
-                            "skipped": 0, "source": "user", "artist": None, "title": None})
+            # It carries on the last play's session unless that ended too long ago.
+            now = self.clock()
+            last = history[-1] if history else None
+            session = (last["session_id"] if last is not None and not is_new_session(
+                last["ended_at"] or last["started_at"], now) else None)
+            history.append({"track_id": current, "started_at": now, "ended_at": None,
+                            "skipped": 0, "source": "user", "artist": None, "title": None,
+                            "session_id": session})
         return Context(current, history, tracks, set(exclude))
 
     def pick(self, current: int | None, exclude: Iterable[int] = ()) -> Pick | None:

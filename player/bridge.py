@@ -49,8 +49,25 @@ CARD_TARGETS = 3000
 #: Tracks heard only before stay scorable from their metadata, as unplayed ones are.
 MAX_LISTENS = 250_000
 
-#: progress(phase, fraction 0..1, message, loss or None)
-TrainProgress = Callable[[str, float, str, float | None], None]
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """How far a training run is, as its progress callback receives it.
+
+    ``phase``: ``data`` (reading the history), ``train``, ``learn`` (the held-out tail, after
+    the measure), ``save``. ``fraction``: the share of the run done, 0..1, from the work done
+    (steps and epochs), never from the clock. ``detail``: what the phase is at ("epoch 2 step
+    40 loss 3.1"), or empty. ``loss``: the last training step's, for the plot, else None.
+    """
+
+    phase: str
+    fraction: float
+    detail: str = ""
+    loss: float | None = None
+
+
+TrainProgress = Callable[[TrainingProgress], None]
 
 
 @dataclass
@@ -200,8 +217,8 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
         result.targets = user.targets
 
         def fit_progress(frac: float, message: str) -> None:
-            loss = _loss_of(message)
-            report("train", 0.1 + 0.75 * frac, message, loss)  # 0-0.1: reading the data
+            loss = _loss_of(message)  # 0-0.1: reading the data
+            report(TrainingProgress("train", 0.1 + 0.75 * frac, message, loss))
 
         metrics, _ = evaluate_model(rec, user, progress=fit_progress, cancel=cancel,
                                     metadata=data.metadata, max_targets=CARD_TARGETS)
@@ -211,15 +228,17 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
             base_metrics, _ = evaluate_model(make_model(name), user, metadata=data.metadata,
                                              cancel=cancel, max_targets=CARD_TARGETS)
             result.heldout[name] = _card(base_metrics.as_dict())
-        report("learn", 0.87, "learning your latest listens", None)
+        report(TrainingProgress("learn", 0.87))
         # The card is measured; now the model learns the held-out tail too, so that it knows
         # what you played last. (It knows the library's metadata already: read once.)
         rec.fit(test_part, cancel=cancel,
-                progress=lambda e, s, loss: report("learn", 0.9, f"epoch {e} step {s}", loss))
+                progress=lambda e, s, loss: report(TrainingProgress(
+                    "learn", 0.87 + 0.1 * rec.progress_fraction(e, s), f"epoch {e} step {s}",
+                    loss)))
     else:
         rec.fit(data.sessions, metadata=data.metadata, cancel=cancel,
-                progress=lambda e, s, loss: report(
-                    "train", rec.progress_fraction(e, s), f"epoch {e} step {s}", loss))
+                progress=lambda e, s, loss: report(TrainingProgress(
+                    "train", rec.progress_fraction(e, s), f"epoch {e} step {s}", loss)))
     _stop_if_cancelled(cancel)
     result.epochs = int(rec.metrics.get("epochs", 0))
     result.time_limited = bool(rec.metrics.get("time_limited", False))
@@ -229,7 +248,7 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
                         "segue_trained_at": time.time(), "segue_plays": data.plays,
                         "segue_heldout": result.heldout, "segue_targets": result.targets})
     path = model_path(data_dir)
-    report("save", 0.98, "saving the model", None)
+    report(TrainingProgress("save", 0.98))
     rec.save(path)
     result.seconds = time.monotonic() - started
     result.path = str(path)

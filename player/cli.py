@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="segue",
         description="Segue: an offline music player that learns the order in which you listen. "
-        "Without a command, opens the player window.",
+        "Without a command, opens the player window; `segue FILE_OR_FOLDER...` plays those "
+        "(adding them to the library), in the running window if Segue is open.",
     )
     parser.add_argument(
         "--data-dir",
@@ -132,35 +133,64 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser(
         "evaluate",
         help="measure the recommender and its baselines on a listening log (protocol v1)",
-        add_help=False,
+        add_help=False,  # its own parser answers -h: see _evaluate_args
     )
-    evaluate.add_argument("rest", nargs=argparse.REMAINDER)
+    evaluate.add_argument("rest", nargs=argparse.REMAINDER,
+                          help="segue evaluate -h tells its options")
+    #: Every command's name (aliases too): a first word that is none of them is a file to open.
+    parser.command_names = frozenset(sub.choices)  # type: ignore[attr-defined]
     return parser
+
+
+def _evaluate_args(argv: list[str]) -> tuple[list[str], list[str]] | None:
+    """``(segue's own options, evaluate's arguments)`` when the command is ``evaluate``.
+
+    Evaluate has a parser of its own (recommender.evaluate_cli); argparse's REMAINDER would
+    refuse its options when they come first (``evaluate -h``, ``evaluate --json LOG``), so the
+    split happens here, at the first word that is not one of segue's own options.
+    """
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            return None
+        if word.startswith("-"):
+            i += 2 if word in _VALUED_OPTIONS else 1  # --data-dir DIR
+            continue
+        return (argv[:i], argv[i + 1:]) if word == "evaluate" else None
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    evaluate = _evaluate_args(argv)
+    opened: list[str] = []
+    if evaluate is None:
+        argv, opened = _split_open_targets(argv, parser)
+    args = parser.parse_args(argv if evaluate is None else [*evaluate[0], "evaluate"])
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.command == "evaluate":
+    if evaluate is not None:
         from recommender.evaluate_cli import main as evaluate_main  # torch: only on demand
 
-        return evaluate_main(args.rest)
+        return evaluate_main(evaluate[1])
     try:
         args.data_path = resolve_data_dir(args.data_dir)
     except DataDirError as exc:
         print(f"segue: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command is None:
+        paths = _local_paths(opened)
+        if paths is None:
+            return EXIT_USAGE
         from player.app import run_gui  # Qt is imported only for the GUI
 
-        return run_gui(args.data_path, play=args.play)
+        return run_gui(args.data_path, play=args.play, open_paths=paths)
     handler = {"scan": cmd_scan, "analyse": cmd_analyse, "analyze": cmd_analyse,
                "stats": cmd_stats, "import": cmd_import,
                "train": cmd_train, "next": cmd_next,
@@ -177,6 +207,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("%s failed", args.command, exc_info=True)
         print(f"segue: {error}", file=sys.stderr)
         return error.status
+
+
+#: Options of the main parser that take a value (the next argument is not a file to open).
+_VALUED_OPTIONS = ("--data-dir",)
+
+
+def _split_open_targets(argv: list[str], parser: argparse.ArgumentParser
+                        ) -> tuple[list[str], list[str]]:
+    """``segue [OPTIONS] FILE_OR_FOLDER...``: the files to open, apart from the options.
+    When the first word that is not an option names a command, nothing is opened."""
+    commands = parser.command_names  # type: ignore[attr-defined]
+    skip = False
+    for i, word in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if word in _VALUED_OPTIONS:
+            skip = True
+            continue
+        if word == "--":
+            return argv[:i], argv[i + 1:]
+        if word.startswith("-"):
+            continue
+        if word in commands:
+            return argv, []
+        options = [w for w in argv[i:] if w.startswith("-") and w != "-"]
+        return argv[:i] + options, [w for w in argv[i:] if w not in options]
+    return argv, []
+
+
+def _local_paths(words: list[str]) -> list[str] | None:
+    """The files and folders to open as local paths; None after printing a usage error."""
+    from player.opener import NotALocalFile, local_path
+
+    paths = []
+    for word in words:
+        try:
+            path = local_path(word)
+        except NotALocalFile as exc:
+            print(f"segue: {exc}", file=sys.stderr)
+            return None
+        if not os.path.exists(path):
+            print(f"segue: {word}: no such file or folder", file=sys.stderr)
+            return None
+        paths.append(path)
+    return paths
 
 
 def _library_error(exc: Exception, args: argparse.Namespace) -> CommandError | None:
@@ -227,10 +303,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 "segue: no music folders yet; give one: segue scan ~/Music", file=sys.stderr
             )
             return EXIT_USAGE
+        from player.library.folders import add_folder, demo_folder_of
+
+        demo_removed = None
+        for folder in args.folders:  # the first real folder replaces the demo library
+            added = add_folder(library, folder, demo_folder_of(args.data_path))
+            demo_removed = demo_removed or added.demo_removed
+        if demo_removed is not None and not args.json:
+            print(f"the demo library was removed ({demo_removed.tracks_removed} tracks): "
+                  "your music replaces it", file=sys.stderr)
         bar = None if args.json else TerminalProgress(sys.stderr)
         result = scan_folders(
             library,
-            args.folders,
+            [],
             progress=bar.scan_event if bar else None,
             workers=args.workers,
         )
@@ -327,7 +412,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         print(f"{report.rows} plays read: {report.listens} new listens ({report.matched} "
               f"matched to your library, {report.unmatched} not), {report.duplicates} already "
-              f"imported; {report.playlists} playlists")
+              f"imported; {report.playlists_phrase()}")
         _print_some([f"  skipped: {reason}" for _, reason in report.errors])
     if report.unreadable:  # a file the user gave could not be read at all: not a success
         for _path, reason in report.unreadable:  # the reason names the file
@@ -359,8 +444,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       "heldout": status["heldout"], "model": str(holder.path)}
         else:
             if outcome is None:
-                progress = (lambda phase, frac, msg, loss: bar.show(int(frac * 1000), 1000, msg)
-                            ) if bar else None
+                progress = (lambda p: bar.show(int(p.fraction * 1000), 1000,
+                                               p.detail or p.phase)) if bar else None
                 outcome = train(library, data_dir, progress=progress)
             result = outcome[1].as_json()
     except NotEnoughHistory as exc:
@@ -373,10 +458,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['mode']}: {result['plays']:,} listens in {result['seconds']:.1f} s")
+        print(_train_summary(result))
         for name, m in result["heldout"].items():
             print(f"  {name:8} HR@20 {m['hr@20']:.3f}  MRR@20 {m['mrr@20']:.3f}")
     return EXIT_OK
+
+
+def _train_summary(result: dict[str, Any]) -> str:
+    """The first line ``segue train`` prints: what happened, in words."""
+    if result["mode"] == "unchanged":
+        return "The model is up to date: no new listens since it was trained."
+    plays, seconds = plural(result["plays"], "listen"), result["seconds"]
+    if result["mode"] == "finetune":
+        return f"Fine-tuned on {plays} since the last training, in {seconds:.1f} s."
+    return f"Trained from scratch on {plays} in {seconds:.1f} s."
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 playlist``, ``2 playlists``, ``1,204 listens``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def cmd_next(args: argparse.Namespace) -> int:
@@ -405,8 +505,12 @@ def cmd_next(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"next": out}, ensure_ascii=False))
     else:
+        print("      score  track (why)")
         for i, p in enumerate(out, 1):
-            print(f"{i:2}. {p['title']} — {p['artist'] or 'Unknown artist'}   ({p['reason']})")
+            # the model's probability when it picked; the simple fallbacks have no score
+            score = f"{p['score']:.4g}" if p["score"] is not None else "-"
+            print(f"{i:2}. {score:>7}  {p['title']} — {p['artist'] or 'Unknown artist'}   "
+                  f"({p['reason']})")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from player.library.paths import to_fs
 from player.library.tags import read_cover
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 
 def folder_image(track_path: str) -> Path | None:
     """cover.jpg, folder.png… in the track's folder, if any."""
-    folder = Path(track_path).parent
+    folder = Path(to_fs(os.fspath(track_path))).parent
     try:
         names = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
     except OSError:

@@ -16,6 +16,7 @@ from pathlib import Path
 from player import resources
 from player.audiogen import TrackSpec, available_formats, make_library
 from player.library.db import Library
+from player.library.folders import demo_folder_of
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def install_demo_library(library: Library, data_dir: Path) -> Path:
 
     Returns the folder; the caller scans it.
     """
-    dest = data_dir / "demo"
+    dest = demo_folder_of(data_dir)
     if not dest.exists():
         tmp = data_dir / "demo.partial"
         shutil.rmtree(tmp, ignore_errors=True)

@@ -21,7 +21,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ from player.autoqueue import AutoQueue, Pick
 from player.history import ListenLog
 from player.library.albums import follows_in_album
 from player.library.db import Library
+from player.library.playlists import move_rows
 from player.library.writer import InlineWriter, Writer
 from player.playback.base import Backend, PlaybackState
 from player.playback.cue import Cue
@@ -44,6 +45,8 @@ RESTART_THRESHOLD_MS = 3_000
 #: A track "playing" with no progress for this long is treated as unplayable (FFmpeg can open
 #: a corrupt file, report it playing, and never produce a sample).
 STALL_TIMEOUT_S = 10.0
+#: Announcements remembered while one track plays (repicks can announce many).
+MAX_REMEMBERED_ANNOUNCEMENTS = 16
 #: After this many tracks failing in a row, stop trying (the library is probably offline).
 MAX_CONSECUTIVE_FAILURES = 25
 
@@ -112,6 +115,10 @@ class Engine(QObject):
         self._tags = itertools.count(1)
         self._cue: Cue | None = None  # the current track's cue
         self._announced: _Announced | None = None
+        #: Every announcement sent to the backend since the current track began, by cue tag:
+        #: the backend commits to a next track before it is heard, so the one that starts
+        #: may be an announcement since superseded (see StreamBackend).
+        self._sent: dict[int, _Announced] = {}
         self.library = library
         self.backend = backend
         self.autoqueue = autoqueue
@@ -124,6 +131,8 @@ class Engine(QObject):
         self.current: dict[str, Any] | None = None
         self.current_source: str = "user"
         self.auto_pick: Pick | None = None
+        #: Picks turned down ("another pick") while the current track plays.
+        self._rejected: set[int] = set()
         self.played: list[int] = []  # this run's tracks, for "previous"
         self._pick_job: Job | None = None
         self._play_when_picked = False  # the track ended before its pick was ready
@@ -161,17 +170,76 @@ class Engine(QObject):
         self._request_pick()
 
     def remove_from_queue(self, index: int) -> None:
-        if 0 <= index < len(self.queue):
-            del self.queue[index]
-            self.queueChanged.emit()
-            self._update_next()
-            self._request_pick()
+        """Remove the queue's entry at ``index``."""
+        self.remove_indices([index])
+
+    def remove_indices(self, indices: Iterable[int]) -> None:
+        """Remove the queue's entries at these positions (the Delete key on a selection)."""
+        drop = {i for i in indices if 0 <= i < len(self.queue)}
+        if drop:
+            self.set_queue([t for i, t in enumerate(self.queue) if i not in drop])
+
+    def move_in_queue(self, indices: Sequence[int], to: int) -> list[int]:
+        """Move the entries at ``indices`` (kept in their order) to stand before the entry
+        now at ``to`` (``len(queue)``: at the end), as a drop between two rows does.
+        Returns their new positions."""
+        queue, moved = move_rows(self.queue, indices, to)
+        self.set_queue(queue)
+        return moved
+
+    def insert_in_queue(self, track_ids: Sequence[int], at: int) -> list[int]:
+        """Put songs in the queue before position ``at`` (songs dropped in between two
+        rows); returns the positions they take."""
+        at = max(0, min(at, len(self.queue)))
+        self.set_queue(self.queue[:at] + list(track_ids) + self.queue[at:])
+        return list(range(at, at + len(track_ids)))
+
+    def move_up(self, indices: Sequence[int]) -> list[int]:
+        """Move these entries one place up (not past the top); returns their new places."""
+        picked = sorted(set(indices))
+        if not picked or picked[0] <= 0:
+            return picked
+        return self.move_in_queue(picked, picked[0] - 1)
+
+    def move_down(self, indices: Sequence[int]) -> list[int]:
+        """Move these entries one place down (not past the end); returns their new places."""
+        picked = sorted(set(indices))
+        if not picked or picked[-1] >= len(self.queue) - 1:
+            return picked
+        return self.move_in_queue(picked, picked[-1] + 2)
+
+    def set_queue(self, track_ids: Sequence[int]) -> None:
+        """Replace the whole user queue (an edit, a restore)."""
+        if list(track_ids) == self.queue:
+            return
+        self.queue[:] = list(track_ids)
+        self.queueChanged.emit()
+        self._update_next()
+        self._request_pick()
 
     def clear_queue(self) -> None:
         self.queue.clear()
         self.queueChanged.emit()
         self._update_next()
         self._request_pick()
+
+    def another_pick(self) -> None:
+        """The listener turns the auto pick down ("another pick"): it is not offered again
+        while the current track plays, and another one is chosen."""
+        if self.auto_pick is not None:
+            self._rejected.add(self.auto_pick.track_id)
+        self._set_auto_pick(None)
+        self._request_pick()
+
+    def pin_pick(self) -> bool:
+        """Keep the auto pick: it joins the end of the user queue (it would play there
+        anyway), and the auto-queue picks what follows it. False when there is no pick."""
+        pick = self.auto_pick
+        if pick is None or not self.autoqueue_enabled:
+            return False
+        self._set_auto_pick(None)
+        self.enqueue([pick.track_id])
+        return True
 
     def set_autoqueue_enabled(self, enabled: bool) -> None:
         self.autoqueue_enabled = enabled
@@ -180,6 +248,17 @@ class Engine(QObject):
         else:
             self._set_auto_pick(None)
         self._update_next()
+
+    def repick(self) -> None:
+        """Choose the auto pick again: what it depends on changed (a new model, a track marked
+        "don't auto-queue", tracks that left the library). Unlike :meth:`another_pick`,
+        nothing is turned down."""
+        self.set_autoqueue_enabled(self.autoqueue_enabled)
+
+    def set_exploration(self, value: float) -> None:
+        """From 0 (always the likeliest next track) to 1 (sample widely); picks again."""
+        self.autoqueue.rules.exploration = value
+        self.repick()
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -195,12 +274,15 @@ class Engine(QObject):
             return False
         self._close_listen(completed=False)
         self._play_when_picked = False  # the user's choice wins over a pick on its way
+        self._pending_seek = 0  # a restored position belonged to the track cued before
         previous = self.current
         self.current = track
         self.current_source = source
         self._last_position = 0
         self._listen_open = False
         self._announced = None
+        self._sent.clear()  # a load: the backend forgets what was announced
+        self._rejected.clear()
         self.played.append(track_id)
         self.trackChanged.emit(track)
         self._cue = self._make_cue(track, previous, joined=False)
@@ -220,6 +302,7 @@ class Engine(QObject):
         self.current, self.current_source = track, "user"
         self._listen_open = False
         self._announced = None
+        self._sent.clear()
         self._pending_seek = max(0, int(position_ms))
         self.trackChanged.emit(track)
         self._cue = self._make_cue(track, None, joined=False)
@@ -257,6 +340,7 @@ class Engine(QObject):
         self._play_when_picked = False
         self._close_listen(completed=False)
         self._announced = None
+        self._sent.clear()
         self.backend.stop()
 
     def next(self) -> None:
@@ -283,6 +367,21 @@ class Engine(QObject):
     def set_volume(self, volume: int) -> None:
         self.backend.set_volume(volume)
         self.volumeChanged.emit(self.backend.volume())
+
+    def volume(self) -> int:
+        """The volume, 0-100."""
+        return self.backend.volume()
+
+    def position(self) -> int:
+        """Where the current track is, in ms (0 with none). A track cued at start-up is at
+        its restored position even before the audio backend has opened it."""
+        if self.current is None:
+            return 0
+        return self._pending_seek or self.backend.position()
+
+    def duration(self) -> int:
+        """The current track's length in ms as the backend measured it (0 until known)."""
+        return self.backend.duration() if self.current is not None else 0
 
     def shutdown(self) -> None:
         """Close the listen in progress and release the audio device."""
@@ -352,14 +451,24 @@ class Engine(QObject):
         playing = self._current_id()
         current = self.queue[-1] if self.queue else playing
         exclude = list(self.queue) + ([playing] if self.queue and playing else [])
+        rejected = sorted(self._rejected)
+
+        def choose() -> Pick | None:
+            # Picks turned down are left out - unless nothing else is left (a small
+            # library): a pick turned down beats music stopping.
+            pick = self.autoqueue.pick(current, exclude=exclude + rejected)
+            if rejected and (pick is None or pick.track_id == playing):
+                pick = self.autoqueue.pick(current, exclude=exclude)
+            return pick
+
         if not self.background_picks:
-            self._set_auto_pick(self.autoqueue.pick(current, exclude=exclude))
+            self._set_auto_pick(choose())
             return
         if self._pick_job is not None:
             self._pick_job.cancel()
 
         def work(report: Callable[[Any], None], cancel: Any) -> Pick | None:
-            return self.autoqueue.pick(current, exclude=exclude)
+            return choose()
 
         job = Job(work, "autoqueue-pick", parent=self, executor=self._pick_executor)
         job.done.connect(lambda pick: self._pick_ready(generation, pick))
@@ -389,6 +498,8 @@ class Engine(QObject):
 
     def _set_auto_pick(self, pick: Pick | None) -> None:
         self.auto_pick = pick
+        if self._shut_down:  # the views may be gone already (a track ending at quit)
+            return
         self.autoPickChanged.emit(pick)
         self._update_next()
 
@@ -464,6 +575,9 @@ class Engine(QObject):
             return
         cue = self._make_cue(track, self.current, joined=True)
         self._announced = _Announced(cue, track, source)
+        self._sent[cue.tag] = self._announced
+        for old in sorted(self._sent)[:-MAX_REMEMBERED_ANNOUNCEMENTS]:
+            del self._sent[old]
         self.backend.set_next(cue)
 
     def _current_id(self) -> int | None:
@@ -512,11 +626,15 @@ class Engine(QObject):
             self._on_failed("no sound came out of the file (corrupt or unsupported)")
 
     def _on_advanced(self, tag: int) -> None:
-        """The announced next track took over: its first sample is sounding now."""
-        ann, self._announced = self._announced, None
-        if ann is None or ann.cue.tag != tag:
+        """An announced next track took over: its first sample is sounding now. Usually the
+        latest announcement; an earlier one when the backend had already committed to it."""
+        ann = self._sent.get(tag)
+        if ann is None:
             log.warning("backend advanced to an unknown cue %s", tag)
             return
+        # Older announcements can never play now; what follows this track is decided below.
+        self._sent = {t: a for t, a in self._sent.items() if t > tag}
+        self._announced = None
         finished = self.current
         self._failures = 0
         if finished is not None and finished.get("play_error"):
@@ -524,12 +642,14 @@ class Engine(QObject):
         self._close_listen(completed=True)
         track = ann.track
         if ann.source == "user":
-            if self.queue and self.queue[0] == track["id"]:
-                self.queue.pop(0)
+            # The queue's head when announced; a later "Play next" may have moved it back.
+            if track["id"] in self.queue:
+                self.queue.remove(track["id"])
                 self.queueChanged.emit()
         else:
             self._set_auto_pick(None)
         self.current, self.current_source, self._cue = track, ann.source, ann.cue
+        self._rejected.clear()
         self._last_position = 0
         self._last_progress = time.monotonic()
         self.played.append(track["id"])

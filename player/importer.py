@@ -96,6 +96,12 @@ class ImportReport:
             "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
         }
 
+    def playlists_phrase(self) -> str:
+        """"1 playlist", "3 playlists", "no playlists": as a sentence says it."""
+        if not self.playlists:
+            return "no playlists"
+        return f"{self.playlists:,} playlist{'s' if self.playlists != 1 else ''}"
+
     def file_failed(self, path: Path, reason: str, unreadable: bool) -> None:
         """A whole file skipped: ``unreadable`` when it could not be read at all."""
         self.errors.append((str(path), reason))

@@ -14,7 +14,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from player import memory
-from player.bridge import ModelHolder, NotEnoughHistory, TrainResult, finetune, train
+from player.bridge import (
+    ModelHolder,
+    NotEnoughHistory,
+    TrainingProgress,
+    TrainResult,
+    finetune,
+    train,
+)
 from player.library.db import Library
 from player.workers import Job
 
@@ -81,9 +88,9 @@ class Learning(QObject):
             return None
 
         def work(report: Any, cancel: threading.Event) -> tuple[Any, TrainResult]:
-            report(("data", 0.0, "reading your listening history", None))
-            return train(self.library, self.data_dir,
-                         progress=lambda *event: report(event), cancel=cancel, config=config)
+            report(TrainingProgress("data", 0.0))
+            return train(self.library, self.data_dir, progress=report, cancel=cancel,
+                         config=config)
 
         return self._start(Job(work, "retrain", parent=self), "retrain")
 
@@ -197,4 +204,4 @@ def _age(seconds: float) -> str:
     return f"{int(seconds // 86400)} days"
 
 
-__all__ = ["Learning", "NotEnoughHistory"]
+__all__ = ["Learning", "NotEnoughHistory", "TrainingProgress"]

@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from player.library.db import Library
-from player.workers import Job
+from player.workers import Job, describe
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ class LoudnessAnalysis(QObject):
             self._restart = False
             self.start()
 
-    def _failed(self, message: str) -> None:
-        log.warning("loudness analysis failed: %s", message)
+    def _failed(self, error: Exception) -> None:
+        log.warning("loudness analysis failed: %s", describe(error))
         self.finished.emit(None)
 
     def cancel(self, wait_s: float = 0.0) -> None:

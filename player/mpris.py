@@ -514,7 +514,7 @@ class MprisService(QObject):
                 for name in _WATCHED}
 
     def _send_seeked(self) -> None:
-        position_us = int(self._engine.backend.position()) * 1000
+        position_us = int(self._engine.position()) * 1000
         self._send(new_signal(DBusAddress(OBJECT_PATH, interface=PLAYER_IFACE),
                               "Seeked", "x", (position_us,)))
 
@@ -536,9 +536,9 @@ class MprisService(QObject):
         if name == "Metadata":
             return self._metadata()
         if name == "Volume":
-            return max(0.0, min(1.0, e.backend.volume() / 100.0))
+            return max(0.0, min(1.0, e.volume() / 100.0))
         if name == "Position":
-            return int(e.backend.position()) * 1000 if loaded else 0
+            return int(e.position()) * 1000 if loaded else 0
         if name == "CanGoNext":
             return bool(e.queue) or bool(getattr(e, "autoqueue_enabled", True))
         if name == "CanGoPrevious":
@@ -557,7 +557,7 @@ class MprisService(QObject):
             return 0
         # The tagged duration first: the backend's may still be the previous file's while
         # the new one loads; it is the fallback for files without one.
-        return int(track.get("duration_ms") or self._engine.backend.duration() or 0)
+        return int(track.get("duration_ms") or self._engine.duration() or 0)
 
     def _metadata(self) -> dict[str, tuple[str, Any]]:
         track = self._engine.current
@@ -662,7 +662,7 @@ class MprisService(QObject):
         if not self._value(PLAYER_IFACE, "CanSeek"):
             return  # the spec: no effect
         length = self._length_ms()
-        target = int(self._engine.backend.position()) + int(offset_us / 1000)
+        target = int(self._engine.position()) + int(offset_us / 1000)
         if target >= length:
             self._engine.next()  # the spec: seeking past the end acts like Next
             return

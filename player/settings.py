@@ -219,6 +219,7 @@ def setting(default: Any = dataclasses.MISSING, check: Check | None = None, *,
 
 
 TRACK_ID = Whole(1, 2**63 - 1)
+_LEGACY_QUEUE = ListOf(TRACK_ID, 100_000)
 
 
 @dataclass
@@ -247,8 +248,9 @@ class Settings:
     playback_rate: float = setting(1.0, Number(0.1, 32.0))
     #: Window geometry as a base64 string from QWidget.saveGeometry.
     window_geometry: str = setting("", Text(10_000))
-    #: Track ids of the user's queue, restored at start.
-    queue: list[int] = setting(check=ListOf(TRACK_ID, 100_000), factory=list)
+    #: The folder a file dialog opened last (add a folder, import, export): the next one
+    #: starts there. Empty: the first music folder, else the home folder's Music.
+    last_folder: str = setting("", Text(4096))
     #: The track that was playing at quit and its position.
     current_track: int | None = setting(None, Optional(TRACK_ID))
     current_position_ms: int = setting(0, Whole(0, 7 * 24 * 3600 * 1000))
@@ -317,6 +319,16 @@ class Settings:
         settings = cls(**values)
         settings._unknown = {k: v for k, v in raw.items() if k not in _CHECKS}
         return settings, bad
+
+    def pop_legacy_queue(self) -> list[int]:
+        """The play queue an older Segue kept in this file (now in the library database:
+        player.library.playlists), taken out of it: the next save no longer writes it."""
+        raw = self._unknown.pop("queue", None)
+        try:
+            return _LEGACY_QUEUE(raw) if raw is not None else []
+        except ValueError as exc:
+            log.warning("settings file: queue = %s: %s; ignored", _preview(raw), exc)
+            return []
 
     @property
     def replaygain(self) -> "ReplayGainMode":

@@ -2,7 +2,8 @@
 
 Who is first is decided by an exclusive ``flock`` on ``<data-dir>/segue.lock`` — the kernel
 releases it when the process dies, however it dies, so a crash never leaves Segue unable to
-start. The first instance also listens on a local socket; a second one sends it ``raise``.
+start. The first instance also listens on a local socket; a second one sends it ``raise``, or
+``open`` with the files it was given (one line of JSON), and leaves.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import getpass
 import hashlib
+import json
 import logging
 import os
 import time
@@ -23,6 +25,8 @@ from player.settings import DataDirError, make_private_dir
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "segue.lock"
+#: The longest message another launch may send (a few thousand paths).
+MAX_MESSAGE = 4 * 1024 * 1024
 
 
 def server_name(data_dir: Path) -> str:
@@ -32,9 +36,11 @@ def server_name(data_dir: Path) -> str:
 
 
 class SingleInstance(QObject):
-    """Holds the data dir's lock; emits ``activated`` when another launch asks for us."""
+    """Holds the data dir's lock; emits ``activated`` when another launch asks for us, and
+    ``openRequested(paths)`` when it gives files to play (``segue FILE...``, Open with)."""
 
     activated = Signal()
+    openRequested = Signal(list)
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__()
@@ -73,13 +79,21 @@ class SingleInstance(QObject):
 
     def ask_first_to_raise(self, timeout_s: float = 3.0) -> bool:
         """From a second instance: ask the first to come forward. True if it answered."""
+        return self._send(b"raise\n", timeout_s)
+
+    def ask_first_to_open(self, paths: list[str], timeout_s: float = 3.0) -> bool:
+        """From a second instance: the first plays these files (and comes forward)."""
+        return self._send(b"open " + json.dumps(paths).encode() + b"\n", timeout_s)
+
+    def _send(self, message: bytes, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:  # the first may still be starting its server
             sock = QLocalSocket()
             sock.connectToServer(self.name)
             if sock.waitForConnected(300):
-                sock.write(b"raise\n")
-                sock.waitForBytesWritten(1000)
+                sock.write(message)
+                while sock.bytesToWrite() and sock.waitForBytesWritten(1000):
+                    pass
                 sock.disconnectFromServer()
                 return True
             time.sleep(0.1)
@@ -88,15 +102,39 @@ class SingleInstance(QObject):
     def _on_connection(self) -> None:
         while self._server is not None and self._server.hasPendingConnections():
             sock = self._server.nextPendingConnection()
-            sock.readyRead.connect(lambda s=sock: self._read(s))
+            buffer = bytearray()  # a message may come in several reads: one line each
+            sock.readyRead.connect(lambda s=sock, b=buffer: self._read(s, b))
             sock.disconnected.connect(sock.deleteLater)
             if sock.bytesAvailable():  # arrived before readyRead was connected
-                self._read(sock)
+                self._read(sock, buffer)
 
-    def _read(self, sock: QLocalSocket) -> None:
-        if bytes(sock.readAll()).strip() == b"raise":
+    def _read(self, sock: QLocalSocket, buffer: bytearray) -> None:
+        buffer += bytes(sock.readAll())
+        if len(buffer) > MAX_MESSAGE:
+            log.warning("single-instance message too long; ignored")
+            buffer.clear()
+            sock.abort()
+            return
+        while b"\n" in buffer:
+            line, _, rest = bytes(buffer).partition(b"\n")
+            buffer[:] = rest
+            self._handle(line.strip())
+
+    def _handle(self, line: bytes) -> None:
+        if line == b"raise":
             log.info("another launch asked this window to come to the front")
             self.activated.emit()
+        elif line.startswith(b"open "):
+            try:
+                paths = json.loads(line[5:])
+            except ValueError:
+                paths = None
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                log.warning("single-instance: a bad open request; ignored")
+                return
+            log.info("another launch gave %d files or folders to play", len(paths))
+            self.activated.emit()
+            self.openRequested.emit(paths)
 
     def release(self) -> None:
         if self._server is not None:

@@ -1,9 +1,11 @@
 """Background jobs for the GUI: scans, training, auto-queue picks.
 
 A :class:`Job` runs a plain function on a Python thread and reports back **on the GUI thread**
-through Qt signals: ``progress(object)``, then ``done(object)`` or ``failed(str)``, and always
-``ended()`` last. The function receives ``report(value)`` and a ``threading.Event`` it must
-check to stop early when the user cancels.
+through Qt signals: ``progress(object)``, then ``done(object)`` or ``failed(exception)``, and
+always ``ended()`` last. The function receives ``report(value)`` and a ``threading.Event`` it
+must check to stop early when the user cancels; stopping by raising is fine (a cancelled job's
+exception is logged as such, not as an error). Whoever handles ``failed`` tells kinds of
+failure apart by the exception's type, never by its text.
 
 Why the relay: a signal emitted on a worker thread and connected to a plain Python callable is
 delivered *on the worker thread*. Jobs therefore emit private signals, connected with
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -33,12 +34,12 @@ class Job(QObject):
 
     progress = Signal(object)
     done = Signal(object)
-    failed = Signal(str)
+    failed = Signal(object)  # the exception the function raised
     ended = Signal()
 
     _progress = Signal(object)
     _done = Signal(object)
-    _failed = Signal(str)
+    _failed = Signal(object)
 
     def __init__(
         self,
@@ -61,7 +62,7 @@ class Job(QObject):
         self._done.connect(self._finish_done, queued)
         self._failed.connect(self._finish_failed, queued)
         self.result: Any = None
-        self.error: str | None = None
+        self.error: Exception | None = None
         self.finished = False
 
     def start(self) -> "Job":
@@ -99,8 +100,11 @@ class Job(QObject):
         try:
             result = self.fn(self._progress.emit, self.cancel_event)
         except Exception as exc:  # noqa: BLE001 - any failure of a job is reported, not raised
-            log.error("%s failed:\n%s", self.name, traceback.format_exc())
-            self._failed.emit(f"{type(exc).__name__}: {exc}")
+            if self.cancel_event.is_set():  # the user asked it to stop: not an error
+                log.info("%s cancelled (%s)", self.name, type(exc).__name__)
+            else:
+                log.error("%s failed", self.name, exc_info=True)
+            self._failed.emit(exc)
         else:
             self._done.emit(result)
 
@@ -109,7 +113,12 @@ class Job(QObject):
         self.done.emit(result)
         self.ended.emit()
 
-    def _finish_failed(self, message: str) -> None:
-        self.error, self.finished = message, True
-        self.failed.emit(message)
+    def _finish_failed(self, error: Exception) -> None:
+        self.error, self.finished = error, True
+        self.failed.emit(error)
         self.ended.emit()
+
+
+def describe(error: BaseException) -> str:
+    """An exception in words for a status line: its message, or its type when it has none."""
+    return str(error) or type(error).__name__

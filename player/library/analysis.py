@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from player.library.db import AnalysisTask, Library, Measurement
+from player.library.paths import to_fs
 from player.library.tagworkers import _receive, _send, serve, worker_command
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def measure(path: str | os.PathLike[str]) -> Measurement:
     decoded (missing, not audio, no audio stream, broken beyond the decoder's repair)."""
     import av
 
+    path = to_fs(os.fspath(path))  # a stored path: see player.library.paths
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):  # a FIFO would block the worker for ever

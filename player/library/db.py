@@ -1,4 +1,5 @@
-"""The library database: the only module that speaks SQL.
+"""The library database: with its companions in this package (playlists, folders), the only
+code that speaks SQL.
 
 One SQLite file, ``<data-dir>/library.db``, in WAL mode so that the GUI can read while a scan or
 the listening log writes, and so that a crash or ``SIGKILL`` never corrupts it: every write is a
@@ -38,6 +39,7 @@ from typing import Any
 
 import sqlite_utils
 
+from player.library.paths import to_db
 from player.playback.gain import LoudnessInfo, album_loudness, lufs_to_gain
 from player.settings import PRIVATE_FILE_MODE, make_private, make_private_dir
 
@@ -74,6 +76,8 @@ TRACK_FIELDS = (
     "rg_album_peak",
     "tags_version",  # derived: which tag reader wrote the row (see TAGS_VERSION)
     "search",  # derived: folded title/artist/album text for the search box (see fold())
+    "artist_key",  # derived: the browser's artist, album artist first (see browse_keys())
+    "album_key",  # derived: the browser's album within that artist (see browse_keys())
 )
 
 LISTEN_SOURCES = ("user", "auto", "import")
@@ -240,6 +244,51 @@ class KnownFile:
     missing: bool
 
 
+@dataclass(frozen=True, slots=True)
+class TrackFilter:
+    """Which tracks the track table shows: the search text, within an artist of the browser
+    (its key, see :func:`browse_keys`) and one of its albums, or within everything (None)."""
+
+    text: str = ""
+    artist_key: str | None = None
+    album_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRow:
+    """One line of the track table."""
+
+    id: int
+    title: str
+    artist: str | None
+    album: str | None
+    duration_ms: int | None
+    plays: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistRow:
+    """An artist of the browser: albums credited to them (as album artist, else artist)."""
+
+    key: str  # browse_keys()'s artist key: "" for tracks without any artist
+    name: str  # as tagged (one of the spellings)
+    albums: int
+    tracks: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumRow:
+    """An album of the browser."""
+
+    artist_key: str
+    key: str  # browse_keys()'s album key: "" for the artist's tracks without an album
+    name: str
+    artist: str
+    year: int | None
+    tracks: int
+    cover_track: int  # the track whose cover stands for the album
+
+
 # --------------------------------------------------------------------------------------------
 # Schema and migrations
 # --------------------------------------------------------------------------------------------
@@ -348,10 +397,39 @@ def fold(text: str) -> str:
     return " ".join(bare.casefold().split())
 
 
+def search_fold(text: str) -> str:
+    """:func:`fold`, and punctuation dropped (apostrophes, quotes, dashes, dots, slashes…):
+    what the search box and the browser compare, so that "gods" finds "God's", "sandras"
+    finds "Sandra’s" and "jayz" finds "Jay-Z". A word cut in two by a dash stays one word;
+    the search matches each typed word anywhere, so "jay z" finds it too."""
+    folded = fold(text)
+    if folded.isalnum():
+        return folded
+    kept = "".join(c for c in folded if not unicodedata.category(c).startswith("P"))
+    return " ".join(kept.split())
+
+
+#: Album artists meaning "a compilation": their albums gather under one "Various Artists".
+VARIOUS_ARTISTS_KEYS = frozenset({"various artists", "various", "va", "v a", "varios artistas",
+                                  "verschiedene interpreten", "artistes divers", "vários artistas",
+                                  "artisti vari", "diverse artiesten", "compilation"})
+VARIOUS_ARTISTS = "various artists"
+
+
+def browse_keys(row: dict[str, Any]) -> tuple[str, str]:
+    """``(artist key, album key)`` a track is browsed under: the album artist first (a
+    compilation's tracks have one album artist and many artists), else the artist, folded
+    as the search is; every spelling of "Various Artists" is one key; "" for none."""
+    artist = search_fold(str(row.get("albumartist") or row.get("artist") or ""))
+    if artist in VARIOUS_ARTISTS_KEYS:
+        artist = VARIOUS_ARTISTS
+    return artist, search_fold(str(row.get("album") or ""))
+
+
 def search_text(row: dict[str, Any]) -> str:
     """The folded text a track is found by."""
     parts = (row.get("title"), row.get("artist"), row.get("album"), row.get("albumartist"))
-    return fold(" ".join(p for p in parts if p))
+    return search_fold(" ".join(p for p in parts if p))
 
 
 def _migrate_to_3(db: sqlite_utils.Database) -> None:
@@ -395,9 +473,44 @@ def _migrate_to_4(db: sqlite_utils.Database) -> None:
     _run_script(db, _SCHEMA_V4)
 
 
+_SCHEMA_V5 = """
+ALTER TABLE playlists ADD COLUMN kind TEXT NOT NULL DEFAULT 'imported'
+    CHECK (kind IN ('imported', 'user', 'queue'));
+ALTER TABLE playlists ADD COLUMN updated_at REAL;
+CREATE UNIQUE INDEX playlists_one_queue ON playlists(kind) WHERE kind = 'queue';
+CREATE INDEX playlist_items_track ON playlist_items(track_id)
+"""
+
+
+def _migrate_to_5(db: sqlite_utils.Database) -> None:
+    """Playlists of three kinds: imported (the rows so far), made in Segue, and the play
+    queue itself (one row; it used to live in settings.json). See player.library.playlists."""
+    _run_script(db, _SCHEMA_V5)
+
+
+def _migrate_to_6(db: sqlite_utils.Database) -> None:
+    """Browsing: each track's artist and album keys, indexed in album order; the search text
+    folded without punctuation ("gods" finds "God's")."""
+    db.conn.execute("ALTER TABLE tracks ADD COLUMN artist_key TEXT")
+    db.conn.execute("ALTER TABLE tracks ADD COLUMN album_key TEXT")
+    last = -1
+    while batch := db.conn.execute(  # by id ranges: a million tracks are not held at once
+            "SELECT id, title, artist, album, albumartist FROM tracks WHERE id > ? "
+            "ORDER BY id LIMIT 10000", (last,)).fetchall():
+        last = batch[-1][0]
+        values = []
+        for i, t, a, al, aa in batch:
+            row = {"title": t, "artist": a, "album": al, "albumartist": aa}
+            values.append((search_text(row), *browse_keys(row), i))
+        db.conn.executemany(
+            "UPDATE tracks SET search = ?, artist_key = ?, album_key = ? WHERE id = ?", values)
+    db.conn.execute("CREATE INDEX tracks_browse ON tracks(artist_key, album_key, disc_number, "
+                    "track_number)")
+
+
 #: MIGRATIONS[n] takes a database at version n to version n + 1.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4]
+    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4, _migrate_to_5, _migrate_to_6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -628,7 +741,7 @@ class Library:
 
     def add_root(self, folder: str | os.PathLike[str]) -> bool:
         """Add a library folder (absolute, normalised). Returns False if it was already there."""
-        path = os.path.abspath(os.fspath(folder))
+        path = to_db(os.path.abspath(os.fspath(folder)))
         with self.transaction() as db:
             cur = db.conn.execute(
                 "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)", (path, time.time())
@@ -637,7 +750,7 @@ class Library:
 
     def remove_root(self, folder: str | os.PathLike[str]) -> None:
         """Forget a library folder; its tracks stay (marked missing by the next scan)."""
-        path = os.path.abspath(os.fspath(folder))
+        path = to_db(os.path.abspath(os.fspath(folder)))
         with self.transaction() as db:
             db.conn.execute("DELETE FROM roots WHERE path = ?", (path,))
 
@@ -990,7 +1103,7 @@ class Library:
         """WHERE clause for the search box: every word must appear in the title, artist or
         album, compared folded (case and accents ignored)."""
         conds, params = ["t.missing = 0"], []
-        for word in fold(text).split():
+        for word in search_fold(text).split():
             like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conds.append("t.search LIKE ? ESCAPE '\\'")
             params.append(like)
@@ -1023,6 +1136,105 @@ class Library:
             f"WHERE {where} ORDER BY {order}, t.id LIMIT ? OFFSET ?"
         )
         return [tuple(r) for r in self.db.conn.execute(sql, [*params, limit, offset])]
+
+    # -- browsing: artists, albums, and the track table's rows -------------------------------
+
+    #: Orders of :meth:`browse_track_ids`, by column name ("plays" is sorted by the caller,
+    #: from :meth:`play_counts`). "artist" is the browser's order: album artist, album, disc,
+    #: track (the index ``tracks_browse``: no sort step), so a compilation stays together.
+    BROWSE_ORDERS = {
+        "title": "t.title COLLATE NOCASE",
+        "artist": "t.artist_key, t.album_key, t.disc_number, t.track_number",
+        "album": "t.album_key, t.artist_key, t.disc_number, t.track_number",
+        "duration": "t.duration_ms",
+        "added": "t.added_at",
+        # an album's own order (albums.album_position): no disc is disc 1, no number is last
+        "position": "coalesce(t.disc_number, 1), coalesce(t.track_number, 1073741824), "
+                    "t.title COLLATE NOCASE",
+    }
+
+    def _browse_filter(self, where: "TrackFilter") -> tuple[str, list[Any]]:
+        sql, params = self._track_filter(where.text)
+        if where.artist_key is not None:
+            sql += " AND t.artist_key = ?"
+            params.append(where.artist_key)
+            if where.album_key is not None:
+                sql += " AND t.album_key = ?"
+                params.append(where.album_key)
+        return sql, params
+
+    def browse_track_ids(self, where: "TrackFilter", sort: str = "artist",
+                         descending: bool = False) -> list[int]:
+        """The ids of the present tracks ``where`` selects, in ``sort`` order (a name of
+        :data:`BROWSE_ORDERS`), ties by id. Run it off the GUI thread for a big library."""
+        sql, params = self._browse_filter(where)
+        order = self.BROWSE_ORDERS.get(sort, self.BROWSE_ORDERS["artist"])
+        if descending:
+            order = ", ".join(part.strip() + " DESC" for part in order.split(","))
+        return [r[0] for r in self.db.conn.execute(
+            f"SELECT t.id FROM tracks t WHERE {sql} ORDER BY {order}, t.id", params)]
+
+    def browse_rows(self, ids: Sequence[int]) -> dict[int, "TrackRow"]:
+        """What the track table shows of these tracks (missing ones are left out)."""
+        out: dict[int, TrackRow] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.conn.execute(
+                    "SELECT t.id, t.title, t.artist, t.album, t.duration_ms, "
+                    "(SELECT count(*) FROM listens l WHERE l.track_id = t.id AND l.skipped = 0)"
+                    f" FROM tracks t WHERE t.id IN ({marks})", chunk):
+                out[row[0]] = TrackRow(*row)
+        return out
+
+    def browse_search_texts(self, limit: int) -> tuple[list[int], list[str]] | None:
+        """Every present track's id and folded search text, in the browser's order ("artist"
+        of :data:`BROWSE_ORDERS`) - or None when there are more than ``limit`` of them. What
+        the track table's query thread keeps to answer a keystroke without a table scan."""
+        if self.db.conn.execute("SELECT count(*) FROM tracks WHERE missing = 0").fetchone()[0] \
+                > limit:
+            return None
+        ids: list[int] = []
+        texts: list[str] = []
+        for tid, text in self.db.conn.execute(
+                "SELECT t.id, coalesce(t.search, '') FROM tracks t WHERE t.missing = 0 "
+                f"ORDER BY {self.BROWSE_ORDERS['artist']}, t.id"):
+            ids.append(tid)
+            texts.append(text)
+        return ids, texts
+
+    def play_counts(self) -> dict[int, int]:
+        """Completed plays of every track played at least once (for sorting by plays)."""
+        return dict(self.db.conn.execute(
+            "SELECT track_id, count(*) FROM listens WHERE skipped = 0 AND track_id IS NOT NULL "
+            "GROUP BY track_id"))
+
+    def browse_artists(self, text: str = "") -> list["ArtistRow"]:
+        """The browser's artists (album artist first) with their present albums and tracks,
+        in key order; with ``text``, only those with tracks the search finds."""
+        sql, params = self._track_filter(text)
+        return [ArtistRow(key, name or "", albums, tracks) for key, name, albums, tracks in
+                self.db.conn.execute(
+                    "SELECT t.artist_key, min(coalesce(t.albumartist, t.artist)), "
+                    "count(DISTINCT t.album_key), count(*) FROM tracks t "
+                    f"WHERE {sql} GROUP BY t.artist_key ORDER BY t.artist_key", params)]
+
+    def browse_albums(self, artist_key: str, text: str = "") -> list["AlbumRow"]:
+        """One artist's albums, oldest first (then by name; tracks without an album last),
+        each with the track whose cover stands for it (one with an embedded picture, if any)."""
+        sql, params = self._track_filter(text)
+        return [AlbumRow(artist_key, key, name or "", artist or "", year, tracks, cover)
+                for key, name, artist, year, tracks, cover in self.db.conn.execute(
+                    "SELECT t.album_key, min(t.album), min(coalesce(t.albumartist, t.artist)), "
+                    "min(t.year), count(*), "
+                    "coalesce(max(CASE WHEN t.has_cover THEN t.id END), min(t.id)) "
+                    f"FROM tracks t WHERE {sql} AND t.artist_key = ? GROUP BY t.album_key "
+                    "ORDER BY t.album_key = '', min(t.year) IS NULL, min(t.year), t.album_key",
+                    [*params, artist_key])]
+
+    def has_tracks(self) -> bool:
+        """Whether any track is present (at once, whatever the library's size)."""
+        return self.db.conn.execute(
+            "SELECT 1 FROM tracks WHERE missing = 0 LIMIT 1").fetchone() is not None
 
     def play_count(self, track_id: int) -> int:
         return int(self.db.conn.execute(
@@ -1109,9 +1321,11 @@ class Library:
         return playlist_id
 
     def playlists(self) -> list[dict[str, Any]]:
-        """Every playlist with its entries' track ids (None where unmatched), in order."""
+        """Every playlist (imported or made in Segue; not the play queue) with its entries'
+        track ids (None where unmatched), in order: what training reads."""
         out = []
-        for pl in self.db.query("SELECT id, name, source_path FROM playlists ORDER BY id"):
+        for pl in self.db.query("SELECT id, name, source_path FROM playlists "
+                                "WHERE kind != 'queue' ORDER BY id"):
             pl["items"] = [r[0] for r in self.db.conn.execute(
                 "SELECT track_id FROM playlist_items WHERE playlist_id = ? ORDER BY position",
                 (pl["id"],))]
@@ -1144,7 +1358,9 @@ class Library:
 def _track_values(row: dict[str, Any]) -> list[Any]:
     """The row's :data:`TRACK_FIELDS` in order; has_cover defaults to 0, search and
     tags_version are derived."""
-    values = {"has_cover": 0, **row, "search": search_text(row), "tags_version": TAGS_VERSION}
+    artist_key, album_key = browse_keys(row)
+    values = {"has_cover": 0, **row, "search": search_text(row), "tags_version": TAGS_VERSION,
+              "artist_key": artist_key, "album_key": album_key}
     return [values.get(f) for f in TRACK_FIELDS]
 
 

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from player.library.db import KnownFile, Library
+from player.library.folders import outside_roots
+from player.library.paths import storable, to_db, to_fs
 from player.library.tagworkers import WorkerPool, usable_cores
 from player.library.tags import AUDIO_EXTENSIONS, read_many
 
@@ -129,7 +131,11 @@ class Scanner:
             if back:
                 result.returned = self.library.set_missing(back, False)
 
-            vanished = [k for p, k in known.items() if p not in walk.seen_paths]
+            # A track outside every music folder (a file opened with Segue: folders.add_files)
+            # has vanished only when its file has.
+            roots = self.library.roots()
+            vanished = [k for p, k in known.items() if p not in walk.seen_paths
+                        and (not outside_roots(p, roots) or not os.path.exists(to_fs(p)))]
             mover = _MoveMatcher(self.library, vanished)
             read_errors = self._read(walk, known, mover, result, reporter, cancel, pool)
         walk.errors.update(read_errors)
@@ -172,11 +178,13 @@ class Scanner:
         walk = _Walk()
         seen_files: set[tuple[int, int]] = set()
         seen_folders: set[tuple[int, int]] = set()  # shared by the roots: nested roots too
-        for root in roots:
+        for stored_root in roots:
+            root = to_fs(stored_root)
             if not os.path.isdir(root):
                 # An unmounted drive: its tracks will be marked missing, not deleted, and come
                 # back with their ids when it returns.
-                walk.errors[root] = ("library folder not found (drive not mounted?)", None, None)
+                walk.errors[stored_root] = ("library folder not found (drive not mounted?)",
+                                            None, None)
                 continue
             for path, st in _iter_audio_files(root, walk.errors, seen_folders):
                 if cancel.is_set():
@@ -381,7 +389,7 @@ def _iter_audio_files(
     try:
         root_st = os.stat(root)
     except OSError as exc:
-        errors[root] = (f"cannot open folder: {_reason(exc)}", None, None)
+        errors[to_db(root)] = (f"cannot open folder: {_reason(exc)}", None, None)
         return
     root_id = (root_st.st_dev, root_st.st_ino)
     if root_id in visited:
@@ -394,16 +402,17 @@ def _iter_audio_files(
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            errors[_display(folder)] = (f"cannot open folder: {_reason(exc)}", None, None)
+            errors[to_db(folder)] = (f"cannot open folder: {_reason(exc)}", None, None)
             continue
         subfolders = []
         for entry in entries:
             if entry.name.startswith("."):  # hidden files, .Trash, macOS "._x.mp3" forks
                 continue
             path = entry.path
-            if not _is_utf8(path):
-                errors[_display(path)] = (
-                    "the file name is not valid UTF-8 and cannot be played; rename it",
+            if not storable(path):
+                errors[to_db(path)] = (
+                    "the file name holds private-use characters Segue reserves for names "
+                    "that are not UTF-8; rename it",
                     None,
                     None,
                 )
@@ -412,16 +421,16 @@ def _iter_audio_files(
                 st = os.stat(path)  # follows symlinks
             except FileNotFoundError:
                 if entry.is_symlink():
-                    errors[path] = ("broken symbolic link", None, None)
+                    errors[to_db(path)] = ("broken symbolic link", None, None)
                 continue  # deleted during the walk
             except OSError as exc:
                 if _is_audio_name(entry.name) or entry.is_dir(follow_symlinks=False):
-                    errors[path] = (f"cannot read: {_reason(exc)}", None, None)
+                    errors[to_db(path)] = (f"cannot read: {_reason(exc)}", None, None)
                 continue
             if stat.S_ISDIR(st.st_mode):
                 identity = (st.st_dev, st.st_ino)
                 if identity in ancestors:
-                    errors[path] = ("symbolic link loop (points back to a parent folder)",
+                    errors[to_db(path)] = ("symbolic link loop (points back to a parent folder)",
                                     None, None)
                     continue
                 if identity in visited:  # reached before by another way: read once
@@ -430,28 +439,15 @@ def _iter_audio_files(
                 subfolders.append((path, ancestors | {identity}))
             elif _is_audio_name(entry.name):
                 if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader for ever
-                    errors[path] = ("not a regular file", None, None)
+                    errors[to_db(path)] = ("not a regular file", None, None)
                     continue
-                yield path, st
+                yield to_db(path), st  # stored text: see player.library.paths
         stack.extend(reversed(subfolders))  # depth-first, in name order
 
 
 def _is_audio_name(name: str) -> bool:
     dot = name.rfind(".")  # as os.path.splitext, for a name: ".mp3" alone has no extension
     return dot > 0 and name[dot:].lower() in AUDIO_EXTENSIONS
-
-
-def _is_utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:  # undecodable bytes, kept by Python as lone surrogates
-        return False
-    return True
-
-
-def _display(path: str) -> str:
-    """A path that can be stored and shown even where its bytes are not UTF-8."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _reason(exc: OSError) -> str:

@@ -34,6 +34,8 @@ from mutagen.asf import ASFTags
 from mutagen.id3 import ID3, TCON
 from mutagen.mp4 import MP4Tags
 
+from player.library.paths import display, to_fs
+
 log = logging.getLogger(__name__)
 
 #: File name extensions the scanner reads (lower case, with the dot).
@@ -171,7 +173,7 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
     truncated beyond repair, not audio at all, unreadable, or a bug in a parser (mutagen meets
     hostile files; an exception from deep inside it must never stop a scan).
     """
-    fspath = os.fspath(path)
+    fspath = to_fs(os.fspath(path))  # a stored path: see player.library.paths
     try:
         # One open file for mutagen and the APEv2 look-up alike: a scan's time is partly
         # system calls.
@@ -252,7 +254,7 @@ def _normalise(audio: Any, path: str, fileobj: Any) -> TrackTags:
     known = isinstance(length, (int, float)) and length > 0
     duration_ms = int(round(length * 1000)) if known else None
 
-    stem = os.path.splitext(os.path.basename(path))[0]
+    stem = display(os.path.splitext(os.path.basename(path))[0])
     gain = _replaygain(audio, family, tags, fileobj)
     return TrackTags(
         title=_text(raw.get("title")) or stem,
@@ -641,8 +643,10 @@ def read_cover(path: str | os.PathLike[str]) -> bytes | None:
     Never raises: a file whose picture cannot be read simply has none.
     """
     try:
-        audio = _open_audio(os.fspath(path))
-        return _cover_bytes(audio) if audio is not None else None
+        fspath = to_fs(os.fspath(path))  # a stored path: see player.library.paths
+        with open(fspath, "rb") as fileobj:
+            audio = _open_audio(fileobj, fspath)
+            return _cover_bytes(audio) if audio is not None else None
     except Exception:  # hostile or vanished file: no cover, not an error
         log.debug("no cover from %r", path, exc_info=True)
         return None

@@ -58,8 +58,10 @@ FADE_MS = 8
 LATE_TICK_S = 0.03
 #: How often a position event is sent while playing.
 POSITION_EVERY_S = 0.05
-#: While waiting for the first samples of a track, keep at most this much silence queued.
-WAIT_SILENCE_MS = 10
+#: While waiting for the first samples of a track, keep at most this much silence queued:
+#: less lets a busy machine run the server dry between ticks, and a server that ran dry may
+#: drop the first samples written after it (seen as a track start missing its first ms).
+WAIT_SILENCE_MS = 30
 #: A track (or a seek) starts sounding once this much is decoded: its first packets come in
 #: small pieces (an MP3's first frame after the encoder delay is 47 samples), and silence
 #: written between them would be a gap in the music.

@@ -34,6 +34,8 @@ from typing import BinaryIO
 import av
 import numpy as np
 
+from player.library.paths import to_fs
+
 log = logging.getLogger(__name__)
 
 #: Stop a file after this many undecodable packets in a row (a corrupt tail is skipped,
@@ -86,7 +88,8 @@ class TrackDecoder:
 
     def __init__(self, path: str | bytes) -> None:
         try:
-            self._file: BinaryIO = open(os.fsencode(path), "rb")  # noqa: SIM115 - closed in close()
+            name = os.fsencode(to_fs(path) if isinstance(path, str) else path)
+            self._file: BinaryIO = open(name, "rb")  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise DecodeError(exc.strerror or str(exc)) from exc
         try:

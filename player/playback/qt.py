@@ -30,6 +30,10 @@ _STATES = {
 }
 
 
+#: Media states in which QMediaPlayer drops a seek.
+_NOT_OPEN = (QMediaPlayer.MediaStatus.NoMedia, QMediaPlayer.MediaStatus.LoadingMedia)
+
+
 class QtBackend(Backend):
     name = "qt"
 
@@ -40,8 +44,12 @@ class QtBackend(Backend):
         self._player.setAudioOutput(self._output)
         self._volume = 100
         self._failed_source = False
+        #: A seek asked for before the media is open: QMediaPlayer would drop it (a position
+        #: restored at start-up), so it is applied once the media is loaded.
+        self._pending_seek: int | None = None
         self._player.playbackStateChanged.connect(self._on_state)
-        self._player.positionChanged.connect(lambda ms: self.positionChanged.emit(int(ms)))
+        self._player.positionChanged.connect(self._on_position)
+        self._player.seekableChanged.connect(lambda _seekable: self._apply_pending_seek())
         self._player.durationChanged.connect(lambda ms: self.durationChanged.emit(int(ms)))
         self._player.mediaStatusChanged.connect(self._on_status)
         self._player.errorOccurred.connect(self._on_error)
@@ -49,6 +57,7 @@ class QtBackend(Backend):
     def load(self, cue: Cue | str) -> None:
         path = as_cue(cue).path
         self._failed_source = False
+        self._pending_seek = None
         if not os.path.exists(path):
             # QMediaPlayer would report a generic resource error later; say it now, plainly.
             self._player.setSource(QUrl())
@@ -65,12 +74,20 @@ class QtBackend(Backend):
         self._player.pause()
 
     def stop(self) -> None:
+        self._pending_seek = None
         self._player.stop()
 
     def seek(self, position_ms: int) -> None:
+        if self._player.mediaStatus() in _NOT_OPEN or not self._player.isSeekable():
+            self._pending_seek = max(0, int(position_ms))
+            self.positionChanged.emit(self._pending_seek)
+            return
+        self._pending_seek = None
         self._player.setPosition(int(position_ms))
 
     def position(self) -> int:
+        if self._pending_seek is not None:
+            return self._pending_seek
         return int(self._player.position())
 
     def duration(self) -> int:
@@ -101,10 +118,24 @@ class QtBackend(Backend):
 
     # -- Qt signals -> the contract ------------------------------------------------------------
 
+    def _apply_pending_seek(self) -> None:
+        # Both are needed: a seek while the status is still LoadingMedia is dropped, even
+        # when the player already says it is seekable.
+        if self._pending_seek is not None and self._player.isSeekable() \
+                and self._player.mediaStatus() not in _NOT_OPEN:
+            position, self._pending_seek = self._pending_seek, None
+            self._player.setPosition(position)
+
+    def _on_position(self, ms: int) -> None:
+        if self._pending_seek is None:  # the media's 0 before a pending seek is not news
+            self.positionChanged.emit(int(ms))
+
     def _on_state(self, state: QMediaPlayer.PlaybackState) -> None:
         self.stateChanged.emit(_STATES[state])
 
     def _on_status(self, status: QMediaPlayer.MediaStatus) -> None:
+        if status in (QMediaPlayer.MediaStatus.LoadedMedia, QMediaPlayer.MediaStatus.BufferedMedia):
+            self._apply_pending_seek()
         if status == QMediaPlayer.MediaStatus.EndOfMedia:
             self._end_of_media()
         elif status == QMediaPlayer.MediaStatus.InvalidMedia and not self._failed_source:

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 #: A track that has produced no sound this long after play was pressed is given up on (an
 #: FFmpeg that hangs on a hostile file): the audio process is restarted.
 FIRST_SOUND_TIMEOUT_S = 15.0
+#: Announced next cues remembered (any of them may be the one the audio process committed to).
+MAX_ANNOUNCED = 16
 #: Restart the audio process at most this often (a system where it cannot run at all
 #: must not spin).
 RESTART_MIN_INTERVAL_S = 2.0
@@ -87,7 +89,12 @@ class StreamBackend(Backend):
         self._gen = 0
         self._cue: Cue | None = None
         self._next: Cue | None = None
-        self._next_duration = 0
+        #: Every cue announced as next since the last load, by tag, with its duration once
+        #: known. The audio process commits to a next track seconds before it is heard (its
+        #: decoder runs ahead): an announcement that arrives later follows the committed
+        #: track instead of replacing it, so a superseded cue may still be the one that starts.
+        self._announced: dict[int, Cue] = {}
+        self._durations: dict[int, int] = {}
         self._want_play = False
         self._underruns = 0
         self.ready = False
@@ -156,6 +163,7 @@ class StreamBackend(Backend):
         self._proc = None
         cue = self._cue
         self._cue, self._next = None, None
+        self._announced.clear()
         self._set_state(PlaybackState.STOPPED)
         if self._shut_down:
             return
@@ -201,8 +209,8 @@ class StreamBackend(Backend):
             self._want_play = False
             self._set_state(PlaybackState.STOPPED)
             self.failed.emit(str(event.get("reason", "cannot play the file")))
-        elif kind == "next_ready" and self._next and event.get("tag") == self._next.tag:
-            self._next_duration = int(event.get("duration_ms", 0))
+        elif kind == "next_ready" and event.get("tag") in self._announced:
+            self._durations[int(event["tag"])] = int(event.get("duration_ms", 0))
         elif kind == "next_failed" and self._next and event.get("tag") == self._next.tag:
             self._next = None
             self.nextFailed.emit(int(event["tag"]), str(event.get("reason", "")))
@@ -227,9 +235,16 @@ class StreamBackend(Backend):
     def _on_started(self, tag: int) -> None:
         if self._cue is not None and tag == self._cue.tag:
             return  # the current cue's first sample (PLAYING follows with the state event)
-        if self._next is not None and tag == self._next.tag:
-            self._cue, self._next = self._next, None
-            self._duration, self._next_duration = self._next_duration, 0
+        cue = self._announced.get(tag)
+        if cue is not None:
+            # Announcements older than this one can no longer play; a later one (sent after
+            # the audio process committed to this cue) is what follows it.
+            for old in [t for t in self._announced if t <= tag]:
+                del self._announced[old]
+            self._cue = cue
+            if self._next is not None and self._next.tag <= tag:
+                self._next = None
+            self._duration = self._durations.pop(tag, 0)
             self._position = 0
             self.advanced.emit(tag)
             self.durationChanged.emit(self._duration)
@@ -247,6 +262,8 @@ class StreamBackend(Backend):
         self._gen += 1
         self._cue = cue
         self._next = None
+        self._announced.clear()
+        self._durations.clear()
         self._position, self._duration = 0, 0
         self._want_play = False
         self._first_sound.stop()
@@ -257,7 +274,11 @@ class StreamBackend(Backend):
         if cue == self._next:
             return
         self._next = cue
-        self._next_duration = 0
+        if cue is not None:
+            self._announced[cue.tag] = cue
+            for old in sorted(self._announced)[:-MAX_ANNOUNCED]:  # repicks during one track
+                del self._announced[old]
+                self._durations.pop(old, None)
         self._send({"cmd": "set_next", "cue": cue.to_json() if cue else None})
 
     def play(self) -> None:
@@ -281,6 +302,7 @@ class StreamBackend(Backend):
         self._gen += 1
         self._send({"cmd": "stop", "gen": self._gen})
         self._cue, self._next = None, None
+        self._announced.clear()
         self._position = 0
         self._set_state(PlaybackState.STOPPED)
 

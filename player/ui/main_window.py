@@ -1,27 +1,25 @@
 """The main window: library table with search, Up next, now playing, menus and status bar.
 
-Widgets only: the window talks to the :class:`~player.engine.Engine` (playback), the
-:class:`~player.library.db.Library` through its methods (no SQL here), and runs long work
-(scans) as background :class:`~player.workers.Job` s.
+Widgets only: the window talks to the :class:`~player.engine.Engine` (playback) through its
+own API, reads the :class:`~player.library.db.Library` through its methods (no SQL here), and
+shows the long work of the app's :class:`~player.services.LibraryService` (scans, imports, the
+demo library) and of :class:`~player.learning.Learning` (training); it runs none of it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -29,7 +27,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -38,16 +35,20 @@ from PySide6.QtWidgets import (
 from player.covers import cover_path
 from player.playback.gain import ReplayGainMode
 from player.library.db import Library
-from player.library.scanner import ScanProgress, ScanResult, scan_folders
+from player.library.scanner import ScanProgress, ScanResult
+from player.services import LibraryService
 from player.settings import Settings
-from player.ui.library_model import TRACK_ID_ROLE, LibraryModel
+from player.ui.browser import BrowserPane
 from player.ui.now_playing import SEEK_STEP_MS, NowPlaying
+from player.ui import dialogs
+from player.ui.playlists import PlaylistsPanel
 from player.ui.queue_view import QueueView
-from player.workers import Job
+from player.workers import Job, describe
 
 log = logging.getLogger(__name__)
 
-SEARCH_DELAY_MS = 150
+#: Below this window width the playlists fold away (see MainWindow._fit_width).
+NARROW_WIDTH = 960
 #: Recommendations → Exploration: from always the top pick to sampling widely.
 EXPLORATION_LEVELS = (("Familiar: the likeliest next track", 0.0),
                       ("Balanced", 0.2),
@@ -62,58 +63,56 @@ REPLAYGAIN_LABELS = ((ReplayGainMode.OFF, "&Off"),
 CROSSFADE_CHOICES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12)
 
 
-def _training_failure(message: str) -> str:
-    if "NotEnoughHistory" in message:
-        return message.split(": ", 1)[-1].capitalize() + "."
-    return f"Something went wrong: {message}"
-
-
-class LibraryTable(QTableView):
-    """The track table; Enter plays the selection."""
-
-    activatedRows = Signal(list)
-
-    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            rows = sorted({i.row() for i in self.selectionModel().selectedRows()})
-            if rows:
-                self.activatedRows.emit(rows)
-                return
-        super().keyPressEvent(event)
-
-
 class MainWindow(QMainWindow):
     """Segue's window. :meth:`attach_engine` connects playback once audio is ready."""
 
-    #: Emitted when a scan starts and when it has ended (however it ended).
-    scanStarted = Signal()
-    scanEnded = Signal()
     #: The user changed ReplayGain or crossfade (the values are in ``settings``).
     soundSettingsChanged = Signal()
 
-    def __init__(self, library: Library, settings: Settings, data_dir: Path) -> None:
+    def __init__(self, library: Library, settings: Settings, data_dir: Path,
+                 service: LibraryService) -> None:
+        """``service``: the app's scans, imports and demo library, which this window shows."""
         super().__init__()
         self.library = library
         self.settings = settings
         self.data_dir = data_dir
+        self.service = service
         self.engine: Any = None
         self.learning: Any = None
         self.retrain_dialog: Any = None
-        self.scan_job: Job | None = None
-        self.after_scan: list[Any] = []  # callbacks to run when the running scan ends
+        self.scan_notes: list[str] = []  # said with the running scan's result
         self.setWindowTitle("Segue")
         self.resize(1100, 700)
 
-        self.model = LibraryModel(library, self)
-        self.model.modelReset.connect(self._update_count)
+        # The library: search box, artist -> album tree, track table (player.ui.browser).
+        self.browser = BrowserPane(library, data_dir, self)
+        self.browser.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.model, self.search, self.table = (self.browser.model, self.browser.search,
+                                               self.browser.table)
+        self.count_label = self.browser.count_label
+        # Songs are dragged from the table onto Up next or a playlist (player.ui.track_drag).
+        self.table.setDragEnabled(True)
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.now_playing = NowPlaying()
         self.queue_view = QueueView()
+        self.playlists_panel = PlaylistsPanel(library, settings)
+        self.browser.track_menu_hooks.append(
+            lambda menu, ids: self.playlists_panel.fill_add_menu(menu.addMenu("Add to playlist"),
+                                                                 ids))
         self._build_central()
         self._build_status_bar()
         self._build_menus()
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(lambda: self.model.set_filter(self.search.text()))
         self.now_playing.setEnabled(False)  # until the audio backend is ready
+        service.scanStarted.connect(self._scan_started)
+        service.scanProgress.connect(self._scan_progress)
+        service.scanFinished.connect(self._scan_done)
+        service.scanFailed.connect(
+            lambda error: self.statusBar().showMessage(f"Scan failed: {describe(error)}", 10000))
+        service.scanEnded.connect(self._scan_ended)
+        service.importProgress.connect(self.statusBar().showMessage)
+        service.importFinished.connect(self._import_done)
+        service.importFailed.connect(lambda error: self.statusBar().showMessage(
+            f"Import failed: {describe(error)}", 10000))
         if settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
         self.refresh_library()
@@ -121,51 +120,17 @@ class MainWindow(QMainWindow):
     # -- layout ------------------------------------------------------------------------------
 
     def _build_central(self) -> None:
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search title, artist, album…")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(lambda _: self._search_timer.start())
-        self.count_label = QLabel()
-        self.count_label.setStyleSheet("color: palette(placeholder-text);")
-
-        self.table = LibraryTable()
-        self.table.setModel(self.model)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(False)
-        for col, width in enumerate((300, 190, 210, 70, 55)):
-            header.resizeSection(col, width)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.doubleClicked.connect(self._play_index)
-        self.table.activatedRows.connect(self._play_rows)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self._table_menu)
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        search_row = QHBoxLayout()
-        search_row.addWidget(self.search, 1)
-        search_row.addWidget(self.count_label)
-        left_layout.addLayout(search_row)
-        left_layout.addWidget(self.table, 1)
-
+        left = self.browser
         splitter = QSplitter()
+        splitter.addWidget(self.playlists_panel)
         splitter.addWidget(left)
         splitter.addWidget(self.queue_view)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([800, 300])
+        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(2, 1)
+        splitter.setSizes([180, 720, 280])
+        splitter.setCollapsible(1, False)
+        self.main_splitter = splitter
+        self._wide_sizes: list[int] | None = None  # the sizes before the window got narrow
 
         self.empty_state = self._build_empty_state()
         self.stack = QStackedWidget()
@@ -198,7 +163,7 @@ class MainWindow(QMainWindow):
         icon = QLabel()
         icon.setPixmap(self.windowIcon().pixmap(96, 96))
         add = QPushButton("Add music folder…")
-        add.clicked.connect(self.add_folder)
+        add.clicked.connect(lambda _checked=False: self.add_folder())
         demo = QPushButton("Play the demo library")
         demo.setDefault(True)
         demo.clicked.connect(self.play_demo)
@@ -239,6 +204,12 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.model_status)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_scan_button)
+        self.scan_problems_button = QToolButton()
+        self.scan_problems_button.setAutoRaise(True)
+        self.scan_problems_button.setToolTip("Which files, and why")
+        self.scan_problems_button.clicked.connect(self.show_scan_problems)
+        self.scan_problems_button.hide()
+        bar.addPermanentWidget(self.scan_problems_button)
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -246,6 +217,7 @@ class MainWindow(QMainWindow):
         self.act_add = self._action(file, "&Add music folder…", self.add_folder, "Ctrl+O")
         self.act_rescan = self._action(file, "&Rescan library", self.rescan, "F5")
         self.act_import = self._action(file, "&Import listening history…", self.import_history)
+        self.act_preferences = self._action(file, "&Preferences…", self.preferences, "Ctrl+,")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -259,6 +231,8 @@ class MainWindow(QMainWindow):
                                         lambda: self.now_playing.step(SEEK_STEP_MS), "Shift+Right")
         self.act_back = self._action(playback, "Back 5 s",
                                      lambda: self.now_playing.step(-SEEK_STEP_MS), "Shift+Left")
+        self.act_show_playing = self._action(playback, "&Show playing track",
+                                             self.show_playing, "Ctrl+J")
         playback.addSeparator()
         self.act_autoqueue = self._action(playback, "&Auto-queue", self._toggle_autoqueue)
         self.act_autoqueue.setCheckable(True)
@@ -347,143 +321,131 @@ class MainWindow(QMainWindow):
         engine.stateChanged.connect(np.show_state)
         engine.positionChanged.connect(np.show_position)
         engine.volumeChanged.connect(np.show_volume)
-        engine.queueChanged.connect(self._show_queue)
-        engine.autoPickChanged.connect(lambda _pick: self._show_queue())
         engine.listenLogged.connect(self.model.refresh_play_count)
         engine.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.queue_view.removeRequested.connect(engine.remove_from_queue)
-        self.queue_view.clearRequested.connect(engine.clear_queue)
+        self.browser.attach_engine(engine)
         self.queue_view.playRequested.connect(lambda tid: engine.play_track(tid, "user"))
+        self.queue_view.saveRequested.connect(self.playlists_panel.new_playlist)
+        self.queue_view.attach_engine(engine, self.library)
+        self.playlists_panel.attach_engine(engine)
         engine.set_autoqueue_enabled(self.settings.autoqueue)
-        np.show_volume(engine.backend.volume())
-        self._show_queue()
+        np.show_volume(engine.volume())
 
     def _on_track(self, track: dict[str, Any] | None) -> None:
         cover = cover_path(track, self.data_dir / "covers") if track else None
         self.now_playing.show_track(track, cover)
         title = f"{track['title']} — {track.get('artist') or 'Unknown artist'}" if track else ""
         self.setWindowTitle(f"{title} · Segue" if track else "Segue")
+        # Bold in the list, which does not jump to it (the user may be browsing elsewhere):
+        # Playback -> Show playing track (Ctrl+J) goes there.
         self.model.set_current(track["id"] if track else None)
-        if track is not None:
-            row = self.model.row_of(track["id"])
-            if row is not None:
-                self.table.scrollTo(self.model.index(row, 0))
-        self._show_queue()
-
-    def _show_queue(self) -> None:
-        if self.engine is None:
-            return
-        queue, pick = self.engine.up_next()
-        rows = self.library.tracks_by_id(queue + ([pick.track_id] if pick else []))
-        self.queue_view.show_queue([rows[t] for t in queue if t in rows], pick,
-                                   rows.get(pick.track_id) if pick else None)
-        self.queue_view.empty_hint.setText(
-            "Your queue is empty." + ("" if self.engine.autoqueue_enabled
-                                      else "\nAuto-queue is off."))
 
     def _toggle_autoqueue(self) -> None:
         self.settings.autoqueue = self.act_autoqueue.isChecked()
         if self.engine is not None:
             self.engine.set_autoqueue_enabled(self.settings.autoqueue)
-            self._show_queue()
+            self.queue_view.refresh()
 
     # -- the library table ---------------------------------------------------------------------
 
     def refresh_library(self) -> None:
-        self.model.reload()
-        empty = self.library.count_tracks() == 0 and not self.search.text()
-        busy = self.scan_job is not None
+        self.browser.reload()
+        empty = not self.library.has_tracks() and not self.search.text()
+        busy = self.service.scanning
         self.stack.setCurrentWidget(self.empty_state if empty and not busy
                                     else self.stack.widget(0))
 
-    def _update_count(self) -> None:
-        n = self.model.total()
-        self.count_label.setText(f"{n:,} track{'s' if n != 1 else ''}")
+    def show_playing(self) -> None:
+        """Scroll the list to the playing track (it never jumps there by itself)."""
+        current = self.engine.current if self.engine is not None else None
+        if current is not None and not self.browser.show_track(current["id"]):
+            self.statusBar().showMessage("The playing track is not in the list shown "
+                                         "(clear the search or choose All music)", 6000)
 
-    def _selected_ids(self) -> list[int]:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        return [tid for r in rows if (tid := self.model.track_id(r)) is not None]
-
-    def _play_index(self, index: QModelIndex) -> None:
-        tid = index.data(TRACK_ID_ROLE)
-        if tid is not None and self.engine is not None:
-            self.engine.play_track(tid, "user")
-
-    def _play_rows(self, rows: list[int]) -> None:
-        ids = [tid for r in rows if (tid := self.model.track_id(r)) is not None]
-        if ids and self.engine is not None:
-            self.engine.play_track(ids[0], "user")
-            if len(ids) > 1:
-                self.engine.enqueue(ids[1:], front=True)
-
-    def _table_menu(self, pos: Any) -> None:
-        ids = self._selected_ids()
-        if not ids or self.engine is None:
-            return
-        menu = QMenu(self)
-        menu.addAction("Play", lambda: self._play_rows(
-            sorted({i.row() for i in self.table.selectionModel().selectedRows()})))
-        menu.addAction("Play next", lambda: self.engine.enqueue(ids, front=True))
-        menu.addAction("Add to queue", lambda: self.engine.enqueue(ids))
-        menu.addSeparator()
-        excluded = all(bool((self.library.track(t) or {}).get("no_autoqueue")) for t in ids)
-        act = menu.addAction("Don't auto-queue this track" if len(ids) == 1
-                             else "Don't auto-queue these tracks")
-        act.setCheckable(True)
-        act.setChecked(excluded)
-        act.triggered.connect(lambda checked: self._set_no_autoqueue(ids, checked))
-        menu.exec(self.table.viewport().mapToGlobal(pos))
-
-    def _set_no_autoqueue(self, ids: list[int], value: bool) -> None:
-        for tid in ids:
-            self.library.set_no_autoqueue(tid, value)
-        if self.engine is not None:
-            self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled)  # re-pick
+    def close_queries(self) -> None:
+        """Stop the library view's worker threads (before the library closes)."""
+        self.browser.close_queries()
 
     # -- scanning ----------------------------------------------------------------------------
 
-    def add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add music folder", str(Path.home()))
-        if folder:
-            self.start_scan([folder])
+    def add_folder(self, folder: str | None = None) -> None:
+        """Add a music folder (asked for, unless given) and scan; the first real folder
+        replaces the demo library."""
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(
+                self, "Add music folder", dialogs.start_folder(self.settings, self.library))
+            if not folder:
+                return
+        dialogs.remember(self.settings, folder)
+        scanning = self.service.scanning
+        added = self.service.add_folder(folder)
+        if scanning:
+            self.statusBar().showMessage("A scan is already running: press F5 (Rescan) after "
+                                         "it to read the new folder", 8000)
+        if added.demo_removed is not None:
+            self.scan_notes.append("the demo library was removed: your music replaces it")
+            self.tracks_removed()
+            self.service.after_scan(self.tracks_removed)  # pick again among the new music
+
+    def tracks_removed(self) -> None:
+        """Tracks left the library (a folder removed): the queue forgets them, the auto-queue
+        picks again (its pick may have been one of them), the lists are read again."""
+        engine = self.engine
+        if engine is not None:
+            present = self.library.tracks_by_id(engine.queue)
+            engine.set_queue([t for t in engine.queue if t in present])
+            engine.repick()  # its pick may have been one of them
+        self.refresh_library()
+        self.playlists_panel.reload()
+
+    def preferences(self) -> Any:
+        """Open the preferences (music folders, scan problems); returns the dialog."""
+        from player.ui.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self)
+        dialog.setModal(False)
+        dialog.show()
+        self.preferences_dialog = dialog
+        return dialog
+
+    def show_scan_problems(self) -> Any:
+        """The files the last scans could not read, with why; returns the dialog."""
+        from player.ui.preferences import ScanProblemsDialog
+
+        dialog = ScanProblemsDialog(self.library, self)
+        dialog.show()
+        self.scan_problems_dialog = dialog
+        return dialog
 
     def rescan(self) -> None:
         self.start_scan([])
 
     def play_demo(self) -> None:
-        from player.demo import install_demo_library
-
+        """Install the demo library, scan it, then play."""
         self.demo_button.setEnabled(False)
-        folder = install_demo_library(self.library, self.data_dir)
-        self.after_scan.append(lambda: self.engine.play() if self.engine else None)
-        self.start_scan([folder])
+        if self.service.install_demo() is None:
+            self.statusBar().showMessage("A scan is already running", 4000)
+            self.demo_button.setEnabled(True)
+            return
+        self.service.after_scan(lambda: self.engine.play() if self.engine else None)
 
     def start_scan(self, folders: list[str | Path]) -> None:
-        if self.scan_job is not None:
+        """Scan (``folders`` added first); says so when a scan is already running."""
+        if self.service.scan(folders) is None:
             self.statusBar().showMessage("A scan is already running", 4000)
-            return
 
-        def work(report: Any, cancel: threading.Event) -> ScanResult:
-            return scan_folders(self.library, folders, progress=report, cancel=cancel)
+    def cancel_scan(self) -> None:
+        if self.service.scanning:
+            self.service.cancel_scan()
+            self.statusBar().showMessage("Stopping the scan…")
 
-        job = Job(work, "scan", parent=self)
-        job.progress.connect(self._scan_progress)
-        job.done.connect(self._scan_done)
-        job.failed.connect(lambda msg: self._scan_ended(f"Scan failed: {msg}"))
-        self.scan_job = job
-        self.scanStarted.emit()
+    def _scan_started(self) -> None:
         self.progress.setRange(0, 0)
         self.progress.setFormat("Scanning…")
         self.progress.show()
         self.cancel_scan_button.show()
         self.act_rescan.setEnabled(False)
         self.statusBar().showMessage("Scanning your music…")
-        job.start()
-
-    def cancel_scan(self) -> None:
-        if self.scan_job is not None:
-            self.scan_job.cancel()
-            self.statusBar().showMessage("Stopping the scan…")
 
     def _scan_progress(self, event: ScanProgress) -> None:
         if event.phase == "walk":
@@ -502,21 +464,21 @@ class MainWindow(QMainWindow):
             parts.append(f"{result.missing} missing")
         if result.failed:
             parts.append(f"{len(result.failed)} could not be read")
+        self.scan_problems_button.setVisible(bool(result.failed))
+        self.scan_problems_button.setText(f"{len(result.failed)} could not be read…")
         verb = "Scan cancelled" if result.cancelled else "Scan finished"
-        self._scan_ended(f"{verb}: " + ", ".join(parts))
+        notes, self.scan_notes = self.scan_notes, []
+        self.statusBar().showMessage(
+            f"{verb}: " + ", ".join(parts) + "".join(f"; {n}" for n in notes), 10000)
 
-    def _scan_ended(self, message: str) -> None:
-        self.scan_job = None
+    def _scan_ended(self) -> None:
+        """However the scan ended (its result or failure is in the status bar already)."""
+        self.scan_notes = []
         self.progress.hide()
         self.cancel_scan_button.hide()
         self.act_rescan.setEnabled(True)
         self.demo_button.setEnabled(True)
-        self.statusBar().showMessage(message, 10000)
         self.refresh_library()
-        callbacks, self.after_scan = self.after_scan, []
-        for callback in callbacks:
-            callback()
-        self.scanEnded.emit()
 
     # -- recommendations -------------------------------------------------------------------------
 
@@ -538,8 +500,7 @@ class MainWindow(QMainWindow):
         else:
             job.progress.connect(dialog.show_progress)
             job.done.connect(dialog.show_result_of)
-            job.failed.connect(lambda msg: dialog.show_failure(
-                _training_failure(msg), cancelled="Cancelled" in msg))
+            job.failed.connect(dialog.show_error)
             dialog.cancelRequested.connect(job.cancel)
         self.retrain_dialog = dialog
         dialog.setModal(False)
@@ -558,40 +519,32 @@ class MainWindow(QMainWindow):
     def _set_exploration(self, value: float) -> None:
         self.settings.exploration = value
         if self.engine is not None:
-            self.engine.autoqueue.rules.exploration = value
-            self.engine.set_autoqueue_enabled(self.engine.autoqueue_enabled)  # pick again
+            self.engine.set_exploration(value)
 
     # -- importing history -----------------------------------------------------------------------
 
     def import_history(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Import listening history or playlists", str(Path.home()),
+            self, "Import listening history or playlists",
+            dialogs.start_folder(self.settings, self.library),
             "Histories and playlists (*.json *.jsonl *.tsv *.m3u *.m3u8);;All files (*)")
         if paths:
+            dialogs.remember(self.settings, paths[0])
             self.start_import(paths)
 
     def start_import(self, paths: list[str]) -> Job:
-        from player.importer import import_history
-
-        def work(report: Any, cancel: threading.Event) -> Any:
-            return import_history(self.library, paths, progress=report, cancel=cancel)
-
-        job = Job(work, "import", parent=self)
-        job.progress.connect(lambda text: self.statusBar().showMessage(text))
-        job.done.connect(self._import_done)
-        job.failed.connect(lambda msg: self.statusBar().showMessage(f"Import failed: {msg}",
-                                                                    10000))
-        self.import_job = job
-        job.start()
-        return job
+        """Import histories and playlists in the background (the service's job)."""
+        return self.service.import_files(paths)
 
     def _import_done(self, report: Any) -> None:
         text = (f"Imported {report.listens:,} listens ({report.matched:,} matched to your "
-                f"library), {report.duplicates:,} already there, {report.playlists} playlists")
+                f"library), {report.duplicates:,} already there, {report.playlists_phrase()}"
+                + (" (in the Playlists sidebar)" if report.playlists else ""))
         if report.errors:
             text += f"; {len(report.errors)} rows skipped"
         self.statusBar().showMessage(text, 15000)
-        self.model.reload()
+        self.browser.reload()
+        self.playlists_panel.reload()
 
     def about(self) -> None:
         stats = self.library.stats()
@@ -606,9 +559,25 @@ class MainWindow(QMainWindow):
 
     # -- state ---------------------------------------------------------------------------------
 
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_width()
+
+    def _fit_width(self) -> None:
+        """A narrow window (under NARROW_WIDTH) folds the playlists away and slims Up next,
+        so that the track table keeps its Duration and Plays columns in sight; widening it
+        again brings the earlier sizes back. (The fold is the splitter's: drag to reopen.)"""
+        splitter = self.main_splitter
+        narrow = self.width() < NARROW_WIDTH
+        if narrow and self._wide_sizes is None:
+            self._wide_sizes = splitter.sizes()
+            total = sum(self._wide_sizes)
+            queue = min(self._wide_sizes[2], max(180, total // 4))
+            splitter.setSizes([0, total - queue, queue])
+        elif not narrow and self._wide_sizes is not None:
+            sizes, self._wide_sizes = self._wide_sizes, None
+            splitter.setSizes(sizes)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
-        if self.scan_job is not None:
-            self.scan_job.cancel()
-            self.scan_job.wait(5)
         super().closeEvent(event)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -76,16 +77,32 @@ class LossPlot(QWidget):
         p.drawPath(path)
 
 
+#: What the status line calls each phase of a training run (player.bridge.TrainingProgress).
+PHASE_LABELS = {"data": "Reading your listening history", "train": "Training",
+                "learn": "Learning your latest listens", "save": "Saving the model"}
+#: Time left is shown once this share of the work is done since training started.
+ETA_AFTER_FRACTION = 0.03
+
+
 class RetrainDialog(QDialog):
-    """Shows a training job; ``cancelRequested`` when the user cancels."""
+    """Shows a training job; ``cancelRequested`` when the user cancels.
+
+    The time left comes from the work done: the share of the run completed since its first
+    training step, and how long that took (``clock``: injectable for tests). A busy machine
+    does less work per second, so its estimate grows; a clock budget never enters it. The work
+    is the planned epochs, and early stopping usually ends training sooner: the time shown is
+    what is left at most ("up to"), not a promise.
+    """
 
     cancelRequested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
         self.setWindowTitle("Retrain recommendations")
         self.setMinimumWidth(520)
-        self._started = time.monotonic()
+        self._clock = clock
+        self._work_start: tuple[float, float] | None = None  # (time, fraction) of training
         self._last_fraction = 0.0
 
         self.stack = QStackedWidget()
@@ -157,20 +174,27 @@ class RetrainDialog(QDialog):
 
     # -- slots for the training job ------------------------------------------------------------
 
-    def show_progress(self, event: tuple[str, float, str, float | None]) -> None:
-        phase, fraction, message, loss = event
-        fraction = max(self._last_fraction, min(1.0, fraction))
+    def show_progress(self, progress: Any) -> None:
+        """Slot for the training job's ``progress``: a ``player.bridge.TrainingProgress``."""
+        fraction = max(self._last_fraction, min(1.0, progress.fraction))
         self._last_fraction = fraction
         self.bar.setValue(int(fraction * 1000))
-        labels = {"train": "Training", "learn": "Learning your latest listens",
-                  "save": "Saving", "data": "Reading your history"}
-        self.status.setText(f"{labels.get(phase, phase)}: {message}")
-        elapsed = time.monotonic() - self._started
-        if fraction > 0.03:
-            left = elapsed * (1 - fraction) / fraction
-            self.eta.setText(f"about {_duration(left)} left")
-        if loss is not None:
-            self.plot.add(loss)
+        label = PHASE_LABELS.get(progress.phase, progress.phase.capitalize())
+        self.status.setText(f"{label}: {progress.detail}" if progress.detail else f"{label}…")
+        now = self._clock()
+        if self._work_start is None:
+            if progress.phase != "data":  # reading the history is not the work measured
+                self._work_start = (now, fraction)
+        else:
+            since, at = self._work_start
+            done = fraction - at
+            if done >= ETA_AFTER_FRACTION and now > since:
+                left = (1.0 - fraction) * (now - since) / done
+                self.eta.setText(f"up to {_duration(left)} left")
+                self.eta.setToolTip("Training usually stops sooner, once the model stops "
+                                    "improving on your history.")
+        if progress.loss is not None:
+            self.plot.add(progress.loss)
 
     def show_result_of(self, outcome: tuple[Any, Any]) -> None:
         """Slot for the training job's ``done``: (model, result)."""
@@ -224,6 +248,19 @@ class RetrainDialog(QDialog):
             grid.addWidget(hr, row, 1)
             grid.addWidget(mrr, row, 2)
         self.result_note.show()
+
+    def show_error(self, error: Exception) -> None:
+        """Slot for the training job's ``failed``: cancelled, too little history, or a fault."""
+        from player.bridge import NotEnoughHistory
+        from recommender.base import Cancelled
+
+        if isinstance(error, Cancelled):
+            self.show_failure("", cancelled=True)
+        elif isinstance(error, NotEnoughHistory):
+            self.show_failure(f"{str(error).capitalize()}.", cancelled=False)
+        else:
+            self.show_failure(f"Something went wrong: {type(error).__name__}: {error}",
+                              cancelled=False)
 
     def show_failure(self, message: str, cancelled: bool) -> None:
         self.stack.setCurrentIndex(1)

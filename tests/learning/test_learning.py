@@ -95,15 +95,17 @@ def test_training_reads_the_latest_listens_only(library: Library, tmp_path: Path
 def test_train_measures_saves_and_beats_the_baselines(library: Library, habit_library,
                                                       data_dir: Path) -> None:
     phases = []
-    model, result = train(library, data_dir, progress=lambda *e: phases.append(e))
+    model, result = train(library, data_dir, progress=phases.append)
     assert (data_dir / "model.pt").exists() and result.mode == "full"
     held = result.heldout
     assert set(held) == {"gru", "recent", "markov"} and result.targets > 20
     assert held["gru"]["hr@20"] >= held["recent"]["hr@20"]
     assert held["gru"]["mrr@20"] >= 0.8  # mixes in order: the next track is near certain
-    fractions = [e[1] for e in phases]
+    fractions = [e.fraction for e in phases]
     assert fractions == sorted(fractions) and fractions[-1] >= 0.9
-    assert any(e[3] is not None for e in phases)  # losses for the plot
+    assert any(e.loss is not None for e in phases)  # losses for the plot
+    learn = [e.fraction for e in phases if e.phase == "learn"]
+    assert len(set(learn)) > 1  # the tail's training moves the bar too
     loaded = ModelHolder(data_dir).load()
     assert loaded is not None and set(habit_library) <= set(loaded.known_tracks())
 
@@ -235,6 +237,10 @@ def test_cli_train_and_next(library: Library, habit_library, data_dir: Path) -> 
     again = json.loads(subprocess.run([*run, "train", "--json"], capture_output=True,
                                       text=True, check=True, timeout=300).stdout)
     assert again["mode"] == "unchanged"  # nothing new to learn
+    words = subprocess.run([*run, "train"], capture_output=True, text=True, check=True,
+                           timeout=300).stdout
+    assert words.startswith("The model is up to date: no new listens since it was trained.")
+    assert "0 listens in 0.0 s" not in words
     picks = json.loads(subprocess.run([*run, "next", "-n", "5", "--json"], capture_output=True,
                                       text=True, check=True, timeout=300).stdout)["next"]
     assert len(picks) == 5

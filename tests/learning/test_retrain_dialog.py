@@ -78,3 +78,59 @@ def test_retrain_with_too_little_history_explains(data_dir: Path, qtbot) -> None
 def _grid_texts(dialog) -> str:
     grid = dialog.result_grid
     return " ".join(grid.itemAt(i).widget().text() for i in range(grid.count()))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_time_left_comes_from_the_work_done(qtbot) -> None:
+    """A busy machine does less work per second: the time left grows with it, and reading
+    the history (before the first step) does not count as work."""
+    from player.bridge import TrainingProgress
+    from player.ui.retrain_dialog import RetrainDialog
+
+    clock = FakeClock()
+    dialog = RetrainDialog(clock=clock)
+    qtbot.addWidget(dialog)
+    dialog.show_progress(TrainingProgress("data", 0.0))
+    assert dialog.status.text() == "Reading your listening history…"  # said once
+    clock.now += 30  # a big history takes long to read: not training work
+    dialog.show_progress(TrainingProgress("train", 0.10, "epoch 1 step 1 loss 7.000", 7.0))
+    assert dialog.eta.text() == ""  # nothing measured yet
+    clock.now += 10
+    dialog.show_progress(TrainingProgress("train", 0.20, "epoch 1 step 40 loss 5.000", 5.0))
+    assert dialog.status.text() == "Training: epoch 1 step 40 loss 5.000"
+    assert dialog.eta.text() == "up to 1 min 20 s left"  # 0.1 in 10 s, 0.8 to go
+    clock.now += 50  # the machine got busy: 0.05 more in 50 s
+    dialog.show_progress(TrainingProgress("train", 0.25, "epoch 1 step 50 loss 4.900", 4.9))
+    assert dialog.eta.text() == "up to 5 min 00 s left"  # 0.15 in 60 s, 0.75 to go
+    clock.now += 60  # no step for a minute: the estimate does not count down by itself
+    assert dialog.eta.text() == "up to 5 min 00 s left"
+    dialog.show_progress(TrainingProgress("save", 0.98))
+    assert dialog.status.text() == "Saving the model…"
+    assert dialog.plot.values == [7.0, 5.0, 4.9]
+
+
+def test_failures_are_told_by_their_type(qtbot) -> None:
+    from player.bridge import NotEnoughHistory
+    from player.ui.retrain_dialog import RetrainDialog
+    from recommender.base import Cancelled
+
+    texts = {}
+    for error in (Cancelled("cancelled"), NotEnoughHistory("only 3 listens so far"),
+                  OSError("No space left on device")):
+        dialog = RetrainDialog()
+        qtbot.addWidget(dialog)
+        dialog.show_error(error)
+        texts[type(error).__name__] = (dialog.result_title.text(), dialog.result_text.text())
+    assert texts["Cancelled"][0] == "Training cancelled"
+    assert texts["NotEnoughHistory"] == ("Training did not finish",
+                                         "Only 3 listens so far.\n\nYour previous model is "
+                                         "still in use.")
+    assert texts["OSError"][0] == "Training did not finish"
+    assert "No space left on device" in texts["OSError"][1]

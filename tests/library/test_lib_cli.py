@@ -61,3 +61,18 @@ def test_help_lists_the_commands() -> None:
     assert proc.returncode == 0
     for command in ("scan", "stats", "evaluate"):
         assert command in proc.stdout
+
+
+def test_scanning_a_real_folder_replaces_the_demo(music_dir: Path, data_dir: Path) -> None:
+    from player.demo import install_demo_library
+    from player.library.db import Library
+
+    lib = Library.open(data_dir)
+    install_demo_library(lib, data_dir)
+    lib.close()
+    assert json.loads(segue("--data-dir", str(data_dir), "scan", "--json").stdout)["added"] == 8
+    proc = segue("--data-dir", str(data_dir), "scan", str(music_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert "the demo library was removed (8 tracks): your music replaces it" in proc.stderr
+    stats = json.loads(segue("--data-dir", str(data_dir), "stats", "--json").stdout)
+    assert (stats["tracks"], stats["roots"], stats["missing"]) == (len(GOOD_TRACKS), 1, 0)

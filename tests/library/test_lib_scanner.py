@@ -35,8 +35,9 @@ def add_broken_files(music: Path, good_mp3: Path) -> dict[str, str]:
     os.mkfifo(broken / "pipe.mp3")  # opening it would block for ever
     shutil.copy(good_mp3, broken / ".hidden.mp3")  # hidden: ignored, not an error
     (broken / "cover.jpg").write_bytes(b"\xff\xd8\xff")  # not audio by name: ignored
-    bad_name = os.fsencode(broken) + b"/caf\xe9 latin-1.mp3"
-    shutil.copy(good_mp3, bad_name)
+    # a name holding the code points that stand for bytes that are not UTF-8 (see
+    # player.library.paths): it would read back as another name, so it is refused
+    shutil.copy(good_mp3, broken / "reserved \U0010ffe9.mp3")
     return {
         "empty.mp3": "empty file",
         "notes.mp3": "audio",
@@ -44,7 +45,7 @@ def add_broken_files(music: Path, good_mp3: Path) -> dict[str, str]:
         "dangling.mp3": "broken symbolic link",
         "loop": "loop",
         "pipe.mp3": "not a regular file",
-        "caf\\xe9 latin-1.mp3": "not valid UTF-8",
+        "reserved \U0010ffe9.mp3": "private-use",
     }
 
 
@@ -340,3 +341,29 @@ def test_workers_only_on_spare_cores(monkeypatch: pytest.MonkeyPatch, cores: int
     monkeypatch.setattr(scanner_mod, "usable_cores", lambda: cores)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
     assert scanner_mod.spare_cores() == spare
+
+
+def test_a_file_name_that_is_not_utf8_is_scanned_and_opens(library: Library, tmp_path: Path,
+                                                           good_paths) -> None:
+    """Latin-1 bytes in a name: stored as text (player.library.paths), opened by its bytes."""
+    from player.library.paths import to_fs
+    from player.playback.decoder import TrackDecoder
+
+    folder = tmp_path / "latin"
+    folder.mkdir()
+    name = os.fsencode(folder) + b"/caf\xe9 latin-1.flac"
+    flac = next(p for p in good_paths if str(p).endswith(".flac"))
+    shutil.copy(flac, name)
+    result = scan_folders(library, [folder])
+    assert result.added == 1 and result.failed == []
+    (row,) = library.db.query("SELECT * FROM tracks")
+    assert os.fsencode(to_fs(row["path"])) == name
+    assert row["title"]  # its tags were read through the stored name
+    again = scan_folders(library, [folder])
+    assert (again.added, again.unchanged, again.missing) == (0, 1, 0)
+    decoder = TrackDecoder(row["path"])
+    try:
+        block = decoder.read()
+        assert block is not None and len(block) > 0
+    finally:
+        decoder.close()

@@ -50,8 +50,9 @@ def _entry_fields() -> dict[str, str]:
 
 
 def test_the_entry_claims_exactly_the_audio_types_segue_reads() -> None:
-    """MimeType names every audio type the system gives one of Segue's file extensions, and no
-    type that none of them has (shared-mime-info is the reference the desktops use)."""
+    """MimeType names every audio type the system gives one of Segue's file extensions (audio
+    and M3U playlists), and no type that none of them has (shared-mime-info is the reference
+    the desktops use)."""
     if not GLOBS.exists():
         pytest.skip(f"{GLOBS} is absent (shared-mime-info not installed)")
     by_type: dict[str, set[str]] = {}
@@ -59,7 +60,8 @@ def test_the_entry_claims_exactly_the_audio_types_segue_reads() -> None:
         parts = line.split(":")
         if len(parts) >= 3 and parts[1].startswith("audio/") and parts[2].startswith("*."):
             by_type.setdefault(parts[1], set()).add(parts[2][1:].lower())
-    ours = {t for t, exts in by_type.items() if exts & AUDIO_EXTENSIONS}
+    # Audio files, and M3U playlists (Open with plays them: player.opener).
+    ours = {t for t, exts in by_type.items() if exts & (AUDIO_EXTENSIONS | {".m3u", ".m3u8"})}
     declared = set(filter(None, _entry_fields()["MimeType"].split(";")))
     assert declared == ours, (sorted(ours - declared), sorted(declared - ours))
 

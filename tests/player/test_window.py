@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from player.library.db import Library
+from player.library.playlists import PlaylistStore
 from player.library.scanner import scan_folders
 from player.playback.base import PlaybackState
-from player.settings import Settings
 from player.ui.library_model import LibraryModel, format_ms
 from tests.conftest import GOOD_TRACKS
 from tests.player.conftest import make_app
@@ -27,7 +28,7 @@ def test_first_run_offers_folder_and_demo_and_plays_the_demo(data_dir: Path, qtb
         win.demo_button.click()
         qtbot.waitUntil(lambda: app.engine.current is not None, timeout=20_000)
         assert win.stack.currentWidget() is not win.empty_state
-        assert win.model.total() == 8
+        qtbot.waitUntil(lambda: win.model.total() == 8, timeout=10_000)  # read in the background
         assert app.engine.state is PlaybackState.PLAYING
         assert app.engine.current_source == "auto"  # hands-free from the first track
         assert win.now_playing.title.text() == app.engine.current["title"]
@@ -36,29 +37,41 @@ def test_first_run_offers_folder_and_demo_and_plays_the_demo(data_dir: Path, qtb
         app.shutdown()
 
 
-def test_library_model_is_a_sound_qt_model(library: Library, qtmodeltester) -> None:
+def _answered(model: LibraryModel, qtbot) -> None:
+    """Wait for the model's latest query (they run on a thread of their own)."""
+    qtbot.waitUntil(lambda: not model.busy(), timeout=5000)
+
+
+def test_library_model_is_a_sound_qt_model(library: Library, qtbot, qtmodeltester) -> None:
     library.add_tracks([{"path": f"/m/{i}.mp3", "mtime": 1, "size": 1, "title": f"Song {i}",
                          "artist": f"A{i % 7}" if i % 5 else None, "album": f"B{i % 3}",
                          "duration_ms": 1000 * i} for i in range(2500)])
     model = LibraryModel(library)
-    assert model.rowCount() == 2000 and model.canFetchMore(model.index(-1, -1))  # lazy
-    model.fetchMore(model.index(-1, -1))
-    assert model.rowCount() == 2500 and not model.canFetchMore(model.index(-1, -1))
+    assert model.rowCount() == 0  # the answer comes from the query thread
+    with qtbot.waitSignal(model.resultsShown) as shown:
+        pass
+    assert shown.args == [2500] and model.rowCount() == 2500
+    assert len(model._blocks) == 0  # rows are read when seen, a block at a time
+    assert model.index(2499, 0).data().startswith("Song ")
+    assert len(model._blocks) == 1
     qtmodeltester.check(model)
-    # A second model for filter and sort: the tester, still attached to the first, calls
-    # fetchMore from inside its modelReset handler and then flags the insert as nested.
-    model = LibraryModel(library)
-    model.set_filter("song 12")  # words match anywhere, case-insensitively
-    titles = {model.index(r, 0).data() for r in range(model.rowCount())}
+    # A second model for filter and sort (the tester stays attached to the first).
+    model2 = LibraryModel(library)
+    model2.set_filter("song 12")  # words match anywhere, case-insensitively
+    _answered(model2, qtbot)
+    titles = {model2.index(r, 0).data() for r in range(model2.rowCount())}
     assert "Song 12" in titles and all("12" in t for t in titles)
-    model.set_filter("")
-    model.sort(3, Qt.SortOrder.DescendingOrder)
-    assert model.index(0, 0).data() == "Song 2499"
-    assert model.index(0, 3).data() == format_ms(2_499_000) == "41:39"
-    shown = {model.track_id(r): model.index(r, 1).data() for r in range(model.rowCount())}
-    assert "Unknown artist" in shown.values()  # a fifth of the tracks have no artist
+    model2.set_filter("")
+    model2.sort(3, Qt.SortOrder.DescendingOrder)
+    _answered(model2, qtbot)
+    assert model2.index(0, 0).data() == "Song 2499"
+    assert model2.index(0, 3).data() == format_ms(2_499_000) == "41:39"
+    shown_rows = {model2.track_id(r): model2.index(r, 1).data() for r in range(model2.rowCount())}
+    assert "Unknown artist" in shown_rows.values()  # a fifth of the tracks have no artist
     assert all(text == (library.track(t)["artist"] or "Unknown artist")
-               for t, text in shown.items())
+               for t, text in shown_rows.items())
+    model.close()
+    model2.close()
 
 
 def test_search_box_filters_the_table(music_dir: Path, data_dir: Path, qtbot) -> None:
@@ -68,6 +81,7 @@ def test_search_box_filters_the_table(music_dir: Path, data_dir: Path, qtbot) ->
     app = make_app(data_dir, qtbot)
     try:
         win = app.window
+        _answered(win.model, qtbot)
         assert win.model.total() == len(GOOD_TRACKS)
         qtbot.keyClicks(win.search, "HOMO")  # typed, case-insensitive, matches the album
         qtbot.waitUntil(lambda: win.model.total() == 2, timeout=3000)
@@ -92,6 +106,7 @@ def test_double_click_enter_queue_and_keys(music_dir: Path, data_dir: Path, qtbo
     app = make_app(data_dir, qtbot)
     try:
         win, engine = app.window, app.engine
+        _answered(win.model, qtbot)
         index = win.model.index(2, 0)
         rect = win.table.visualRect(index)
         # Qt 6's view wants the press before the double-click, as a real mouse sends
@@ -132,7 +147,12 @@ def test_state_survives_a_restart(music_dir: Path, data_dir: Path, qtbot) -> Non
     app.window.close()
     app.shutdown()
 
-    assert Settings.load(data_dir).queue == [ids[3], ids[1]]
+    lib = Library.open(data_dir)
+    try:  # the queue lives in the library, not in settings.json
+        assert PlaylistStore(lib).load_queue() == [ids[3], ids[1]]
+    finally:
+        lib.close()
+    assert "queue" not in json.loads((data_dir / "settings.json").read_text())
     again = make_app(data_dir, qtbot)
     try:
         assert again.engine.queue == [ids[3], ids[1]]

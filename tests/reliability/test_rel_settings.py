@@ -26,7 +26,6 @@ HOSTILE = {
     "exploration": "nan",
     "autoqueue": "no",
     "volume": "loud",
-    "queue": 5,
     "playback_rate": 0,
 }
 
@@ -45,8 +44,6 @@ def write_settings(data_dir: Path, values: dict | str) -> Path:
     ("volume", 100_000),
     ("volume", True),
     ("repeat_window_plays", 2.5),
-    ("queue", [1, "two", 3]),
-    ("queue", [[[[]]]]),
     ("current_track", -1),
     ("current_position_ms", "later"),
     ("finetune_every", 0),
@@ -74,9 +71,23 @@ def test_good_values_and_unknown_keys_survive_a_correction(data_dir: Path) -> No
                                      "current_track": None, "from_a_newer_segue": {"x": 1},
                                      "autoqueue": "no"})
     settings = Settings.load(data_dir)
-    assert (settings.volume, settings.exploration, settings.queue) == (12, 1.0, [4, 5])
+    assert (settings.volume, settings.exploration) == (12, 1.0)
+    assert settings.pop_legacy_queue() == [4, 5]  # an older Segue's queue, for the database
     on_disk = json.loads(path.read_text())
     assert on_disk["from_a_newer_segue"] == {"x": 1} and on_disk["autoqueue"] is True
+
+
+@pytest.mark.parametrize("value", [5, [1, "two", 3], [[[[]]]], "x" * 10_000])
+def test_a_bad_legacy_queue_is_ignored_with_a_warning(
+        data_dir: Path, value, caplog: pytest.LogCaptureFixture) -> None:
+    """The queue lives in the database now; an older Segue's file may still hold one."""
+    write_settings(data_dir, {"queue": value, "volume": 33})
+    settings = Settings.load(data_dir)
+    with caplog.at_level(logging.WARNING, logger="player.settings"):
+        assert settings.pop_legacy_queue() == []
+    assert "queue = " in caplog.text
+    settings.save(data_dir)
+    assert "queue" not in json.loads((data_dir / SETTINGS_FILE).read_text())
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", "5", "[" * 100_000])
