@@ -126,6 +126,7 @@ def run(data: Path, counts: dict[str, int]) -> dict[str, Any]:
     import player.ui.browser_covers as browser_covers
     from bench.loopwatch import LoopWatch
     from player.library.db import Library
+    from player.services import LibraryService
     from player.settings import Settings
     from player.ui.main_window import MainWindow
 
@@ -146,7 +147,7 @@ def run(data: Path, counts: dict[str, int]) -> dict[str, Any]:
     opened = time.perf_counter()
     library = Library.open(data)
     open_s = time.perf_counter() - opened
-    window = MainWindow(library, Settings.load(data), data)
+    window = MainWindow(library, Settings.load(data), data, LibraryService(library, data))
     window.resize(1100, 700)
     watch = LoopWatch(label=lambda: "browse")
     watch.start()

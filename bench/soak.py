@@ -109,7 +109,8 @@ def _soak(tmp: Path, env: dict[str, str], minutes: float, retrains: int, rescans
     done = {"retrains": 0, "rescans": 0, "tracks": 0, "retrain_busy": 0}
     engine.trackChanged.connect(lambda t: done.__setitem__("tracks", done["tracks"] + 1)
                                 if t is not None else None)
-    segue.window.scanEnded.connect(lambda *_: done.__setitem__("rescans", done["rescans"] + 1))
+    segue.library_service.scanEnded.connect(
+        lambda *_: done.__setitem__("rescans", done["rescans"] + 1))
     errors: list[str] = []
     engine.message.connect(lambda m: errors.append(m) if "Cannot" in m or "Stopped" in m
                            else None)

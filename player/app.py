@@ -26,6 +26,7 @@ from player.autoqueue import AutoQueue, Rules
 from player.library.db import DB_FILE, Library, library_error
 from player.library.playlists import PlaylistStore
 from player.playback.base import Backend
+from player.services import LibraryService
 from player.settings import DataDirError, Settings
 from player.ui.main_window import MainWindow
 
@@ -58,7 +59,9 @@ class SegueApp(QObject):
         self.enable_mpris = enable_mpris
         self.library = Library.open(data_dir)
         self.settings = Settings.load(data_dir)
-        self.window = MainWindow(self.library, self.settings, data_dir)
+        #: Scans, imports and the demo library: the app's, shown by the window.
+        self.library_service = LibraryService(self.library, data_dir, self)
+        self.window = MainWindow(self.library, self.settings, data_dir, self.library_service)
         self.engine: Any = None
         self.mpris: Any = None
         from player.learning import Learning
@@ -70,9 +73,9 @@ class SegueApp(QObject):
         self.analysis = LoudnessAnalysis(self.library, self)
         self.window.attach_analysis(self.analysis)
         # A scan may change files under the analysis: it stops, and resumes after the scan.
-        self.window.scanStarted.connect(self.analysis.cancel)
-        self.window.scanEnded.connect(self.analysis.start)
-        self.analysis.tagsOutdated.connect(lambda: self.window.start_scan([]))
+        self.library_service.scanStarted.connect(self.analysis.cancel)
+        self.library_service.scanEnded.connect(self.analysis.start)
+        self.analysis.tagsOutdated.connect(self.library_service.scan)
         self.playlists = PlaylistStore(self.library)
         self._saved_queue: list[int] = []
         # A queue edit is stored a moment later (edits in a row make one write).
@@ -145,7 +148,7 @@ class SegueApp(QObject):
     def _start_background_work(self) -> None:
         """Measure what is not measured yet (the pass ends at once when nothing is left);
         first, if an older Segue read the tags, a scan reads them again (the pass follows)."""
-        if not self._shut_down and self.window.scan_job is None:
+        if not self._shut_down and not self.library_service.scanning:
             self.analysis.start(check_tags=True)
 
     def _apply_sound_settings(self) -> None:
@@ -259,6 +262,7 @@ class SegueApp(QObject):
         self._shut_down = True
         self._state_timer.stop()
         self.analysis.cancel(wait_s=5)
+        self.library_service.shutdown(wait_s=5)  # a scan or an import under way
         self.save_state()
         if self.mpris is not None:
             self.mpris.stop()

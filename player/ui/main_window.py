@@ -1,14 +1,14 @@
 """The main window: library table with search, Up next, now playing, menus and status bar.
 
-Widgets only: the window talks to the :class:`~player.engine.Engine` (playback), the
-:class:`~player.library.db.Library` through its methods (no SQL here), and runs long work
-(scans) as background :class:`~player.workers.Job` s.
+Widgets only: the window talks to the :class:`~player.engine.Engine` (playback) through its
+own API, reads the :class:`~player.library.db.Library` through its methods (no SQL here), and
+shows the long work of the app's :class:`~player.services.LibraryService` (scans, imports, the
+demo library) and of :class:`~player.learning.Learning` (training); it runs none of it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,8 @@ from PySide6.QtWidgets import (
 from player.covers import cover_path
 from player.playback.gain import ReplayGainMode
 from player.library.db import Library
-from player.library.folders import add_folder as add_music_folder
-from player.library.folders import demo_folder_of
-from player.library.scanner import ScanProgress, ScanResult, scan_folders
+from player.library.scanner import ScanProgress, ScanResult
+from player.services import LibraryService
 from player.settings import Settings
 from player.ui.browser import BrowserPane
 from player.ui.now_playing import SEEK_STEP_MS, NowPlaying
@@ -67,22 +66,20 @@ CROSSFADE_CHOICES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12)
 class MainWindow(QMainWindow):
     """Segue's window. :meth:`attach_engine` connects playback once audio is ready."""
 
-    #: Emitted when a scan starts and when it has ended (however it ended).
-    scanStarted = Signal()
-    scanEnded = Signal()
     #: The user changed ReplayGain or crossfade (the values are in ``settings``).
     soundSettingsChanged = Signal()
 
-    def __init__(self, library: Library, settings: Settings, data_dir: Path) -> None:
+    def __init__(self, library: Library, settings: Settings, data_dir: Path,
+                 service: LibraryService) -> None:
+        """``service``: the app's scans, imports and demo library, which this window shows."""
         super().__init__()
         self.library = library
         self.settings = settings
         self.data_dir = data_dir
+        self.service = service
         self.engine: Any = None
         self.learning: Any = None
         self.retrain_dialog: Any = None
-        self.scan_job: Job | None = None
-        self.after_scan: list[Any] = []  # callbacks to run when the running scan ends
         self.scan_notes: list[str] = []  # said with the running scan's result
         self.setWindowTitle("Segue")
         self.resize(1100, 700)
@@ -106,6 +103,16 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self.now_playing.setEnabled(False)  # until the audio backend is ready
+        service.scanStarted.connect(self._scan_started)
+        service.scanProgress.connect(self._scan_progress)
+        service.scanFinished.connect(self._scan_done)
+        service.scanFailed.connect(
+            lambda error: self.statusBar().showMessage(f"Scan failed: {describe(error)}", 10000))
+        service.scanEnded.connect(self._scan_ended)
+        service.importProgress.connect(self.statusBar().showMessage)
+        service.importFinished.connect(self._import_done)
+        service.importFailed.connect(lambda error: self.statusBar().showMessage(
+            f"Import failed: {describe(error)}", 10000))
         if settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
         self.refresh_library()
@@ -344,7 +351,7 @@ class MainWindow(QMainWindow):
     def refresh_library(self) -> None:
         self.browser.reload()
         empty = not self.library.has_tracks() and not self.search.text()
-        busy = self.scan_job is not None
+        busy = self.service.scanning
         self.stack.setCurrentWidget(self.empty_state if empty and not busy
                                     else self.stack.widget(0))
 
@@ -370,12 +377,15 @@ class MainWindow(QMainWindow):
             if not folder:
                 return
         dialogs.remember(self.settings, folder)
-        added = add_music_folder(self.library, folder, demo_folder_of(self.data_dir))
+        scanning = self.service.scanning
+        added = self.service.add_folder(folder)
+        if scanning:
+            self.statusBar().showMessage("A scan is already running: press F5 (Rescan) after "
+                                         "it to read the new folder", 8000)
         if added.demo_removed is not None:
             self.scan_notes.append("the demo library was removed: your music replaces it")
             self.tracks_removed()
-            self.after_scan.append(self.tracks_removed)  # pick again among the new music
-        self.start_scan([])
+            self.service.after_scan(self.tracks_removed)  # pick again among the new music
 
     def tracks_removed(self) -> None:
         """Tracks left the library (a folder removed): the queue forgets them, the auto-queue
@@ -411,39 +421,31 @@ class MainWindow(QMainWindow):
         self.start_scan([])
 
     def play_demo(self) -> None:
-        from player.demo import install_demo_library
-
+        """Install the demo library, scan it, then play."""
         self.demo_button.setEnabled(False)
-        folder = install_demo_library(self.library, self.data_dir)
-        self.after_scan.append(lambda: self.engine.play() if self.engine else None)
-        self.start_scan([folder])
+        if self.service.install_demo() is None:
+            self.statusBar().showMessage("A scan is already running", 4000)
+            self.demo_button.setEnabled(True)
+            return
+        self.service.after_scan(lambda: self.engine.play() if self.engine else None)
 
     def start_scan(self, folders: list[str | Path]) -> None:
-        if self.scan_job is not None:
+        """Scan (``folders`` added first); says so when a scan is already running."""
+        if self.service.scan(folders) is None:
             self.statusBar().showMessage("A scan is already running", 4000)
-            return
 
-        def work(report: Any, cancel: threading.Event) -> ScanResult:
-            return scan_folders(self.library, folders, progress=report, cancel=cancel)
+    def cancel_scan(self) -> None:
+        if self.service.scanning:
+            self.service.cancel_scan()
+            self.statusBar().showMessage("Stopping the scan…")
 
-        job = Job(work, "scan", parent=self)
-        job.progress.connect(self._scan_progress)
-        job.done.connect(self._scan_done)
-        job.failed.connect(lambda error: self._scan_ended(f"Scan failed: {describe(error)}"))
-        self.scan_job = job
-        self.scanStarted.emit()
+    def _scan_started(self) -> None:
         self.progress.setRange(0, 0)
         self.progress.setFormat("Scanning…")
         self.progress.show()
         self.cancel_scan_button.show()
         self.act_rescan.setEnabled(False)
         self.statusBar().showMessage("Scanning your music…")
-        job.start()
-
-    def cancel_scan(self) -> None:
-        if self.scan_job is not None:
-            self.scan_job.cancel()
-            self.statusBar().showMessage("Stopping the scan…")
 
     def _scan_progress(self, event: ScanProgress) -> None:
         if event.phase == "walk":
@@ -466,20 +468,17 @@ class MainWindow(QMainWindow):
         self.scan_problems_button.setText(f"{len(result.failed)} could not be read…")
         verb = "Scan cancelled" if result.cancelled else "Scan finished"
         notes, self.scan_notes = self.scan_notes, []
-        self._scan_ended(f"{verb}: " + ", ".join(parts) + "".join(f"; {n}" for n in notes))
+        self.statusBar().showMessage(
+            f"{verb}: " + ", ".join(parts) + "".join(f"; {n}" for n in notes), 10000)
 
-    def _scan_ended(self, message: str) -> None:
-        self.scan_job = None
+    def _scan_ended(self) -> None:
+        """However the scan ended (its result or failure is in the status bar already)."""
+        self.scan_notes = []
         self.progress.hide()
         self.cancel_scan_button.hide()
         self.act_rescan.setEnabled(True)
         self.demo_button.setEnabled(True)
-        self.statusBar().showMessage(message, 10000)
         self.refresh_library()
-        callbacks, self.after_scan = self.after_scan, []
-        for callback in callbacks:
-            callback()
-        self.scanEnded.emit()
 
     # -- recommendations -------------------------------------------------------------------------
 
@@ -534,19 +533,8 @@ class MainWindow(QMainWindow):
             self.start_import(paths)
 
     def start_import(self, paths: list[str]) -> Job:
-        from player.importer import import_history
-
-        def work(report: Any, cancel: threading.Event) -> Any:
-            return import_history(self.library, paths, progress=report, cancel=cancel)
-
-        job = Job(work, "import", parent=self)
-        job.progress.connect(lambda text: self.statusBar().showMessage(text))
-        job.done.connect(self._import_done)
-        job.failed.connect(lambda error: self.statusBar().showMessage(
-            f"Import failed: {describe(error)}", 10000))
-        self.import_job = job
-        job.start()
-        return job
+        """Import histories and playlists in the background (the service's job)."""
+        return self.service.import_files(paths)
 
     def _import_done(self, report: Any) -> None:
         text = (f"Imported {report.listens:,} listens ({report.matched:,} matched to your "
@@ -592,7 +580,4 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
-        if self.scan_job is not None:
-            self.scan_job.cancel()
-            self.scan_job.wait(5)
         super().closeEvent(event)

@@ -93,8 +93,8 @@ class PreferencesDialog(QDialog):
         layout.addWidget(box, 1)
         layout.addWidget(problems)
         layout.addWidget(close)
-        window.scanStarted.connect(self._update_buttons)
-        window.scanEnded.connect(self.refresh)
+        window.service.scanStarted.connect(self._update_buttons)
+        window.service.scanEnded.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
@@ -127,14 +127,14 @@ class PreferencesDialog(QDialog):
         return items[0].data(ROLE_PATH) if items else None
 
     def _update_buttons(self) -> None:
-        busy = self.window_.scan_job is not None or self.remove_job is not None
+        busy = self.window_.service.scanning or self.remove_job is not None
         self.remove_button.setEnabled(self.selected_folder() is not None and not busy)
         self.rescan_button.setEnabled(not busy)
 
     def remove_selected(self, confirm: bool = True) -> Job | None:
         """Remove the selected folder (after asking); returns the background job."""
         folder = self.selected_folder()
-        if folder is None or self.window_.scan_job is not None or self.remove_job is not None:
+        if folder is None or self.window_.service.scanning or self.remove_job is not None:
             return None
         if confirm:
             answer = QMessageBox.question(

@@ -89,7 +89,9 @@ class RetrainDialog(QDialog):
 
     The time left comes from the work done: the share of the run completed since its first
     training step, and how long that took (``clock``: injectable for tests). A busy machine
-    does less work per second, so its estimate grows; a clock budget never enters it.
+    does less work per second, so its estimate grows; a clock budget never enters it. The work
+    is the planned epochs, and early stopping usually ends training sooner: the time shown is
+    what is left at most ("up to"), not a promise.
     """
 
     cancelRequested = Signal()
@@ -188,7 +190,9 @@ class RetrainDialog(QDialog):
             done = fraction - at
             if done >= ETA_AFTER_FRACTION and now > since:
                 left = (1.0 - fraction) * (now - since) / done
-                self.eta.setText(f"about {_duration(left)} left")
+                self.eta.setText(f"up to {_duration(left)} left")
+                self.eta.setToolTip("Training usually stops sooner, once the model stops "
+                                    "improving on your history.")
         if progress.loss is not None:
             self.plot.add(progress.loss)
 

@@ -105,12 +105,12 @@ def test_time_left_comes_from_the_work_done(qtbot) -> None:
     clock.now += 10
     dialog.show_progress(TrainingProgress("train", 0.20, "epoch 1 step 40 loss 5.000", 5.0))
     assert dialog.status.text() == "Training: epoch 1 step 40 loss 5.000"
-    assert dialog.eta.text() == "about 1 min 20 s left"  # 0.1 in 10 s, 0.8 to go
+    assert dialog.eta.text() == "up to 1 min 20 s left"  # 0.1 in 10 s, 0.8 to go
     clock.now += 50  # the machine got busy: 0.05 more in 50 s
     dialog.show_progress(TrainingProgress("train", 0.25, "epoch 1 step 50 loss 4.900", 4.9))
-    assert dialog.eta.text() == "about 5 min 00 s left"  # 0.15 in 60 s, 0.75 to go
+    assert dialog.eta.text() == "up to 5 min 00 s left"  # 0.15 in 60 s, 0.75 to go
     clock.now += 60  # no step for a minute: the estimate does not count down by itself
-    assert dialog.eta.text() == "about 5 min 00 s left"
+    assert dialog.eta.text() == "up to 5 min 00 s left"
     dialog.show_progress(TrainingProgress("save", 0.98))
     assert dialog.status.text() == "Saving the model…"
     assert dialog.plot.values == [7.0, 5.0, 4.9]

@@ -28,7 +28,7 @@ def test_analysis_runs_at_start_up_and_after_a_scan(tmp_path: Path, data_dir: Pa
     try:
         qtbot.waitUntil(lambda: app.library.analysis_remaining() == 0, timeout=60_000)
         _music(tmp_path / "more", 2, album="Other")
-        with qtbot.waitSignal(app.window.scanEnded, timeout=30_000):
+        with qtbot.waitSignal(app.library_service.scanEnded, timeout=30_000):
             app.window.start_scan([tmp_path / "more"])
         qtbot.waitUntil(lambda: app.library.analysis_remaining() == 0 and
                         not app.analysis.running, timeout=60_000)
@@ -51,7 +51,7 @@ def test_outdated_tags_are_read_again_at_start_up(tmp_path: Path, data_dir: Path
     lib.close()
     app = make_app(data_dir, qtbot)
     try:
-        with qtbot.waitSignal(app.window.scanStarted, timeout=30_000):
+        with qtbot.waitSignal(app.library_service.scanStarted, timeout=30_000):
             pass
         qtbot.waitUntil(lambda: app.library.tags_outdated() == 0 and
                         app.library.analysis_remaining() == 0, timeout=60_000)

@@ -53,14 +53,14 @@ def test_the_first_real_folder_replaces_the_demo(music_dir: Path, data_dir: Path
     try:
         win = app.window
         win.demo_button.click()
-        qtbot.waitUntil(lambda: win.scan_job is None and win.model.total() == 8,
+        qtbot.waitUntil(lambda: not win.service.scanning and win.model.total() == 8,
                         timeout=20_000)
         qtbot.waitUntil(lambda: app.engine.auto_pick is not None, timeout=10_000)
         demo_ids = {r["id"] for r in app.library.all_track_meta()}
         app.engine.enqueue(sorted(demo_ids)[:2])
         assert dialogs.start_folder(app.settings, app.library) != str(data_dir / "demo")
         win.add_folder(str(music_dir))
-        qtbot.waitUntil(lambda: win.scan_job is None, timeout=20_000)
+        qtbot.waitUntil(lambda: not win.service.scanning, timeout=20_000)
         message = win.statusBar().currentMessage()
         assert "the demo library was removed: your music replaces it" in message
         assert app.library.roots() == [str(music_dir)]
@@ -87,7 +87,7 @@ def test_scan_problems_are_listed_by_file(music_dir: Path, data_dir: Path, qtbot
     try:
         win = app.window
         win.add_folder(str(music_dir))
-        qtbot.waitUntil(lambda: win.scan_job is None, timeout=20_000)
+        qtbot.waitUntil(lambda: not win.service.scanning, timeout=20_000)
         assert win.scan_problems_button.isVisible()
         assert win.scan_problems_button.text() == "2 could not be read…"
         win.scan_problems_button.click()

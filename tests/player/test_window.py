@@ -28,7 +28,7 @@ def test_first_run_offers_folder_and_demo_and_plays_the_demo(data_dir: Path, qtb
         win.demo_button.click()
         qtbot.waitUntil(lambda: app.engine.current is not None, timeout=20_000)
         assert win.stack.currentWidget() is not win.empty_state
-        assert win.model.total() == 8
+        qtbot.waitUntil(lambda: win.model.total() == 8, timeout=10_000)  # read in the background
         assert app.engine.state is PlaybackState.PLAYING
         assert app.engine.current_source == "auto"  # hands-free from the first track
         assert win.now_playing.title.text() == app.engine.current["title"]
