@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("rest", nargs=argparse.REMAINDER,
                           help="segue evaluate -h tells its options")
+    #: Every command's name (aliases too): a first word that is none of them is a file to open.
+    parser.command_names = frozenset(sub.choices)  # type: ignore[attr-defined]
     return parser
 
 
@@ -215,7 +217,7 @@ def _split_open_targets(argv: list[str], parser: argparse.ArgumentParser
                         ) -> tuple[list[str], list[str]]:
     """``segue [OPTIONS] FILE_OR_FOLDER...``: the files to open, apart from the options.
     When the first word that is not an option names a command, nothing is opened."""
-    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    commands = parser.command_names  # type: ignore[attr-defined]
     skip = False
     for i, word in enumerate(argv):
         if skip:

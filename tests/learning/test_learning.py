@@ -74,6 +74,23 @@ def test_one_definition_of_sessions_and_skips(library: Library, tmp_path: Path) 
     assert len(training_data(library).sessions) == 2
 
 
+def test_training_reads_the_latest_listens_only(library: Library, tmp_path: Path) -> None:
+    """A huge history is learned from its latest ``max_listens`` listens (in time order)."""
+    tracks = add_placeholder_tracks(library, tmp_path / "f", [{"artist": f"A{i}"}
+                                                              for i in range(6)])
+    clock = FakeClock()
+    log = ListenLog(library, clock)
+    for track in tracks:
+        log.start(track, "user", 180_000)
+        log.heard(180_000)
+        clock.tick(180)
+        log.finish(completed=True)
+    latest = training_data(library, max_listens=4)
+    assert [e.track for s in latest.sessions for e in s] == tracks[2:]
+    assert latest.plays == 4 and latest.last_listen_id == training_data(library).last_listen_id
+    assert [e.track for s in training_data(library).sessions for e in s] == tracks
+
+
 @pytest.mark.slow
 def test_train_measures_saves_and_beats_the_baselines(library: Library, habit_library,
                                                       data_dir: Path) -> None:
