@@ -36,6 +36,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
                  ["--files", "10", "--seconds", "20"]),
     "rec_speed": ("bench.rec_speed:measure", [], ["--quick"]),
     "quality": ("bench.eval_public:quality", [], ["--quick"]),
+    "train_load": ("bench.train_load:main", [], ["--plays", "20000", "--artists", "200"]),
+    "scale": ("bench.scale:main", [], ["--tracks", "20000"]),
     "variety": ("bench.variety:main", [], ["--picks", "50", "--replay", "50"]),
     "retrain_gui": ("bench.retrain_gui:main", [], ["--listens", "5000", "--synthetic"]),
     "import_speed": ("bench.import_speed:main", [], []),

@@ -6,10 +6,17 @@
     python -m bench.eval_public --ablations       # + the GRU's ablation / tuning table
     python -m bench.eval_public --seeds 3         # GRU repeated with seeds 0..2
     python -m bench.eval_public --markdown        # the results files as markdown tables
+    python -m bench.eval_public --candidates log  # the library variant only (default: both)
+    python -m bench.eval_public --log PATH        # the public log's folder (see below)
 
-The public log is ../shared/datasets/spotify-streaming-history-jonas-mika (one person's
-Spotify export, 54,429 plays). Results go to bench/results/*.json; the numbers quoted in
-docs/recommender.md come from these files.
+Both variants of the protocol are measured (docs/evaluation.md): v1 (``--candidates
+train``) and the library variant (``--candidates log``). The public log is one person's
+Spotify export (54,429 plays) from github.com/jonas-mika/spotify-streaming-history-viz
+(``data/``, MIT licence); ``--log PATH`` says where it is (default: ``$SEGUE_PUBLIC_LOG``,
+else ``../shared/datasets/spotify-streaming-history-jonas-mika``; see bench/publiclog.py).
+Results go to bench/results/*.json (one file per variant: ``eval_public.json`` for v1,
+``eval_public_library.json`` for the library variant; the second check likewise); the
+numbers quoted in the README and docs/recommender.md come from these files.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ from recommender.logs import Play, load_log
 from recommender.metrics import macro
 from recommender.synth import synthetic_log
 
+from . import publiclog
+
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = ROOT.parent / "shared" / "datasets" / "spotify-streaming-history-jonas-mika"
 RESULTS = ROOT / "bench" / "results"
 
 log = logging.getLogger("bench.eval_public")
@@ -83,12 +91,12 @@ ABLATIONS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def public_users() -> list[UserData]:
+def public_users(path: Path, candidates: str = "train") -> list[UserData]:
     """The public log as protocol users (one)."""
-    return load_users([PUBLIC], default_user="jonas-mika")
+    return load_users([path], default_user="jonas-mika", candidates=candidates)
 
 
-def quarter_users(plays: list[Play]) -> list[UserData]:
+def quarter_users(plays: list[Play], candidates: str = "train") -> list[UserData]:
     """The public log cut into four consecutive time quarters, each its own "user".
 
     Each quarter gets its own 80/20 split, so the test periods (and the tastes) differ: a
@@ -100,13 +108,19 @@ def quarter_users(plays: list[Play]) -> list[UserData]:
     for q in range(4):
         part = ordered[q * n // 4:(q + 1) * n // 4]
         out.extend(users_from_plays([Play(f"quarter-{q + 1}", p.time, p.artist, p.title,
-                                          p.ms_played, p.order) for p in part]))
+                                          p.ms_played, p.order) for p in part], candidates))
     return out
 
 
-def synthetic_users() -> list[UserData]:
-    """Six synthetic listeners of four habits (see recommender.synth)."""
-    return users_from_plays(synthetic_log(users=6, plays_per_user=6000, seed=0))
+def synthetic_users(candidates: str = "train") -> list[UserData]:
+    """Six synthetic listeners of the five habits of recommender.synth (albums, playlists,
+    repeater, explorer, artist, albums again)."""
+    return users_from_plays(synthetic_log(users=6, plays_per_user=6000, seed=0), candidates)
+
+
+def suffix(candidates: str) -> str:
+    """Results-file suffix of a variant: none for v1, ``_library`` for the library one."""
+    return "" if candidates == "train" else "_library"
 
 
 def run_gru(users: list[UserData], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -192,20 +206,24 @@ def markdown() -> str:
                 line += f" {m['train_s']:.1f} | {m['ms_per_pred']:.3f} |"
             out.append(line)
 
-    main_path = RESULTS / "eval_public.json"
-    if main_path.exists():
-        rep = json.loads(main_path.read_text())
-        u = rep["users"][0]
-        out.append(f"Public log: {u['targets']} targets, {u.get('candidates')} candidate tracks, "
-                   f"{u.get('unseen_targets')} targets never heard in training.\n")
-        table(list(u["models"].items()))
-    second = RESULTS / "second_check.json"
-    if second.exists():
+    for candidates, title in (("train", "v1"), ("log", "library variant")):
+        main_path = RESULTS / f"eval_public{suffix(candidates)}.json"
+        if main_path.exists():
+            rep = json.loads(main_path.read_text())
+            u = rep["users"][0]
+            out.append(f"\n**Public log, {title}**: {u['targets']} targets, "
+                       f"{u.get('candidates')} candidate tracks, {u.get('unseen_targets')} "
+                       "targets outside them (a miss for every model).\n")
+            table(list(u["models"].items()))
+    for candidates, title in (("train", "v1"), ("log", "library variant")):
+        second = RESULTS / f"second_check{suffix(candidates)}.json"
+        if not second.exists():
+            continue
         rep = json.loads(second.read_text())
         for name in ("quarters", "synthetic"):
             if name not in rep:
                 continue
-            out.append(f"\n**{name}** (per user, then macro)\n")
+            out.append(f"\n**{name}, {title}** (per user, then macro)\n")
             out.append("| user | targets | model | HR@10 | HR@20 | MRR@10 | MRR@20 |")
             out.append("|---|---|---|---|---|---|---|")
             for u in rep[name]["users"]:
@@ -215,6 +233,14 @@ def markdown() -> str:
             for m, v in rep[name]["macro"].items():
                 out.append(f"| **macro** | | {m} | {v['hr@10']:.4f} | {v['hr@20']:.4f} | "
                            f"{v['mrr@10']:.4f} | {v['mrr@20']:.4f} |")
+            if rep[name].get("verdicts"):
+                out.append(f"\nGRU against the best other model per user ({title}):\n")
+                out.append("| user | HR@20 ratio (best other) | MRR@20 ratio (best other) |")
+                out.append("|---|---|---|")
+                for r in rep[name]["verdicts"]:
+                    out.append(f"| {r['user']} | {r['hr@20']['ratio']:.2f}x "
+                               f"({r['hr@20']['best']}) | {r['mrr@20']['ratio']:.2f}x "
+                               f"({r['mrr@20']['best']}) |")
     seeds = RESULTS / "seeds_public.json"
     if seeds.exists():
         rep = json.loads(seeds.read_text())
@@ -247,32 +273,70 @@ def markdown() -> str:
     return "\n".join(out)
 
 
+def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per user of a report: the GRU's HR@20 and MRR@20 as ratios to the best other model's
+    (issue 14: at least 1.0 for every listener), and whether both hold."""
+    out = []
+    for u in report["users"]:
+        models = u["models"]
+        if "gru" not in models or len(models) < 2:
+            continue
+        row: dict[str, Any] = {"user": u["user"]}
+        for metric in ("hr@20", "mrr@20"):
+            best = max((m for m in models if m != "gru"), key=lambda m: models[m][metric])
+            row[metric] = {"gru": models["gru"][metric], "best": best,
+                           "best_value": models[best][metric],
+                           "ratio": round(models["gru"][metric]
+                                          / max(models[best][metric], 1e-9), 3)}
+        row["holds"] = all(row[m]["ratio"] >= 1.0 for m in ("hr@20", "mrr@20"))
+        out.append(row)
+    return out
+
+
+def format_verdicts(rows: list[dict[str, Any]]) -> str:
+    """One line per user: GRU / best other model on HR@20 and MRR@20."""
+    lines = []
+    for r in rows:
+        h, m = r["hr@20"], r["mrr@20"]
+        lines.append(f"{r['user'][:20]:<20} HR@20 {h['gru']:.4f} / {h['best']} "
+                     f"{h['best_value']:.4f} = {h['ratio']:.2f}x   MRR@20 {m['gru']:.4f} / "
+                     f"{m['best']} {m['best_value']:.4f} = {m['ratio']:.2f}x   "
+                     + ("ok" if r["holds"] else "BELOW"))
+    return "\n".join(lines)
+
+
 def quality(argv: list[str] | None = None) -> dict[str, Any]:
-    """The main table as figures for ``python -m bench quality``: each model's macro metrics,
-    and the GRU's HR@20 / MRR@20 as ratios to the best baseline's. ``--quick`` evaluates a
-    synthetic multi-user log instead of the public one (seconds, not a minute)."""
+    """The main table as figures for ``python -m bench quality``: each model's macro metrics
+    in both variants, and the GRU's HR@20 / MRR@20 as ratios to the best baseline's.
+    ``--quick`` evaluates a synthetic multi-user log instead of the public one (seconds, not
+    minutes)."""
     ap = argparse.ArgumentParser(prog="python -m bench quality")
     ap.add_argument("--quick", action="store_true")
+    publiclog.add_option(ap)
     args = ap.parse_args(argv)
-    if args.quick:
-        users, source = synthetic_users()[:2], "synthetic (2 users)"
-    elif PUBLIC.is_dir():
-        users, source = public_users(), "public Spotify log (54,429 plays)"
-    else:
-        return {"skipped": f"public log not found at {PUBLIC}"}
-    report = evaluate_users(users, list(MODEL_NAMES))
-    if not args.quick:
-        report["meta"] = meta()
-        write("eval_public.json", report)
-    table = report["macro"]
-    figures: dict[str, Any] = {"log": source,
+    path = publiclog.resolve(args.log)
+    if not args.quick and not path.exists():
+        return {"skipped": f"public log not found at {path} ({publiclog.SOURCE}; --log PATH)"}
+    figures: dict[str, Any] = {}
+    for candidates in ("train", "log"):
+        if args.quick:
+            users, source = synthetic_users(candidates)[:2], "synthetic (2 users)"
+        else:
+            users, source = public_users(path, candidates), str(path)
+        report = evaluate_users(users, list(MODEL_NAMES))
+        if not args.quick:
+            report["meta"] = meta()
+            write(f"eval_public{suffix(candidates)}.json", report)
+        table = report["macro"]
+        fig: dict[str, Any] = {"log": source,
                                "targets": sum(u["targets"] for u in report["users"])}
-    for model, row in table.items():
-        figures[model] = {k: row[k] for k in ("hr@10", "hr@20", "mrr@10", "mrr@20", "train_s")}
-    for metric in ("hr@20", "mrr@20"):
-        best = max((m for m in table if m != "gru"), key=lambda m: table[m][metric])
-        figures[f"gru_{metric}_ratio_to_best_baseline"] = {
-            "baseline": best, "ratio": round(table["gru"][metric] / table[best][metric], 2)}
+        for model, row in table.items():
+            fig[model] = {k: row[k] for k in ("hr@10", "hr@20", "mrr@10", "mrr@20", "train_s")}
+        for metric in ("hr@20", "mrr@20"):
+            best = max((m for m in table if m != "gru"), key=lambda m: table[m][metric])
+            fig[f"gru_{metric}_ratio_to_best_baseline"] = {
+                "baseline": best, "ratio": round(table["gru"][metric] / table[best][metric], 2)}
+        figures[report["variant"]] = fig
     return figures
 
 
@@ -280,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; see the module docstring."""
     ap = argparse.ArgumentParser(prog="python -m bench.eval_public")
     ap.add_argument("--models", default=",".join(MODEL_NAMES))
+    ap.add_argument("--candidates", default="train,log",
+                    help="the variants: train (v1), log (library), or both (the default)")
+    publiclog.add_option(ap)
     ap.add_argument("--second-check", action="store_true")
     ap.add_argument("--ablations", nargs="?", const="all", default=None,
                     help="run GRU variants (all, or a comma-separated list of names)")
@@ -298,29 +365,41 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    if not PUBLIC.is_dir():
-        print(f"public log not found at {PUBLIC}", file=sys.stderr)
+    path = publiclog.resolve(args.log)
+    if not path.exists():
+        print(f"public log not found at {path}: {publiclog.SOURCE}; give its folder with "
+              "--log PATH", file=sys.stderr)
         return 2
     models = [m for m in args.models.split(",") if m]
-    users = public_users()
-    if not args.skip_main:
-        report = evaluate_users(users, models)
-        report["meta"] = meta()
-        path = write("eval_public.json", report)
-        print(format_table(report))
-        print(f"-> {path.relative_to(ROOT)}")
+    variants = [c for c in args.candidates.split(",") if c]
+    for candidates in variants:
+        users = public_users(path, candidates)
+        name = "v1" if candidates == "train" else "library variant"
+        if not args.skip_main:
+            report = evaluate_users(users, models)
+            report["meta"] = meta()
+            out_path = write(f"eval_public{suffix(candidates)}.json", report)
+            print(f"\n== public log, {name} ==")
+            print(format_table(report))
+            print(format_verdicts(verdicts(report)))
+            print(f"-> {out_path.relative_to(ROOT)}")
 
-    if args.second_check:
-        sets = {"quarters": quarter_users(load_log(PUBLIC, default_user="jonas-mika")),
-                "synthetic": synthetic_users()}
-        out = {"meta": meta()}
-        for name, us in sets.items():
-            rep = evaluate_users(us, models)
-            out[name] = rep
-            print(f"\n== {name} ==")
-            print(format_table(rep))
-        print(f"-> {write('second_check.json', out).relative_to(ROOT)}")
+        if args.second_check:
+            sets = {"quarters": quarter_users(load_log(path, default_user="jonas-mika"),
+                                              candidates),
+                    "synthetic": synthetic_users(candidates)}
+            out: dict[str, Any] = {"meta": meta()}
+            for set_name, us in sets.items():
+                rep = evaluate_users(us, models)
+                rep["verdicts"] = verdicts(rep)
+                out[set_name] = rep
+                print(f"\n== {set_name}, {name} ==")
+                print(format_table(rep))
+                print(format_verdicts(rep["verdicts"]))
+            out_path = write(f"second_check{suffix(candidates)}.json", out)
+            print(f"-> {out_path.relative_to(ROOT)}")
 
+    users = public_users(path, variants[0] if variants else "train")
     if args.seeds:
         runs = {}
         for seed in range(args.seeds):
@@ -334,24 +413,24 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.ablations:
         wanted = None if args.ablations == "all" else set(args.ablations.split(","))
-        path = RESULTS / "ablations.json"
+        abl_path = RESULTS / "ablations.json"
         results: dict[str, Any] = {}
-        if path.exists():  # keep earlier variants when re-running some of them
-            results = json.loads(path.read_text()).get("variants", {})
+        if abl_path.exists():  # keep earlier variants when re-running some of them
+            results = json.loads(abl_path.read_text()).get("variants", {})
         sets_wanted = args.ablation_sets.split(",")
         pools = {"public": lambda: users,
-                 "quarters": lambda: quarter_users(load_log(PUBLIC, default_user="jm")),
+                 "quarters": lambda: quarter_users(load_log(path, default_user="jm")),
                  "synthetic": synthetic_users}
         loaded = {k: pools[k]() for k in sets_wanted}
-        for name, what, over in ABLATIONS:
-            if wanted is not None and name not in wanted:
+        for abl, what, over in ABLATIONS:
+            if wanted is not None and abl not in wanted:
                 continue
             r: dict[str, Any] = {"what": what, "overrides": over}
             for set_name, us in loaded.items():
                 runs = [run_gru(us, {**over, "seed": seed}) for seed in range(args.ablation_seeds)]
                 r[set_name] = {"seeds": runs, "macro": _mean_rows([x["macro"] for x in runs])}
-            results[name] = r
-            print(f"{name}: " + "  ".join(
+            results[abl] = r
+            print(f"{abl}: " + "  ".join(
                 f"{s} hr@20 {r[s]['macro']['hr@20']:.4f} mrr@20 {r[s]['macro']['mrr@20']:.4f}"
                 for s in loaded), flush=True)
             write("ablations.json", {"meta": meta(), "seeds": args.ablation_seeds,

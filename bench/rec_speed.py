@@ -1,6 +1,7 @@
 """Speed of the recommender on this machine (targets from issue 3).
 
     python -m bench.rec_speed            # prints a table, writes bench/results/rec_speed.json
+    python -m bench.rec_speed --log PATH # the public log's folder (bench/publiclog.py)
 
 * training on 50,000 plays (the first 50,000 rows of the public log, skips included; and
   a synthetic log of 50,000 kept plays over 20,000 tracks, the worst case for the softmax)
@@ -36,14 +37,15 @@ from recommender.api import Config, Event, Recommender
 from recommender.baselines import Markov
 from recommender.logs import load_log, sessions_by_user
 
+from . import publiclog
+
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = ROOT.parent / "shared" / "datasets" / "spotify-streaming-history-jonas-mika"
 RESULTS = ROOT / "bench" / "results"
 
 
-def public_sessions(lo: int, hi: int) -> list[list[Event]]:
+def public_sessions(path: Path, lo: int, hi: int) -> list[list[Event]]:
     """Sessions of the public log's rows ``lo..hi`` (in time order), skips included."""
-    plays = sorted(load_log(PUBLIC), key=lambda p: (p.time, p.order))[lo:hi]
+    plays = sorted(load_log(path), key=lambda p: (p.time, p.order))[lo:hi]
     return next(iter(sessions_by_user(plays).values()))
 
 
@@ -99,9 +101,9 @@ def latency_ms(fn, n: int = 200) -> dict[str, float]:
             "p95": round(samples[int(0.95 * n) - 1], 3), "max": round(samples[-1], 3)}
 
 
-def _train_figures(res: dict[str, Any]) -> None:
+def _train_figures(res: dict[str, Any], path: Path) -> None:
     """Training on the first 50,000 rows of the public log, then a 500-row fine-tune."""
-    sessions = public_sessions(0, 50_000)
+    sessions = public_sessions(path, 0, 50_000)
     n_kept = sum(1 for s in sessions for e in s if not e.skipped)
     secs, rec = timed(lambda: Recommender().fit(sessions))
     res["train_public_50k"] = {"rows": 50_000, "kept_plays": n_kept,
@@ -110,7 +112,7 @@ def _train_figures(res: dict[str, Any]) -> None:
                                "ratio_to_gru4rec_83s": round(secs / 83, 3),
                                "epochs": rec.metrics["epochs"],
                                "best_epoch": rec.metrics["best_epoch"]}
-    new = public_sessions(50_000, 50_500)
+    new = public_sessions(path, 50_000, 50_500)
     n_new = len({e.track for s in new for e in s} - set(rec.known_tracks()))
     before = len(rec.known_tracks())
     secs, _ = timed(lambda: rec.fit(new))
@@ -155,7 +157,9 @@ def measure(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(prog="python -m bench.rec_speed")
     ap.add_argument("--quick", action="store_true", help="small logs, no 100,000 tracks")
     ap.add_argument("-v", "--verbose", action="store_true")
+    publiclog.add_option(ap)
     args = ap.parse_args(argv)
+    path = publiclog.resolve(args.log)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     torch.set_num_threads(2)
@@ -166,10 +170,10 @@ def measure(argv: list[str] | None = None) -> dict[str, Any]:
     if args.quick:
         _latency_figures(res, plays=5_000, tracks=2_000, max_train_s=5)
         return res
-    if PUBLIC.is_dir():
-        _train_figures(res)
+    if path.exists():
+        _train_figures(res, path)
     else:
-        res["public"] = f"skipped: public log not found at {PUBLIC}"
+        res["public"] = f"skipped: public log not found at {path} ({publiclog.SOURCE})"
     _latency_figures(res, plays=50_000, tracks=20_000, max_train_s=Config().max_train_s)
     # 100,000 tracks: the model is only trained long enough to exist - this measures the
     # cost of scoring the whole catalogue, not quality.

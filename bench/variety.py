@@ -5,9 +5,10 @@ often the auto-queue picks what the listener really played next.
     python -m bench.variety [--log PATH] [--picks 200] [--replay 200]
     python -m bench variety
 
-The log defaults to the public export in ../shared (one person's Spotify account data,
-54,429 plays, 2021-2022: github.com/jonas-mika/spotify-streaming-history-viz, MIT); without
-it the benchmark is skipped. The library holds one placeholder track per track of the log
+``--log PATH`` is the listening log; by default the public one (one person's Spotify account
+data, 54,429 plays, 2021-2022: github.com/jonas-mika/spotify-streaming-history-viz, data/,
+MIT licence), found as bench/publiclog.py says (``$SEGUE_PUBLIC_LOG``, else ../shared);
+without it the benchmark is skipped. The library holds one placeholder track per track of the log
 (artist and title, no audio: nothing is played). The first 80% of the listener's sessions
 are imported and the model is retrained on them, as "Retrain now" does; then:
 
@@ -33,8 +34,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from . import publiclog
+
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = ROOT.parent / "shared" / "datasets" / "spotify-streaming-history-jonas-mika"
 RESULTS = ROOT / "bench" / "results"
 TRACK_S = 210  # a played track's length on the fake clock
 
@@ -156,7 +158,7 @@ def _replay(lib: Any, test_s: list[Any], id_of: dict, n: int, clock: _Clock, aq:
 
 def _hands_free(lib: Any, aq: Any, clock: _Clock, log_: Any, n: int) -> dict[str, Any]:
     """``n`` auto picks in a row, each played to its end."""
-    current = lib.listens(limit=1, newest_first=True)[0]["track_id"]
+    current = lib.listens(limit=1, newest_first=True)[0].track_id
     artists, strategies = [], Counter()
     for _ in range(n):
         pick = aq.pick(current)
@@ -184,14 +186,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """``python -m bench variety``: the figures as a dict (written to
     bench/results/variety.json)."""
     ap = argparse.ArgumentParser(prog="python -m bench.variety")
-    ap.add_argument("--log", type=Path, default=PUBLIC,
-                    help="a listening log (file or folder; default: the public export)")
+    publiclog.add_option(ap)
     ap.add_argument("--picks", type=int, default=200)
     ap.add_argument("--replay", type=int, default=200)
     args = ap.parse_args(argv)
-    if not args.log.exists():
-        return {"skipped": f"log not found at {args.log}"}
-    figures = run(args.log, args.picks, args.replay)
+    path = publiclog.resolve(args.log)
+    if not path.exists():
+        return {"skipped": f"log not found at {path} ({publiclog.SOURCE}; --log PATH)"}
+    figures = run(path, args.picks, args.replay)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "variety.json").write_text(json.dumps(figures, indent=1) + "\n")
     return figures

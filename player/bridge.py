@@ -39,6 +39,15 @@ MODEL_FILE = "model.pt"
 CONTEXT_PLAYS = 200
 #: Below this many kept plays there is nothing to learn yet.
 MIN_PLAYS = 10
+#: The held-out card ranks the targets of the latest held-out sessions, about this many
+#: (the earlier ones are context): ranking costs targets x candidates, hours on a history
+#: of a million plays, while a few thousand targets tell the models apart as well.
+CARD_TARGETS = 3000
+#: A training reads at most the latest this-many listens (15 years of a heavy listener's
+#: plays). Time and memory grow with the plays learned, while tastes drift: what comes
+#: next is told by the listening of the last years, not by what was played 30 years ago.
+#: Tracks heard only before stay scorable from their metadata, as unplayed ones are.
+MAX_LISTENS = 250_000
 
 
 
@@ -109,14 +118,16 @@ def _text_id(artist: str | None, title: str | None) -> str:
 
 
 def training_data(library: Library, after_listen_id: int = 0,
-                  include_playlists: bool = True) -> TrainingData:
-    """The closed listens (after ``after_listen_id``) as sessions at 30-minute gaps; with
-    imported playlists first (as the oldest, timeless sessions) for a full training."""
+                  include_playlists: bool = True,
+                  max_listens: int | None = MAX_LISTENS) -> TrainingData:
+    """The closed listens (after ``after_listen_id``; the latest ``max_listens`` of them)
+    as sessions at 30-minute gaps; with imported playlists first (as the oldest, timeless
+    sessions) for a full training."""
     sessions: list[list[Event]] = []
     playlists = 0
     if include_playlists and after_listen_id == 0:
         for pl in library.playlists():
-            items = [Event(t) for t in pl["items"] if t is not None]
+            items = [Event(t) for t in pl.track_ids if t is not None]
             if len(items) >= 2:
                 sessions.append(items)
                 playlists += 1
@@ -125,23 +136,27 @@ def training_data(library: Library, after_listen_id: int = 0,
     last_end: float | None = None
     plays = 0
     last_id = after_listen_id
-    for row in library.listens():
-        if row["id"] <= after_listen_id or row["ended_at"] is None:
+    if max_listens is None:
+        rows = library.listens()
+    else:  # the newest first from the index, then in time order
+        rows = library.listens(limit=max_listens, newest_first=True)
+        rows.reverse()
+    for row in rows:
+        if row.id <= after_listen_id or row.ended_at is None:
             continue
-        track = row["track_id"] if row["track_id"] is not None else _text_id(row["artist"],
-                                                                             row["title"])
+        track = row.track_id if row.track_id is not None else _text_id(row.artist, row.title)
         # The stored session is the truth (the listening log and the importer cut them by
         # recommender.logs' rule); a row without one falls back to that rule.
-        sid = row.get("session_id")
+        sid = row.session_id
         new = sid != session if sid is not None and session is not None \
-            else is_new_session(last_end, row["started_at"])
+            else is_new_session(last_end, row.started_at)
         if new and current:
             sessions.append(current)
             current = []
-        current.append(Event(track, time=row["started_at"], skipped=bool(row["skipped"])))
-        session, last_end = sid, row["ended_at"]
+        current.append(Event(track, time=row.started_at, skipped=bool(row.skipped)))
+        session, last_end = sid, row.ended_at
         plays += 1
-        last_id = max(last_id, row["id"])
+        last_id = max(last_id, row.id)
     if current:
         sessions.append(current)
     metadata = LibraryMetadata(library)
@@ -205,16 +220,17 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
             report(TrainingProgress("train", 0.1 + 0.75 * frac, message, loss))
 
         metrics, _ = evaluate_model(rec, user, progress=fit_progress, cancel=cancel,
-                                    metadata=data.metadata)
+                                    metadata=data.metadata, max_targets=CARD_TARGETS)
         result.heldout["gru"] = _card(metrics.as_dict())
+        result.targets = metrics.targets
         for name in ("recent", "markov"):
             base_metrics, _ = evaluate_model(make_model(name), user, metadata=data.metadata,
-                                             cancel=cancel)
+                                             cancel=cancel, max_targets=CARD_TARGETS)
             result.heldout[name] = _card(base_metrics.as_dict())
         report(TrainingProgress("learn", 0.87))
         # The card is measured; now the model learns the held-out tail too, so that it knows
-        # what you played last.
-        rec.fit(test_part, metadata=data.metadata, cancel=cancel,
+        # what you played last. (It knows the library's metadata already: read once.)
+        rec.fit(test_part, cancel=cancel,
                 progress=lambda e, s, loss: report(TrainingProgress(
                     "learn", 0.87 + 0.1 * rec.progress_fraction(e, s), f"epoch {e} step {s}",
                     loss)))
@@ -225,7 +241,8 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
     _stop_if_cancelled(cancel)
     result.epochs = int(rec.metrics.get("epochs", 0))
     result.time_limited = bool(rec.metrics.get("time_limited", False))
-    rec.add_tracks(data.metadata)  # unplayed tracks of known artists: pickable at once
+    # Every library track, played or not, is scorable already: the first fit read the
+    # library's metadata (a second pass over a million tracks would change nothing).
     rec.metrics.update({"segue_last_listen_id": data.last_listen_id,
                         "segue_trained_at": time.time(), "segue_plays": data.plays,
                         "segue_heldout": result.heldout, "segue_targets": result.targets})
@@ -370,10 +387,9 @@ class ModelPicker:
         """The latest listens as the model's context (the auto-queue's context ends with
         the track the pick follows, logged or not)."""
         rows = ctx.history[-CONTEXT_PLAYS:]
-        return [Event(r["track_id"] if r["track_id"] is not None
-                      else _text_id(r.get("artist"), r.get("title")),
-                      time=r["started_at"], skipped=bool(r.get("skipped")))
-                for r in rows if r.get("ended_at") is not None or r is rows[-1]]
+        return [Event(r.track_id if r.track_id is not None else _text_id(r.artist, r.title),
+                      time=r.started_at, skipped=bool(r.skipped))
+                for r in rows if r.ended_at is not None or r is rows[-1]]
 
     def candidates(self, ctx: Context) -> Iterable[tuple[int, float, str]]:
         model = self.holder.get()

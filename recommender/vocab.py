@@ -29,6 +29,7 @@ PAD = 0
 #: ``field_value``) is all a new per-track feature needs: the network, the checkpoint and
 #: cold scoring handle the columns generically.
 FIELDS = ("artist", "album", "genre", "year", "loudness")
+_ARTIST = FIELDS.index("artist")
 
 
 class Vocab:
@@ -88,9 +89,10 @@ def field_value(field: str, raw: Any) -> str | None:
 class TrackFields:
     """Metadata as columns: track id -> row, and per row one value index per field.
 
-    ``rows`` maps each track id with metadata to a row of ``columns`` ([rows, len(FIELDS)],
-    int32, 0 = unknown value); ``values[f]`` is field ``FIELDS[f]``'s vocabulary. Merging
-    newer metadata for a track replaces its known fields.
+    ``rows`` maps each track id with metadata to a row of ``columns`` ([at least rows,
+    len(FIELDS)], int32, 0 = unknown value; it grows in steps); ``values[f]`` is field
+    ``FIELDS[f]``'s vocabulary. Merging newer metadata for a track replaces its known
+    fields.
     """
 
     def __init__(self) -> None:
@@ -112,32 +114,58 @@ class TrackFields:
 
     def update(self, metadata: Mapping[TrackId, Mapping[str, Any]]) -> int:
         """Merge ``{track id: {"artist": .., "album": .., ...}}`` (other keys ignored).
-        Returns how many track ids were new."""
+        Returns how many track ids were new.
+
+        Streamed: a library of a million tracks passes once, each raw value normalised
+        once (a library repeats its artists, albums, genres and years thousands of times),
+        and rows are written in blocks - never a million staged tuples.
+        """
         start = len(self.rows)
-        staged: list[tuple[int, int, int]] = []
+        # raw value -> value index (0: unusable), per field: the same text normalises alike.
+        seen: list[dict[Any, int]] = [{} for _ in FIELDS]
+        block: list[tuple[int, list[int]]] = []
+
+        def index(f: int, raw: Any) -> int:
+            try:
+                return seen[f][raw]
+            except KeyError:
+                value = field_value(FIELDS[f], raw)
+                idx = self.values[f].add(value) if value is not None else 0
+                seen[f][raw] = idx
+                return idx
+            except TypeError:  # an unhashable raw value: normalised each time
+                value = field_value(FIELDS[f], raw)
+                return self.values[f].add(value) if value is not None else 0
+
         for track, meta in metadata.items():
             if not isinstance(meta, Mapping):
                 continue
-            cells = []
-            for f, name in enumerate(FIELDS):
-                value = field_value(name, meta.get(name))
-                if name == "artist" and value is None:
-                    # What the player calls a track's artist: the album artist when the
-                    # track's own is missing.
-                    value = field_value(name, meta.get("albumartist"))
-                if value is not None:
-                    cells.append((f, self.values[f].add(value)))
-            if not cells:
+            cells = [index(f, meta.get(name)) for f, name in enumerate(FIELDS)]
+            if not cells[_ARTIST]:
+                # What the player calls a track's artist: the album artist when the
+                # track's own is missing.
+                cells[_ARTIST] = index(_ARTIST, meta.get("albumartist"))
+            if not any(cells):
                 continue
-            row = self.rows.add(track)
-            staged.extend((row, f, v) for f, v in cells)
+            block.append((self.rows.add(track), cells))
+            if len(block) >= 65_536:
+                self._write(block)
+                block = []
+        self._write(block)
+        return len(self.rows) - start
+
+    def _write(self, block: list[tuple[int, list[int]]]) -> None:
+        """Write rows' known values (a value of 0 keeps what the row had)."""
         if len(self.rows) > len(self.columns):
-            grown = np.zeros((len(self.rows), len(FIELDS)), dtype=np.int32)
+            grown = np.zeros((max(len(self.rows), 2 * len(self.columns)), len(FIELDS)),
+                             dtype=np.int32)
             grown[: len(self.columns)] = self.columns
             self.columns = grown
-        for row, f, v in staged:
-            self.columns[row, f] = v
-        return len(self.rows) - start
+        if not block:
+            return
+        rows = np.fromiter((r for r, _ in block), dtype=np.int64, count=len(block))
+        cells = np.array([c for _, c in block], dtype=np.int32)
+        self.columns[rows] = np.where(cells != 0, cells, self.columns[rows])
 
     def of(self, tracks: Iterable[TrackId]) -> np.ndarray:
         """[len(tracks), len(FIELDS)] value indices of ``tracks`` (zeros: nothing known)."""
@@ -158,7 +186,7 @@ class TrackFields:
         array: the checkpoint stores it as a tensor)."""
         return {"fields": list(FIELDS), "tracks": self.rows.keys(),
                 "values": [v.keys() for v in self.values],
-                "columns": self.columns[1:].copy()}
+                "columns": self.columns[1:len(self.rows)].copy()}
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> TrackFields:

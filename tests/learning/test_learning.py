@@ -65,13 +65,30 @@ def test_one_definition_of_sessions_and_skips(library: Library, tmp_path: Path) 
         clock.tick(pause)
     data = training_data(library)
     assert [[e.track for e in s] for s in data.sessions] == [[a, b], [a]]
-    ids = [r["session_id"] for r in library.listens()]
+    ids = [r.session_id for r in library.listens()]
     assert ids[0] == ids[1] != ids[2]
     # The stored session is the truth: rows moved closer in time stay apart.
     library.db.conn.execute("UPDATE listens SET started_at = started_at - 1800 WHERE id = ?",
-                            (library.listens()[-1]["id"],))
+                            (library.listens()[-1].id,))
     library.db.conn.commit()
     assert len(training_data(library).sessions) == 2
+
+
+def test_training_reads_the_latest_listens_only(library: Library, tmp_path: Path) -> None:
+    """A huge history is learned from its latest ``max_listens`` listens (in time order)."""
+    tracks = add_placeholder_tracks(library, tmp_path / "f", [{"artist": f"A{i}"}
+                                                              for i in range(6)])
+    clock = FakeClock()
+    log = ListenLog(library, clock)
+    for track in tracks:
+        log.start(track, "user", 180_000)
+        log.heard(180_000)
+        clock.tick(180)
+        log.finish(completed=True)
+    latest = training_data(library, max_listens=4)
+    assert [e.track for s in latest.sessions for e in s] == tracks[2:]
+    assert latest.plays == 4 and latest.last_listen_id == training_data(library).last_listen_id
+    assert [e.track for s in training_data(library).sessions for e in s] == tracks
 
 
 @pytest.mark.slow

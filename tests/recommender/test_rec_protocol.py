@@ -339,6 +339,19 @@ def test_unseen_targets_are_misses_not_dropped() -> None:
     assert set(timing) == {"train_s", "ms_per_pred"}
 
 
+def test_max_targets_ranks_the_latest_sessions_with_the_earlier_as_context() -> None:
+    """The player's card on a huge history: only the latest test sessions are ranked, the
+    earlier ones still count as context - the same ranks as a full run gives them."""
+    train = [[Event("a"), Event("b"), Event("c")]]
+    test = [["c", "a", "b"], ["b", "c"], ["a", "b", "c"]]
+    full, _ = evaluate_model(Recent(), UserData("u", train, test))
+    part, _ = evaluate_model(Recent(), UserData("u", train, test), max_targets=2)
+    assert full.targets == 5 and part.targets == 2
+    assert part.ranks == full.ranks[-2:]
+    more, _ = evaluate_model(Recent(), UserData("u", train, test), max_targets=3)
+    assert more.ranks == full.ranks[-3:]  # whole sessions: the last two (1 + 2 targets)
+
+
 def test_context_includes_earlier_test_sessions_and_report_shape(tmp_path: Path) -> None:
     rows = []
     minute = 0
