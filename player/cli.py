@@ -493,7 +493,7 @@ def cmd_next(args: argparse.Namespace) -> int:
         holder.load()
         queue = AutoQueue(library, model_picker=ModelPicker(holder))
         last = library.listens(newest_first=True, limit=1)
-        current = last[0]["track_id"] if last else None
+        current = last[0].track_id if last else None
         picks = queue.ranked(current, args.n)
         rows = library.tracks_by_id(p.track_id for p in picks)
     finally:

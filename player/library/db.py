@@ -289,6 +289,54 @@ class AlbumRow:
     cover_track: int  # the track whose cover stands for the album
 
 
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """One play in the listening log: Segue's own, or imported (then ``artist``/``title`` are
+    the history's words, and ``track_id`` is None when no library track matched)."""
+
+    id: int
+    track_id: int | None
+    started_at: float
+    ended_at: float | None  # None while it plays (or when the app was killed mid-song)
+    played_ms: int | None
+    skipped: bool | None  # None until the listen is closed
+    source: str  # "user", "auto" or "import"
+    session_id: int | None
+    artist: str | None = None
+    title: str | None = None
+    album: str | None = None
+    import_key: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Listen":
+        skipped = row["skipped"]
+        return cls(row["id"], row["track_id"], row["started_at"], row["ended_at"],
+                   row["played_ms"], None if skipped is None else bool(skipped), row["source"],
+                   row["session_id"], row.get("artist"), row.get("title"), row.get("album"),
+                   row.get("import_key"))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenListen:
+    """A listen never closed (the app was killed mid-song), with its track's length."""
+
+    id: int
+    track_id: int | None
+    started_at: float
+    played_ms: int | None
+    duration_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaylistTracks:
+    """A playlist as training reads it: its entries' track ids in order (None: unmatched)."""
+
+    id: int
+    name: str
+    source_path: str | None
+    track_ids: tuple[int | None, ...]
+
+
 # --------------------------------------------------------------------------------------------
 # Schema and migrations
 # --------------------------------------------------------------------------------------------
@@ -1035,22 +1083,19 @@ class Library:
         with self.transaction() as db:
             db.conn.execute("DELETE FROM listens WHERE id = ? AND ended_at IS NULL", (listen_id,))
 
-    def open_listens(self) -> list[dict[str, Any]]:
+    def open_listens(self) -> list[OpenListen]:
         """Listens never closed (the app was killed mid-song), with their tracks' durations."""
-        return list(
-            self.db.query(
-                "SELECT l.id, l.track_id, l.started_at, l.played_ms, t.duration_ms "
-                "FROM listens l LEFT JOIN tracks t ON t.id = l.track_id "
-                "WHERE l.ended_at IS NULL ORDER BY l.started_at"
-            )
-        )
+        return [OpenListen(*row) for row in self.db.conn.execute(
+            "SELECT l.id, l.track_id, l.started_at, l.played_ms, t.duration_ms "
+            "FROM listens l LEFT JOIN tracks t ON t.id = l.track_id "
+            "WHERE l.ended_at IS NULL ORDER BY l.started_at")]
 
-    def last_listen(self) -> dict[str, Any] | None:
+    def last_listen(self) -> Listen | None:
         """The latest listen by start time (any source)."""
         rows = list(
             self.db.query("SELECT * FROM listens ORDER BY started_at DESC, id DESC LIMIT 1")
         )
-        return rows[0] if rows else None
+        return Listen.from_row(rows[0]) if rows else None
 
     def max_session_id(self) -> int:
         return int(self.db.conn.execute("SELECT coalesce(max(session_id), 0) FROM listens")
@@ -1058,7 +1103,7 @@ class Library:
 
     def listens(
         self, since: float | None = None, limit: int | None = None, newest_first: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> list[Listen]:
         """Listens in time order (or newest first), optionally since a time / the last N."""
         where = "WHERE started_at >= ?" if since is not None else ""
         order = "DESC" if newest_first else "ASC"
@@ -1067,7 +1112,7 @@ class Library:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return list(self.db.query(sql, params))
+        return [Listen.from_row(row) for row in self.db.query(sql, params)]
 
     def completed_listens_after(self, listen_id: int) -> int:
         """Closed, not skipped listens newer than ``listen_id`` (what a fine-tune would add)."""
@@ -1333,16 +1378,17 @@ class Library:
             )
         return playlist_id
 
-    def playlists(self) -> list[dict[str, Any]]:
+    def playlists(self) -> list[PlaylistTracks]:
         """Every playlist (imported or made in Segue; not the play queue) with its entries'
         track ids (None where unmatched), in order: what training reads."""
         out = []
-        for pl in self.db.query("SELECT id, name, source_path FROM playlists "
-                                "WHERE kind != 'queue' ORDER BY id"):
-            pl["items"] = [r[0] for r in self.db.conn.execute(
+        for pid, name, source in self.db.conn.execute(
+                "SELECT id, name, source_path FROM playlists WHERE kind != 'queue' ORDER BY id"
+        ).fetchall():
+            items = tuple(r[0] for r in self.db.conn.execute(
                 "SELECT track_id FROM playlist_items WHERE playlist_id = ? ORDER BY position",
-                (pl["id"],))]
-            out.append(pl)
+                (pid,)))
+            out.append(PlaylistTracks(pid, name, source, items))
         return out
 
     # -- statistics --------------------------------------------------------------------------

@@ -65,11 +65,11 @@ def test_one_definition_of_sessions_and_skips(library: Library, tmp_path: Path) 
         clock.tick(pause)
     data = training_data(library)
     assert [[e.track for e in s] for s in data.sessions] == [[a, b], [a]]
-    ids = [r["session_id"] for r in library.listens()]
+    ids = [r.session_id for r in library.listens()]
     assert ids[0] == ids[1] != ids[2]
     # The stored session is the truth: rows moved closer in time stay apart.
     library.db.conn.execute("UPDATE listens SET started_at = started_at - 1800 WHERE id = ?",
-                            (library.listens()[-1]["id"],))
+                            (library.listens()[-1].id,))
     library.db.conn.commit()
     assert len(training_data(library).sessions) == 2
 

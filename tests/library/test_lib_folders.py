@@ -38,8 +38,8 @@ def test_removing_a_folder_removes_its_tracks_and_keeps_their_listens(
     assert library.stats()["tracks"] == total - 2
     listens = library.listens()
     assert len(listens) == 3  # the history is whole
-    gone = [row for row in listens if row["track_id"] is None]
-    assert [(r["artist"], r["title"]) for r in gone] == [("Björk", "Jóga"), ("Björk", "Hunter")]
+    gone = [row for row in listens if row.track_id is None]
+    assert [(r.artist, r.title) for r in gone] == [("Björk", "Jóga"), ("Björk", "Hunter")]
     assert [e.present for e in PlaylistStore(library).entries(pid)] == [False, True]
     assert PlaylistStore(library).entries(pid)[0].title == "Jóga"
     assert training_data(library).plays == 3  # removed tracks' listens still teach

@@ -76,8 +76,8 @@ def test_an_album_in_order_is_joined_gaplessly_with_album_gain(
     assert nxt is not None and nxt.crossfade_ms == 5000 and nxt.gain == 0.25
     assert (nxt.trim_start_ms, nxt.trim_end_ms) == (120, 340)
     rows = library.listens()
-    assert [r["track_id"] for r in rows] == album[:3]
-    assert [r["skipped"] for r in rows[:2]] == [0, 0] and rows[2]["ended_at"] is None
+    assert [r.track_id for r in rows] == album[:3]
+    assert [r.skipped for r in rows[:2]] == [0, 0] and rows[2].ended_at is None
 
 
 def test_the_auto_pick_is_the_next_cue_and_a_new_one_follows_it(

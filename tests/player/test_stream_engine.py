@@ -65,5 +65,5 @@ def test_an_announcement_after_the_commit_follows_the_committed_track(
     qtbot.waitUntil(lambda: engine.current is None or engine.backend.position() >= 500,
                     timeout=5_000)
     rows = library.listens()
-    assert [r["track_id"] for r in rows][:2] == [a, b]
-    assert [r["skipped"] for r in rows[:2]] == [0, 0]  # each heard to its end
+    assert [r.track_id for r in rows][:2] == [a, b]
+    assert [r.skipped for r in rows[:2]] == [0, 0]  # each heard to its end
