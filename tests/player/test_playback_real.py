@@ -93,7 +93,7 @@ def test_user_skip_on_real_playback(real_app: SegueApp, short_library: list[int]
     assert first.track_id == short_library[0] and first.source == "user"
     assert first.skipped == 1 and first.played_ms < 750, first
     qtbot.waitUntil(lambda: engine.state is PlaybackState.PLAYING, timeout=10_000)
-    assert engine.current["id"] != short_library[0]
+    assert engine.current.id != short_library[0]
 
 
 def test_undecodable_file_is_skipped_on_real_playback(real_app: SegueApp,
@@ -106,10 +106,10 @@ def test_undecodable_file_is_skipped_on_real_playback(real_app: SegueApp,
     engine.stall_timeout_s = 2.0  # FFmpeg may "play" such a file silently for ever
     engine.play_track(short_library[1])
     qtbot.waitUntil(lambda: engine.current is not None
-                    and engine.current["id"] != short_library[1], timeout=15_000)
+                    and engine.current.id != short_library[1], timeout=15_000)
     qtbot.waitUntil(lambda: engine.state is PlaybackState.PLAYING, timeout=15_000)
     assert real_app.writer.flush(timeout=10)  # the mark is written off the GUI thread
-    assert real_app.library.track(short_library[1])["play_error"]
+    assert real_app.library.track(short_library[1]).play_error
     assert any("Cannot play" in m for m in messages)
     assert all(r.track_id != short_library[1] for r in real_app.library.listens())
 
