@@ -1301,15 +1301,28 @@ class Library:
             "SELECT track_id, count(*) FROM listens WHERE skipped = 0 AND track_id IS NOT NULL "
             "GROUP BY track_id"))
 
-    def browse_artists(self, text: str = "") -> list["ArtistRow"]:
-        """The browser's artists (album artist first) with their present albums and tracks,
-        in key order; with ``text``, only those with tracks the search finds."""
-        sql, params = self._track_filter(text)
-        return [ArtistRow(key, name or "", albums, tracks) for key, name, albums, tracks in
-                self.db.conn.execute(
-                    "SELECT t.artist_key, min(coalesce(t.albumartist, t.artist)), "
-                    "count(DISTINCT t.album_key), count(*) FROM tracks t "
-                    f"WHERE {sql} GROUP BY t.artist_key ORDER BY t.artist_key", params)]
+    def browse_tree(self) -> list[tuple["ArtistRow", list["AlbumRow"]]]:
+        """The browser's artists (album artist first) in key order, each with its albums
+        (oldest first, then by name; tracks without an album last) - in one pass over the
+        index ``tracks_browse``, so that opening an artist asks nothing more."""
+        tree: list[tuple[ArtistRow, list[AlbumRow]]] = []
+        albums: list[AlbumRow] = []
+        for row in self.db.conn.execute(
+                "SELECT t.artist_key, t.album_key, min(t.album), "
+                "min(coalesce(t.albumartist, t.artist)), min(t.year), count(*), "
+                "coalesce(max(CASE WHEN t.has_cover THEN t.id END), min(t.id)) "
+                "FROM tracks t WHERE t.missing = 0 GROUP BY t.artist_key, t.album_key "
+                "ORDER BY t.artist_key, t.album_key = '', min(t.year) IS NULL, min(t.year), "
+                "t.album_key"):
+            artist_key, album_key, name, artist, year, tracks, cover = row
+            if not albums or albums[-1].artist_key != artist_key:
+                albums = []
+                tree.append((ArtistRow(artist_key or "", "", 0, 0), albums))
+            albums.append(AlbumRow(artist_key or "", album_key or "", name or "", artist or "",
+                                   year, tracks, cover))
+        return [(ArtistRow(a.key, min((al.artist for al in als if al.artist), default=""),
+                           sum(1 for al in als if al.key), sum(al.tracks for al in als)), als)
+                for a, als in tree]
 
     def browse_albums(self, artist_key: str, text: str = "") -> list["AlbumRow"]:
         """One artist's albums, oldest first (then by name; tracks without an album last),

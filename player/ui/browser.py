@@ -29,7 +29,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -63,7 +63,10 @@ from player.ui.library_model import COLUMNS, TRACK_ID_ROLE, LibraryModel
 
 log = logging.getLogger(__name__)
 
-COVER_SIZE = 40
+COVER_SIZE = 32
+#: Every row of the tree is this tall (uniform heights: a tree of 30,000 artists lays out
+#: without asking each row its size).
+ROW_HEIGHT = COVER_SIZE + 4
 #: What the tree's rows are (Qt.UserRole + 2): "all", "artist" or "album".
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
 Index = QModelIndex | QPersistentModelIndex
@@ -91,9 +94,11 @@ class WordElideDelegate(QStyledItemDelegate):
 
     def paint(self, painter: Any, option: QStyleOptionViewItem, index: Index) -> None:
         text = index.data(Qt.ItemDataRole.DisplayRole)
-        # Most cells fit: painted as usual (this runs for every cell on screen, so the
-        # style's layout is asked only for text too wide for its cell).
-        if not text or option.fontMetrics.horizontalAdvance(text) <= option.rect.width() - 16:
+        # Most cells of the table fit: painted as usual (this runs for every cell on screen,
+        # so the style's layout is asked only for text too wide, or beside a cover).
+        if not text or (index.data(Qt.ItemDataRole.DecorationRole) is None
+                        and option.fontMetrics.horizontalAdvance(text)
+                        <= option.rect.width() - 12):
             super().paint(painter, option, index)
             return
         opt = QStyleOptionViewItem(option)
@@ -115,9 +120,19 @@ class WordElideDelegate(QStyledItemDelegate):
 class _Artist:
     __slots__ = ("row", "albums")
 
-    def __init__(self, row: ArtistRow) -> None:
+    def __init__(self, row: ArtistRow, albums: list[AlbumRow]) -> None:
         self.row = row
-        self.albums: list[AlbumRow] | None = None  # read when first expanded
+        self.albums = albums
+
+
+def _tree_rows(library: Library) -> list[_Artist]:
+    """The tree's rows, on the query thread: Various Artists first, then artists by key,
+    then the tracks without any artist."""
+    rows = library.browse_tree()
+    various = [r for r in rows if r[0].key == VARIOUS_ARTISTS]
+    named = [r for r in rows if r[0].key and r[0].key != VARIOUS_ARTISTS]
+    unknown = [r for r in rows if not r[0].key]
+    return [_Artist(a, albums) for a, albums in various + named + unknown]
 
 
 def artist_name(row: ArtistRow) -> str:
@@ -126,9 +141,13 @@ def artist_name(row: ArtistRow) -> str:
     return row.name or "Unknown artist"
 
 
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+
 class BrowserModel(QAbstractItemModel):
-    """"All music", then the artists (read on a worker thread), each with its albums (read
-    when expanded: one artist's rows, by index). An album row shows its cover."""
+    """"All music", then the artists, each with its albums, all read at once on a worker
+    thread (opening an artist then inserts nothing: a tree view re-lays out every row after
+    an insert, which for 30,000 artists takes a second). An album row shows its cover."""
 
     #: The artists are in (the list was read).
     artistsShown = Signal()
@@ -139,6 +158,8 @@ class BrowserModel(QAbstractItemModel):
         self.library = library
         self.covers = covers
         self._artists: list[_Artist] = []
+        self._bold = QFont()
+        self._bold.setBold(True)
         self._cover_rows: dict[int, list[tuple[int, int]]] = {}  # track -> (artist, album)
         self._query = LatestQuery(library, "artist-query", self)
         self._query.done.connect(self._show)
@@ -148,7 +169,7 @@ class BrowserModel(QAbstractItemModel):
 
     def reload(self) -> None:
         """Read the artists again (after a scan): on the worker thread."""
-        self._query.submit(lambda lib: lib.browse_artists())
+        self._query.submit(_tree_rows)
 
     def close(self) -> None:
         self._query.close()
@@ -156,13 +177,12 @@ class BrowserModel(QAbstractItemModel):
     def busy(self) -> bool:
         return self._query.busy()
 
-    def _show(self, _generation: int, rows: list[ArtistRow]) -> None:
-        various = [r for r in rows if r.key == VARIOUS_ARTISTS]
-        named = [r for r in rows if r.key and r.key != VARIOUS_ARTISTS]
-        unknown = [r for r in rows if not r.key]
+    def _show(self, _generation: int, artists: list[_Artist]) -> None:
+        # Everything was prepared on the query thread: here only the swap (30,000 artists
+        # turned into rows here took a second of the GUI thread).
         self.beginResetModel()
-        self._artists = [_Artist(r) for r in various + named + unknown]
-        self._cover_rows.clear()
+        self._artists = artists
+        self._cover_rows = {}
         self.endResetModel()
         self.artistsShown.emit()
 
@@ -177,8 +197,7 @@ class BrowserModel(QAbstractItemModel):
             return self.createIndex(row, 0, 0)
         if parent.internalId() != 0 or parent.row() == 0:
             return QModelIndex()
-        artist = self._artists[parent.row() - 1]
-        if artist.albums is None or row >= len(artist.albums):
+        if row >= len(self._artists[parent.row() - 1].albums):
             return QModelIndex()
         return self.createIndex(row, 0, parent.row())
 
@@ -192,8 +211,7 @@ class BrowserModel(QAbstractItemModel):
             return len(self._artists) + 1
         if parent.internalId() != 0 or parent.row() == 0:
             return 0
-        albums = self._artists[parent.row() - 1].albums
-        return len(albums) if albums is not None else 0
+        return len(self._artists[parent.row() - 1].albums)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 1
@@ -201,25 +219,8 @@ class BrowserModel(QAbstractItemModel):
     def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         if not parent.isValid():
             return True
-        return parent.internalId() == 0 and parent.row() > 0
-
-    def canFetchMore(self, parent: Index) -> bool:
-        return (parent.isValid() and parent.internalId() == 0 and parent.row() > 0
-                and self._artists[parent.row() - 1].albums is None)
-
-    def fetchMore(self, parent: Index) -> None:
-        if not self.canFetchMore(parent):
-            return
-        artist = self._artists[parent.row() - 1]
-        albums = self.library.browse_albums(artist.row.key)
-        if not albums:
-            artist.albums = []
-            return
-        self.beginInsertRows(parent, 0, len(albums) - 1)
-        artist.albums = albums
-        for i, album in enumerate(albums):
-            self._cover_rows.setdefault(album.cover_track, []).append((parent.row(), i))
-        self.endInsertRows()
+        return parent.internalId() == 0 and parent.row() > 0 and bool(
+            self._artists[parent.row() - 1].albums)
 
     # -- content ---------------------------------------------------------------------------------
 
@@ -230,7 +231,7 @@ class BrowserModel(QAbstractItemModel):
 
     def album_at(self, index: Index) -> AlbumRow | None:
         if index.isValid() and index.internalId() != 0:
-            albums = self._artists[int(index.internalId()) - 1].albums or []
+            albums = self._artists[int(index.internalId()) - 1].albums
             return albums[index.row()] if index.row() < len(albums) else None
         return None
 
@@ -274,18 +275,26 @@ class BrowserModel(QAbstractItemModel):
                         f"{'s' if artist.albums != 1 else ''}, {artist.tracks} tracks")
         if role == Qt.ItemDataRole.DecorationRole and album is not None \
                 and self.covers is not None:
-            return self.covers.get(album.cover_track)
-        if role == Qt.ItemDataRole.SizeHintRole and album is not None:
-            return QSize(0, COVER_SIZE + 4)
+            pixmap = self.covers.get(album.cover_track)
+            if pixmap is None and not self.covers.known(album.cover_track):
+                # Loading: remember where it shows, to repaint it when it comes.
+                where = (int(index.internalId()), index.row())
+                rows = self._cover_rows.setdefault(album.cover_track, [])
+                if where not in rows:
+                    rows.append(where)
+            return pixmap
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return QSize(0, ROW_HEIGHT)
+        if role == Qt.ItemDataRole.FontRole and album is None:
+            return self._bold
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        # Asked of every row at each layout: a constant, not an enum sum each time.
+        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def _cover_ready(self, track_id: int) -> None:
-        for artist_row, album_row in self._cover_rows.get(track_id, ()):
+        for artist_row, album_row in self._cover_rows.pop(track_id, ()):
             if artist_row - 1 < len(self._artists):
                 idx = self.index(album_row, 0, self.index(artist_row, 0))
                 if idx.isValid():
@@ -378,7 +387,7 @@ class BrowserPane(QWidget):
         self.tree.setModel(self.tree_model)
         self.tree.setHeaderHidden(True)
         self.tree.setIndentation(14)  # room for album names beside their covers
-        self.tree.setUniformRowHeights(False)
+        self.tree.setUniformRowHeights(True)
         self.tree.setIconSize(QSize(COVER_SIZE, COVER_SIZE))
         self.tree.setItemDelegate(WordElideDelegate(self.tree))
         self.tree.setTextElideMode(Qt.TextElideMode.ElideNone)
@@ -444,7 +453,7 @@ class BrowserPane(QWidget):
         self.splitter.addWidget(self.table)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([240, 600])
+        self.splitter.setSizes([260, 580])
         self.splitter.setCollapsible(1, False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
