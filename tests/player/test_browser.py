@@ -140,6 +140,39 @@ def test_tree_lists_album_artists_with_the_compilation_together(app, qtbot) -> N
     assert win.model.total() == len(BROWSE_TRACKS)
 
 
+@pytest.mark.parametrize("grouped", [False, True])
+def test_the_tree_is_a_sound_qt_model_flat_or_by_letter(app, qtbot, qtmodeltester, monkeypatch,
+                                                         grouped) -> None:
+    """A big library's first level is letters (fewer rows to lay out): shown here with the
+    threshold lowered to this library's size."""
+    import player.ui.browser as browser_mod
+
+    win = app.window
+    if grouped:
+        monkeypatch.setattr(browser_mod, "GROUP_OVER", 2)
+        win.browser.tree_model.reload()
+        settle(win, qtbot)
+    model = win.browser.tree_model
+    qtmodeltester.check(model)
+    top = [model.index(r, 0).data() for r in range(model.rowCount())]
+    if not grouped:
+        assert top == ["All music", "Various Artists", "Alpha", "Beta"]
+        return
+    assert top == ["All music", "Various Artists  (1)", "A  (1)", "B  (1)"]
+    letter_b = model.index(3, 0)
+    beta = model.index(0, 0, letter_b)
+    assert beta.data() == "Beta" and model.parent(beta) == letter_b
+    assert model.artist_at(beta).key == "beta" and model.find_artist("beta") == beta
+    second = model.index(1, 0, beta)
+    assert second.data() == "Second (2001)" and model.parent(second) == beta
+    click(win.browser.tree, letter_b)  # a letter shows everything
+    win.browser.tree.expand(letter_b)
+    win.browser.tree.expand(beta)
+    click(win.browser.tree, second)
+    settle(win, qtbot)
+    assert titles(win) == ["First Light", "God's Own", "Disc Two Opener"]
+
+
 def test_playing_an_album_plays_it_in_order_then_the_auto_queue_continues(app, qtbot) -> None:
     win, engine = app.window, app.engine
     beta = tree_row(win, "Beta")
