@@ -16,6 +16,7 @@ waits for a query over the whole library on the GUI thread (see
 
 from __future__ import annotations
 
+import bisect
 import logging
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from player.library.db import (
     AlbumRow,
     ArtistRow,
     Library,
+    Track,
     TrackFilter,
     browse_keys,
 )
@@ -124,14 +126,64 @@ class _Artist:
         self.albums = albums
 
 
-def _tree_rows(library: Library) -> list[_Artist]:
+#: Above this many artists the tree's first level is letters ("A", "B"… each opening onto its
+#: artists): a tree view lays out every first-level row at each reset, a Python call or three
+#: per row - a second for 30,000 artists.
+GROUP_OVER = 1000
+#: internalId of an album row: ALBUM_BASE + the artist's place in the list.
+ALBUM_BASE = 1 << 24
+
+
+class _Group:
+    """A letter of a big library's tree: artists ``start`` to ``end`` (excluded)."""
+
+    __slots__ = ("label", "start", "end")
+
+    def __init__(self, label: str, start: int, end: int) -> None:
+        self.label, self.start, self.end = label, start, end
+
+
+class _Tree:
+    """What the tree shows, prepared on the query thread."""
+
+    __slots__ = ("artists", "groups", "starts")
+
+    def __init__(self, artists: list[_Artist], groups: list[_Group] | None) -> None:
+        self.artists = artists
+        self.groups = groups
+        self.starts = [g.start for g in groups] if groups else []
+
+
+def _letter(artist: _Artist) -> str:
+    key = artist.row.key
+    if key == VARIOUS_ARTISTS:
+        return "Various Artists"
+    if not key:
+        return "Unknown artist"
+    first = key[0]
+    if first.isascii() and first.isalpha():
+        return first.upper()
+    return "0–9" if first.isdigit() else "Other"
+
+
+def _tree_rows(library: Library) -> _Tree:
     """The tree's rows, on the query thread: Various Artists first, then artists by key,
-    then the tracks without any artist."""
+    then the tracks without any artist; grouped by letter above GROUP_OVER artists."""
     rows = library.browse_tree()
     various = [r for r in rows if r[0].key == VARIOUS_ARTISTS]
     named = [r for r in rows if r[0].key and r[0].key != VARIOUS_ARTISTS]
     unknown = [r for r in rows if not r[0].key]
-    return [_Artist(a, albums) for a, albums in various + named + unknown]
+    artists = [_Artist(a, albums) for a, albums in various + named + unknown]
+    if len(artists) <= GROUP_OVER:
+        return _Tree(artists, None)
+    groups: list[_Group] = []
+    for i, artist in enumerate(artists):
+        label = _letter(artist)
+        if groups and groups[-1].label == label:
+            groups[-1].end = i + 1
+        else:
+            groups.append(_Group(label, i, i + 1))
+    return _Tree(artists, groups)
 
 
 def artist_name(row: ArtistRow) -> str:
@@ -157,6 +209,8 @@ class BrowserModel(QAbstractItemModel):
         self.library = library
         self.covers = covers
         self._artists: list[_Artist] = []
+        self._groups: list[_Group] | None = None
+        self._starts: list[int] = []
         self._bold = QFont()
         self._bold.setBold(True)
         self._cover_rows: dict[int, list[tuple[int, int]]] = {}  # track -> (artist, album)
@@ -176,66 +230,102 @@ class BrowserModel(QAbstractItemModel):
     def busy(self) -> bool:
         return self._query.busy()
 
-    def _show(self, _generation: int, artists: list[_Artist]) -> None:
-        # Everything was prepared on the query thread: here only the swap (30,000 artists
-        # turned into rows here took a second of the GUI thread).
+    def _show(self, _generation: int, tree: _Tree) -> None:
+        # Everything was prepared on the query thread: here only the swap.
         self.beginResetModel()
-        self._artists = artists
+        self._artists = tree.artists
+        self._groups = tree.groups
+        self._starts = tree.starts
         self._cover_rows = {}
         self.endResetModel()
         self.artistsShown.emit()
 
-    # -- structure: internalId 0 for top-level rows, artist row + 1 for an album -----------------
+    # -- structure -------------------------------------------------------------------------------
+    # internalId: 0 for a first-level row ("All music", an artist, or in a big library a
+    # letter); the letter's row for an artist under a letter; ALBUM_BASE + the artist's place
+    # in self._artists for an album.
+
+    def _artist_number(self, index: Index) -> int | None:
+        """The place in self._artists of an artist row."""
+        if not index.isValid():
+            return None
+        internal = int(index.internalId())
+        if internal == 0:
+            if self._groups is None and index.row() > 0:
+                return index.row() - 1
+            return None
+        if internal < ALBUM_BASE and self._groups is not None:
+            return self._groups[internal - 1].start + index.row()
+        return None
+
+    def _group_at(self, index: Index) -> _Group | None:
+        if (self._groups is not None and index.isValid() and index.internalId() == 0
+                and index.row() > 0):
+            return self._groups[index.row() - 1]
+        return None
+
+    def artist_index(self, number: int) -> QModelIndex:
+        """The row of the artist at ``number`` in the list."""
+        if not 0 <= number < len(self._artists):
+            return QModelIndex()
+        if self._groups is None:
+            return self.createIndex(number + 1, 0, 0)
+        group = bisect.bisect_right(self._starts, number) - 1
+        return self.createIndex(number - self._groups[group].start, 0, group + 1)
 
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
-        if column != 0 or row < 0:
+        if column != 0 or row < 0 or row >= self.rowCount(parent):
             return QModelIndex()
         if not parent.isValid():
-            if row > len(self._artists):
-                return QModelIndex()
             return self.createIndex(row, 0, 0)
-        if parent.internalId() != 0 or parent.row() == 0:
-            return QModelIndex()
-        if row >= len(self._artists[parent.row() - 1].albums):
-            return QModelIndex()
-        return self.createIndex(row, 0, parent.row())
+        number = self._artist_number(parent)
+        if number is not None:
+            return self.createIndex(row, 0, ALBUM_BASE + number)
+        if self._group_at(parent) is not None:
+            return self.createIndex(row, 0, parent.row())
+        return QModelIndex()
 
     def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
         if not index.isValid() or index.internalId() == 0:
             return QModelIndex()
-        return self.createIndex(int(index.internalId()), 0, 0)
+        internal = int(index.internalId())
+        if internal < ALBUM_BASE:
+            return self.createIndex(internal, 0, 0)  # an artist's letter
+        return self.artist_index(internal - ALBUM_BASE)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         if not parent.isValid():
-            return len(self._artists) + 1
-        if parent.internalId() != 0 or parent.row() == 0:
-            return 0
-        return len(self._artists[parent.row() - 1].albums)
+            return 1 + (len(self._groups) if self._groups is not None else len(self._artists))
+        number = self._artist_number(parent)
+        if number is not None:
+            return len(self._artists[number].albums)
+        group = self._group_at(parent)
+        return group.end - group.start if group is not None else 0
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 1
 
     def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        # Every artist has an album (its tracks without one are "Other tracks"): no look-up.
         if not parent.isValid():
             return True
-        return parent.internalId() == 0 and parent.row() > 0 and bool(
-            self._artists[parent.row() - 1].albums)
+        internal = int(parent.internalId())
+        return (internal == 0 and parent.row() > 0) or (0 < internal < ALBUM_BASE)
 
     # -- content ---------------------------------------------------------------------------------
 
     def artist_at(self, index: Index) -> ArtistRow | None:
-        if index.isValid() and index.internalId() == 0 and index.row() > 0:
-            return self._artists[index.row() - 1].row
-        return None
+        number = self._artist_number(index)
+        return self._artists[number].row if number is not None else None
 
     def album_at(self, index: Index) -> AlbumRow | None:
-        if index.isValid() and index.internalId() != 0:
-            albums = self._artists[int(index.internalId()) - 1].albums
+        if index.isValid() and index.internalId() >= ALBUM_BASE:
+            albums = self._artists[int(index.internalId()) - ALBUM_BASE].albums
             return albums[index.row()] if index.row() < len(albums) else None
         return None
 
     def scope_of(self, index: Index) -> tuple[str | None, str | None]:
-        """(artist key, album key) of a row: (None, None) for "All music"."""
+        """(artist key, album key) of a row: (None, None) for "All music" (and a letter)."""
         album = self.album_at(index)
         if album is not None:
             return album.artist_key, album.key
@@ -248,7 +338,7 @@ class BrowserModel(QAbstractItemModel):
     def find_artist(self, key: str) -> QModelIndex:
         for i, artist in enumerate(self._artists):
             if artist.row.key == key:
-                return self.index(i + 1, 0)
+                return self.artist_index(i)
         return QModelIndex()
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -256,9 +346,12 @@ class BrowserModel(QAbstractItemModel):
             return None
         album = self.album_at(index)
         artist = self.artist_at(index)
+        group = self._group_at(index) if album is None and artist is None else None
         if role == KIND_ROLE:
-            return "album" if album else "artist" if artist else "all"
+            return "album" if album else "artist" if artist else "letter" if group else "all"
         if role == Qt.ItemDataRole.DisplayRole:
+            if group is not None:
+                return f"{group.label}  ({group.end - group.start:,})"
             if album is not None:
                 name = album.name or "Other tracks"
                 return f"{name} ({album.year})" if album.year else name
@@ -293,11 +386,10 @@ class BrowserModel(QAbstractItemModel):
         return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def _cover_ready(self, track_id: int) -> None:
-        for artist_row, album_row in self._cover_rows.pop(track_id, ()):
-            if artist_row - 1 < len(self._artists):
-                idx = self.index(album_row, 0, self.index(artist_row, 0))
-                if idx.isValid():
-                    self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+        for internal, album_row in self._cover_rows.pop(track_id, ()):
+            if internal - ALBUM_BASE < len(self._artists):
+                idx = self.createIndex(album_row, 0, internal)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
 
 # --------------------------------------------------------------------------------------------
@@ -642,25 +734,26 @@ class BrowserPane(QWidget):
         menu.addAction("Add to queue", lambda: self.engine.enqueue(ids))
         for hook in self.track_menu_hooks:
             hook(menu, ids)
-        track = self.library.track(ids[0]) or {}
-        artist_key, album_key = track.get("artist_key"), track.get("album_key")
+        track = self.library.track(ids[0])
+        artist_key, album_key = (track.artist_key, track.album_key) if track else (None, None)
         if album_key:
             menu.addAction("Play the whole album",
                            lambda: self.play_in_order(self.album_track_ids(artist_key,
                                                                            album_key)))
         menu.addSeparator()
-        title = track.get("title") or "this track"
+        title = (track.title if track else None) or "this track"
         menu.addAction("Start radio from this track",
                        lambda: self.start_radio(ids[0], f"“{title}”"))
-        if track.get("artist") or track.get("albumartist"):
+        if track is not None and (track.artist or track.albumartist):
             menu.addAction("Start radio from this artist",
                            lambda: self._radio_from_artist(track))
         if album_key:
             menu.addAction("Start radio from this album",
                            lambda: self._radio_from(artist_key, album_key,
-                                                    f"the album “{track.get('album')}”"))
+                                                    f"the album “{track.album}”"))
         menu.addSeparator()
-        excluded = all(bool((self.library.track(t) or {}).get("no_autoqueue")) for t in ids)
+        rows = self.library.tracks_by_id(ids)
+        excluded = all(t in rows and rows[t].no_autoqueue for t in ids)
         act = menu.addAction("Don't auto-queue this track" if len(ids) == 1
                              else "Don't auto-queue these tracks")
         act.setCheckable(True)
@@ -668,13 +761,13 @@ class BrowserPane(QWidget):
         act.triggered.connect(lambda checked: self._set_no_autoqueue(ids, checked))
         return menu
 
-    def _radio_from_artist(self, track: dict[str, Any]) -> None:
+    def _radio_from_artist(self, track: Track) -> None:
         """The track's own artist (a compilation's track: its performer, not "Various
         Artists"): their most played track, else this one."""
-        name = track.get("artist") or track.get("albumartist") or ""
+        name = track.artist or track.albumartist or ""
         key = browse_keys({"artist": name})[0]
         ids = self.library.browse_track_ids(TrackFilter(artist_key=key), "position")
-        seed = self._radio_seed(ids or [track["id"]])
+        seed = self._radio_seed(ids or [track.id])
         if seed is not None:
             self.start_radio(seed, name)
 
