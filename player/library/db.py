@@ -33,7 +33,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -327,10 +327,6 @@ class Track:
             if flag in values:
                 values[flag] = bool(values[flag])
         return cls(**values)
-
-    def with_changes(self, **changes: Any) -> "Track":
-        """A copy with some fields changed (the row itself never changes)."""
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True, slots=True)
