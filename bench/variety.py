@@ -171,7 +171,7 @@ def _hands_free(lib: Any, aq: Any, clock: _Clock, log_: Any, n: int) -> dict[str
         clock.now += TRACK_S
         log_.finish(completed=True)
         current = pick.track_id
-        artists.append((lib.track(current)["artist"] or "").casefold())
+        artists.append((lib.track(current).artist or "").casefold())
     counts = Counter(artists)
     worst = counts.most_common(1)[0] if counts else ("", 0)
     over_cap = sum(1 for i in range(len(artists) - 7)

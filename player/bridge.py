@@ -109,8 +109,8 @@ class LibraryMetadata(Mapping):
         row = self.library.track(track) if isinstance(track, int) else None
         if row is None:
             raise KeyError(track)
-        return {"artist": row["artist"] or row["albumartist"], "album": row["album"],
-                "genre": row["genre"], "year": row.get("year")}
+        return {"artist": row.artist or row.albumartist, "album": row.album,
+                "genre": row.genre, "year": row.year}
 
 
 def _text_id(artist: str | None, title: str | None) -> str:

@@ -498,8 +498,8 @@ def cmd_next(args: argparse.Namespace) -> int:
         rows = library.tracks_by_id(p.track_id for p in picks)
     finally:
         library.close()
-    out = [{"track_id": p.track_id, "path": rows[p.track_id]["path"],
-            "artist": rows[p.track_id]["artist"], "title": rows[p.track_id]["title"],
+    out = [{"track_id": p.track_id, "path": rows[p.track_id].path,
+            "artist": rows[p.track_id].artist, "title": rows[p.track_id].title,
             "score": round(p.score, 6) if p.score is not None else None,
             "reason": p.reason, "strategy": p.strategy} for p in picks]
     if args.json:

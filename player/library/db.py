@@ -33,7 +33,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -292,6 +292,50 @@ class AlbumRow(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class Track:
+    """One track of the library, as stored (tags as read; None where a tag is absent)."""
+
+    id: int
+    path: str
+    title: str
+    artist: str | None = None
+    album: str | None = None
+    albumartist: str | None = None
+    track_number: int | None = None
+    disc_number: int | None = None
+    genre: str | None = None  # several genres are joined by NUL
+    year: int | None = None
+    duration_ms: int | None = None
+    format: str | None = None
+    has_cover: bool = False
+    mtime: float = 0.0
+    size: int = 0
+    added_at: float = 0.0
+    missing: bool = False  # the file was not found at the last scan
+    no_autoqueue: bool = False  # the user's "don't auto-queue this track"
+    play_error: str | None = None  # why it failed to play last time
+    rg_track_gain: float | None = None  # ReplayGain tags
+    rg_track_peak: float | None = None
+    rg_album_gain: float | None = None
+    rg_album_peak: float | None = None
+    artist_key: str | None = None  # the browser's keys (browse_keys)
+    album_key: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Track":
+        """From a ``SELECT *`` row of the tracks table (columns it does not know are left)."""
+        values = {name: row[name] for name in _TRACK_ATTRS if name in row}
+        for flag in _TRACK_FLAGS:  # stored as 0/1
+            if flag in values:
+                values[flag] = bool(values[flag])
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> "Track":
+        """A copy with some fields changed (the row itself never changes)."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
 class Listen:
     """One play in the listening log: Segue's own, or imported (then ``artist``/``title`` are
     the history's words, and ``track_id`` is None when no library track matched)."""
@@ -337,6 +381,10 @@ class PlaylistTracks:
     name: str
     source_path: str | None
     track_ids: tuple[int | None, ...]
+
+
+_TRACK_ATTRS = tuple(f.name for f in fields(Track))
+_TRACK_FLAGS = ("has_cover", "missing", "no_autoqueue")
 
 
 # --------------------------------------------------------------------------------------------
@@ -826,22 +874,22 @@ class Library:
             "SELECT count(*) FROM tracks WHERE missing = 0 AND tags_version < ?",
             (TAGS_VERSION,)).fetchone()[0])
 
-    def tracks_by_id(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-        """Full rows of the given tracks."""
-        out: dict[int, dict[str, Any]] = {}
+    def tracks_by_id(self, ids: Iterable[int]) -> dict[int, Track]:
+        """The given tracks by id (unknown ids are left out)."""
+        out: dict[int, Track] = {}
         ids = list(ids)
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             for row in self.db.query(f"SELECT * FROM tracks WHERE id IN ({marks})", chunk):
-                out[row["id"]] = row
+                out[row["id"]] = Track.from_row(row)
         return out
 
-    def track(self, track_id: int) -> dict[str, Any] | None:
+    def track(self, track_id: int) -> Track | None:
         return self.tracks_by_id([track_id]).get(track_id)
 
-    def track_by_path(self, path: str) -> dict[str, Any] | None:
+    def track_by_path(self, path: str) -> Track | None:
         rows = list(self.db.query("SELECT * FROM tracks WHERE path = ?", [path]))
-        return rows[0] if rows else None
+        return Track.from_row(rows[0]) if rows else None
 
     def add_tracks(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert new tracks (dicts with :data:`TRACK_FIELDS`).

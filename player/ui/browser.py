@@ -54,6 +54,7 @@ from player.library.db import (
     AlbumRow,
     ArtistRow,
     Library,
+    Track,
     TrackFilter,
     browse_keys,
 )
@@ -732,25 +733,26 @@ class BrowserPane(QWidget):
         menu.addAction("Add to queue", lambda: self.engine.enqueue(ids))
         for hook in self.track_menu_hooks:
             hook(menu, ids)
-        track = self.library.track(ids[0]) or {}
-        artist_key, album_key = track.get("artist_key"), track.get("album_key")
+        track = self.library.track(ids[0])
+        artist_key, album_key = (track.artist_key, track.album_key) if track else (None, None)
         if album_key:
             menu.addAction("Play the whole album",
                            lambda: self.play_in_order(self.album_track_ids(artist_key,
                                                                            album_key)))
         menu.addSeparator()
-        title = track.get("title") or "this track"
+        title = (track.title if track else None) or "this track"
         menu.addAction("Start radio from this track",
                        lambda: self.start_radio(ids[0], f"“{title}”"))
-        if track.get("artist") or track.get("albumartist"):
+        if track is not None and (track.artist or track.albumartist):
             menu.addAction("Start radio from this artist",
                            lambda: self._radio_from_artist(track))
         if album_key:
             menu.addAction("Start radio from this album",
                            lambda: self._radio_from(artist_key, album_key,
-                                                    f"the album “{track.get('album')}”"))
+                                                    f"the album “{track.album}”"))
         menu.addSeparator()
-        excluded = all(bool((self.library.track(t) or {}).get("no_autoqueue")) for t in ids)
+        rows = self.library.tracks_by_id(ids)
+        excluded = all(t in rows and rows[t].no_autoqueue for t in ids)
         act = menu.addAction("Don't auto-queue this track" if len(ids) == 1
                              else "Don't auto-queue these tracks")
         act.setCheckable(True)
@@ -758,13 +760,13 @@ class BrowserPane(QWidget):
         act.triggered.connect(lambda checked: self._set_no_autoqueue(ids, checked))
         return menu
 
-    def _radio_from_artist(self, track: dict[str, Any]) -> None:
+    def _radio_from_artist(self, track: Track) -> None:
         """The track's own artist (a compilation's track: its performer, not "Various
         Artists"): their most played track, else this one."""
-        name = track.get("artist") or track.get("albumartist") or ""
+        name = track.artist or track.albumartist or ""
         key = browse_keys({"artist": name})[0]
         ids = self.library.browse_track_ids(TrackFilter(artist_key=key), "position")
-        seed = self._radio_seed(ids or [track["id"]])
+        seed = self._radio_seed(ids or [track.id])
         if seed is not None:
             self.start_radio(seed, name)
 

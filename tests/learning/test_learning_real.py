@@ -67,7 +67,7 @@ def test_the_models_pick_plays_next_on_real_playback(library: Library, audible_h
 
         # The real file plays to its end; the pick follows by itself.
         qtbot.waitUntil(lambda: app.engine.current is not None
-                        and app.engine.current["id"] == expected, timeout=15_000)
+                        and app.engine.current.id == expected, timeout=15_000)
         assert app.engine.current_source == "auto"
 
         def this_run() -> list[dict]:

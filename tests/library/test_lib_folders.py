@@ -92,7 +92,7 @@ def test_opened_files_join_the_library_in_order_and_survive_a_rescan(
     junk.write_text("hello")
     result = folders.add_files(library, [loose, homogenic, junk, tmp_path / "nope.mp3"])
     rows = library.tracks_by_id(result.track_ids)
-    assert [rows[t]["title"] for t in result.track_ids] == ["Aiff song", "Jóga", "Hunter"]
+    assert [rows[t].title for t in result.track_ids] == ["Aiff song", "Jóga", "Hunter"]
     assert sorted(p for p, _ in result.failed) == sorted([str(junk), str(tmp_path / "nope.mp3")])
     again = folders.add_files(library, [loose])  # known and unchanged: the same id
     assert again.track_ids == result.track_ids[:1]

@@ -32,10 +32,10 @@ def test_track_end_starts_the_auto_pick_and_logs_both(engine: Engine, backend: N
     engine.play_track(tracks[0])
     assert backend.state() is PlaybackState.PLAYING
     backend.advance(180_000)  # to the end
-    assert engine.current["id"] != tracks[0]
+    assert engine.current.id != tracks[0]
     assert backend.state() is PlaybackState.PLAYING  # no input needed
     rows = listens(library)
-    assert [r.track_id for r in rows] == [tracks[0], engine.current["id"]]
+    assert [r.track_id for r in rows] == [tracks[0], engine.current.id]
     first, second = rows
     assert (first.source, first.skipped, first.played_ms) == ("user", 0, 180_000)
     assert first.ended_at is not None
@@ -83,7 +83,7 @@ def test_the_auto_pick_follows_the_queue_not_the_playing_track(
     """The pick plays after the user's queue, so it is chosen after the queue's last track:
     here the log says T0 is followed by T12, but T12's artist is the queued T2's."""
     a, follower, queued = tracks[0], tracks[12], tracks[2]
-    assert library.track(follower)["artist"] == library.track(queued)["artist"]
+    assert library.track(follower).artist == library.track(queued).artist
     engine.autoqueue.rules.repeat_window_plays = 1
     engine.set_autoqueue_enabled(False)
     for _ in range(3):
@@ -98,7 +98,7 @@ def test_the_auto_pick_follows_the_queue_not_the_playing_track(
     engine.enqueue([queued])
     _, pick = engine.up_next()
     assert pick is not None and pick.track_id not in {a, queued}
-    assert library.track(pick.track_id)["artist"] != library.track(queued)["artist"]
+    assert library.track(pick.track_id).artist != library.track(queued).artist
 
 
 def test_play_with_nothing_loaded_starts_hands_free(engine: Engine, backend: NullBackend,
@@ -117,7 +117,7 @@ def test_hours_of_hands_free_play_follow_the_rules(engine: Engine, backend: Null
     rows = listens(library)
     assert len(rows) == 121 and all(r.source == "auto" for r in rows)
     ids = [r.track_id for r in rows]
-    artists = [library.track(t)["artist"] for t in ids]
+    artists = [library.track(t).artist for t in ids]
     # While unheard tracks remain, every rule holds: no artist twice in a row, and none
     # more than twice in any 8 consecutive picks.
     fresh = artists[:30]
@@ -151,22 +151,22 @@ def test_missing_file_is_marked_and_skipped(engine: Engine, backend: NullBackend
                                             tracks: list[int], library: Library) -> None:
     messages: list[str] = []
     engine.message.connect(messages.append)
-    os.remove(library.track(tracks[3])["path"])
+    os.remove(library.track(tracks[3]).path)
     engine.play_track(tracks[3])
-    assert engine.current["id"] != tracks[3]  # moved on
+    assert engine.current.id != tracks[3]  # moved on
     assert backend.state() is PlaybackState.PLAYING
-    assert library.track(tracks[3])["play_error"] == "file not found"
+    assert library.track(tracks[3]).play_error == "file not found"
     assert any("file not found" in m for m in messages)
     assert all(r.track_id != tracks[3] for r in listens(library))  # nothing was heard
     for _ in range(60):  # never auto-picked again
         backend.advance(180_000)
-        assert engine.current["id"] != tracks[3]
+        assert engine.current.id != tracks[3]
 
 
 def test_undecodable_files_are_skipped_until_none_is_left(library: Library, tmp_path: Path,
                                                           qapp, clock: FakeClock) -> None:
     ids = add_placeholder_tracks(library, tmp_path / "bad", [{"artist": f"A{i}"} for i in range(5)])
-    broken = {library.track(t)["path"] for t in ids}
+    broken = {library.track(t).path for t in ids}
     backend = NullBackend(broken=broken)
     engine = Engine(library, backend, AutoQueue(library, clock=clock), clock=clock,
                     background_picks=False)
@@ -226,9 +226,9 @@ def test_previous_restarts_then_goes_back(engine: Engine, backend: NullBackend,
     engine.play_track(tracks[1])
     backend.advance(10_000)
     engine.previous()
-    assert engine.current["id"] == tracks[1] and backend.position() == 0
+    assert engine.current.id == tracks[1] and backend.position() == 0
     engine.previous()
-    assert engine.current["id"] == tracks[0]
+    assert engine.current.id == tracks[0]
 
 
 def test_transitions_from_the_log_drive_the_fallback(engine: Engine, backend: NullBackend,
@@ -293,13 +293,13 @@ def test_a_track_ending_before_its_pick_waits_without_freezing(
         backend.advance(180_000)  # ...and the track ends before the pick is known
         engine.play()  # pressing play meanwhile does not replay the ended track
         assert threading.get_ident() not in picker.threads  # the GUI thread did not pick
-        assert engine.current is None or engine.current["id"] == tracks[0]  # nothing yet
+        assert engine.current is None or engine.current.id == tracks[0]  # nothing yet
         picker.release.set()
         qtbot.waitUntil(lambda: engine.current is not None
-                        and engine.current["id"] != tracks[0], timeout=5000)
+                        and engine.current.id != tracks[0], timeout=5000)
         assert threading.get_ident() not in picker.threads
         rows = listens(library)
-        assert [r.track_id for r in rows] == [tracks[0], engine.current["id"]]
+        assert [r.track_id for r in rows] == [tracks[0], engine.current.id]
         assert rows[0].skipped == 0 and rows[1].source == "auto"
         assert backend.state() is PlaybackState.PLAYING
     finally:
@@ -309,14 +309,14 @@ def test_a_track_ending_before_its_pick_waits_without_freezing(
 
 def test_a_stalled_track_is_skipped(library: Library, tracks: list[int], qtbot,
                                     clock: FakeClock) -> None:
-    stalled = library.track(tracks[0])["path"]
+    stalled = library.track(tracks[0]).path
     backend = NullBackend(realtime=True, stalled={stalled})
     engine = Engine(library, backend, AutoQueue(library, clock=clock), clock=clock,
                     background_picks=False)
     engine.stall_timeout_s = 0.5
     engine.play_track(tracks[0])
-    qtbot.waitUntil(lambda: engine.current["id"] != tracks[0], timeout=5000)
-    assert "no sound" in library.track(tracks[0])["play_error"]
+    qtbot.waitUntil(lambda: engine.current.id != tracks[0], timeout=5000)
+    assert "no sound" in library.track(tracks[0]).play_error
     assert backend.state() is PlaybackState.PLAYING
     engine.shutdown()
 
@@ -327,5 +327,5 @@ def test_a_similar_pick_says_what_it_shares(engine: Engine, tracks: list[int],
     pick = engine.auto_pick
     assert pick.strategy == "similar"
     picked = library.track(pick.track_id)
-    assert picked["genre"] == "Rock" and picked["artist"] != "Artist 0"
+    assert picked.genre == "Rock" and picked.artist != "Artist 0"
     assert pick.reason == "Rock, like “T0”"

@@ -42,10 +42,10 @@ def test_listens_wait_in_the_writer_while_another_process_holds_the_lock(
         assert locker.stdout.readline().strip() == "locked"
         engine.play_track(tracks[0])
         backend.advance(180_000)  # played through: the auto pick follows
-        second = engine.current["id"]
+        second = engine.current.id
         backend.advance(7_000)
         engine.next()  # a skip
-        third = engine.current["id"]
+        third = engine.current.id
         # Every call above returned while the lock was held: the writes are waiting.
         assert locker.poll() is None and writer.pending > 0
         assert library.listens() == []

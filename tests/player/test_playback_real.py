@@ -71,7 +71,7 @@ def test_hands_free_real_playback_logs_every_listen(real_app: SegueApp, qtbot) -
     positions: list[int] = []
     starts: list[int] = []
     engine.positionChanged.connect(lambda pos, dur: positions.append(pos))
-    engine.trackChanged.connect(lambda t: starts.append(t["id"]) if t else None)
+    engine.trackChanged.connect(lambda t: starts.append(t.id) if t else None)
     engine.play()  # nothing queued: the auto-queue picks, then keeps going
     qtbot.waitUntil(lambda: len(closed_listens(real_app)) >= 4, timeout=30_000)
     rows = closed_listens(real_app)[:4]
@@ -93,23 +93,23 @@ def test_user_skip_on_real_playback(real_app: SegueApp, short_library: list[int]
     assert first.track_id == short_library[0] and first.source == "user"
     assert first.skipped == 1 and first.played_ms < 750, first
     qtbot.waitUntil(lambda: engine.state is PlaybackState.PLAYING, timeout=10_000)
-    assert engine.current["id"] != short_library[0]
+    assert engine.current.id != short_library[0]
 
 
 def test_undecodable_file_is_skipped_on_real_playback(real_app: SegueApp,
                                                       short_library: list[int], qtbot) -> None:
     engine = real_app.engine
     broken = real_app.library.track(short_library[1])
-    Path(broken["path"]).write_bytes(b"\x00garbage, not audio" * 100)  # corrupted since the scan
+    Path(broken.path).write_bytes(b"\x00garbage, not audio" * 100)  # corrupted since the scan
     messages: list[str] = []
     engine.message.connect(messages.append)
     engine.stall_timeout_s = 2.0  # FFmpeg may "play" such a file silently for ever
     engine.play_track(short_library[1])
     qtbot.waitUntil(lambda: engine.current is not None
-                    and engine.current["id"] != short_library[1], timeout=15_000)
+                    and engine.current.id != short_library[1], timeout=15_000)
     qtbot.waitUntil(lambda: engine.state is PlaybackState.PLAYING, timeout=15_000)
     assert real_app.writer.flush(timeout=10)  # the mark is written off the GUI thread
-    assert real_app.library.track(short_library[1])["play_error"]
+    assert real_app.library.track(short_library[1]).play_error
     assert any("Cannot play" in m for m in messages)
     assert all(r.track_id != short_library[1] for r in real_app.library.listens())
 

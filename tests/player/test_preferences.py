@@ -73,7 +73,7 @@ def test_the_first_real_folder_replaces_the_demo(music_dir: Path, data_dir: Path
         assert app.library.track(app.engine.auto_pick.track_id) is not None
         app.engine.next()
         assert app.engine.current is not None
-        assert app.engine.current["path"].startswith(str(music_dir))
+        assert app.engine.current.path.startswith(str(music_dir))
     finally:
         app.shutdown()
 

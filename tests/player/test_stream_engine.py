@@ -53,7 +53,7 @@ def test_an_announcement_after_the_commit_follows_the_committed_track(
     a, b, c = three
     heard: list[int] = []
     failures: list[str] = []
-    engine.trackChanged.connect(lambda t: heard.append(t["id"]) if t else None)
+    engine.trackChanged.connect(lambda t: heard.append(t.id) if t else None)
     engine.message.connect(lambda m: failures.append(m) if "Cannot" in m else None)
     engine.enqueue([b])
     engine.play_track(a)  # B is announced at once, and committed to once A is decoded
