@@ -35,7 +35,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -266,9 +266,12 @@ class TrackRow:
     plays: int
 
 
-@dataclass(frozen=True, slots=True)
-class ArtistRow:
-    """An artist of the browser: albums credited to them (as album artist, else artist)."""
+class ArtistRow(NamedTuple):
+    """An artist of the browser: albums credited to them (as album artist, else artist).
+
+    A named tuple, not a dataclass, like :class:`AlbumRow`: a library holds hundreds of
+    thousands of these, and tuples of plain values leave the garbage collector's lists (a
+    full collection over dataclass instances of 1.5M tracks' albums took 150 ms)."""
 
     key: str  # browse_keys()'s artist key: "" for tracks without any artist
     name: str  # as tagged (one of the spellings)
@@ -276,8 +279,7 @@ class ArtistRow:
     tracks: int
 
 
-@dataclass(frozen=True, slots=True)
-class AlbumRow:
+class AlbumRow(NamedTuple):
     """An album of the browser."""
 
     artist_key: str
@@ -1297,7 +1299,7 @@ class Library:
             "SELECT track_id, count(*) FROM listens WHERE skipped = 0 AND track_id IS NOT NULL "
             "GROUP BY track_id"))
 
-    def browse_tree(self) -> list[tuple["ArtistRow", list["AlbumRow"]]]:
+    def browse_tree(self) -> list[tuple["ArtistRow", tuple["AlbumRow", ...]]]:
         """The browser's artists (album artist first) in key order, each with its albums
         (oldest first, then by name; tracks without an album last) - in one pass over the
         index ``tracks_browse``, so that opening an artist asks nothing more."""
@@ -1317,8 +1319,8 @@ class Library:
             albums.append(AlbumRow(artist_key or "", album_key or "", name or "", artist or "",
                                    year, tracks, cover))
         return [(ArtistRow(a.key, min((al.artist for al in als if al.artist), default=""),
-                           sum(1 for al in als if al.key), sum(al.tracks for al in als)), als)
-                for a, als in tree]
+                           sum(1 for al in als if al.key), sum(al.tracks for al in als)),
+                 tuple(als)) for a, als in tree]
 
     def browse_albums(self, artist_key: str, text: str = "") -> list["AlbumRow"]:
         """One artist's albums, oldest first (then by name; tracks without an album last),
