@@ -332,6 +332,15 @@ class Track:
 
 
 @dataclass(frozen=True, slots=True)
+class ScanError:
+    """A file a scan could not read, and why (in words for the user)."""
+
+    path: str
+    reason: str
+    seen_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Listen:
     """One play in the listening log: Segue's own, or imported (then ``artist``/``title`` are
     the history's words, and ``track_id`` is None when no library track matched)."""
@@ -967,8 +976,10 @@ class Library:
             ]
             db.conn.executemany("DELETE FROM scan_errors WHERE path = ?", [(p,) for p in stale])
 
-    def scan_errors(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT path, reason, seen_at FROM scan_errors ORDER BY path"))
+    def scan_errors(self) -> list[ScanError]:
+        """The files the scans could not read, by path."""
+        return [ScanError(*row) for row in self.db.conn.execute(
+            "SELECT path, reason, seen_at FROM scan_errors ORDER BY path")]
 
     # -- per-track flags -----------------------------------------------------------------------
 
