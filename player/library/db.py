@@ -33,7 +33,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -330,9 +330,14 @@ class Track:
                 values[flag] = bool(values[flag])
         return cls(**values)
 
-    def with_changes(self, **changes: Any) -> "Track":
-        """A copy with some fields changed (the row itself never changes)."""
-        return replace(self, **changes)
+
+@dataclass(frozen=True, slots=True)
+class ScanError:
+    """A file a scan could not read, and why (in words for the user)."""
+
+    path: str
+    reason: str
+    seen_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -971,8 +976,10 @@ class Library:
             ]
             db.conn.executemany("DELETE FROM scan_errors WHERE path = ?", [(p,) for p in stale])
 
-    def scan_errors(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT path, reason, seen_at FROM scan_errors ORDER BY path"))
+    def scan_errors(self) -> list[ScanError]:
+        """The files the scans could not read, by path."""
+        return [ScanError(*row) for row in self.db.conn.execute(
+            "SELECT path, reason, seen_at FROM scan_errors ORDER BY path")]
 
     # -- per-track flags -----------------------------------------------------------------------
 
