@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -118,12 +118,11 @@ class WordElideDelegate(QStyledItemDelegate):
 # The artist → album tree
 # --------------------------------------------------------------------------------------------
 
-class _Artist:
-    __slots__ = ("row", "albums")
+class _Artist(NamedTuple):
+    """An artist's row and its albums' (tuples: see ArtistRow)."""
 
-    def __init__(self, row: ArtistRow, albums: list[AlbumRow]) -> None:
-        self.row = row
-        self.albums = albums
+    row: ArtistRow
+    albums: tuple[AlbumRow, ...]
 
 
 #: Above this many artists the tree's first level is letters ("A", "B"… each opening onto its

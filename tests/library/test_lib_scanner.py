@@ -71,7 +71,7 @@ def test_first_scan_reads_everything(library: Library, music_dir: Path, good_pat
     assert set(failed) == set(expected_errors)
     for name, words in expected_errors.items():
         assert words in failed[name], (name, failed[name])
-    stored = {os.path.basename(e["path"]): e["reason"] for e in library.scan_errors()}
+    stored = {os.path.basename(e.path): e.reason for e in library.scan_errors()}
     assert stored == failed
     assert events[-1].phase == "done" and events[-1].read == events[-1].to_read
 
