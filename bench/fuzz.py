@@ -175,15 +175,15 @@ def fuzz_imports(rows: int, seed: int, work: Path) -> dict[str, Any]:
         except BaseException as exc:  # noqa: BLE001 - this is exactly what we count
             escaped.append(f"{type(exc).__name__}: {exc}")
             report = None
-        stored = {r["title"]: r for r in lib.listens()}
+        stored = {r.title: r for r in lib.listens()}
     finally:
         lib.close()
     kept = sum(1 for title, end, ms in good if title in stored
-               and (stored[title]["ended_at"], stored[title]["played_ms"]) == (end, ms))
+               and (stored[title].ended_at, stored[title].played_ms) == (end, ms))
     return {"rows": rows, "good_rows": len(good), "good_imported": kept,
             "bad_rows": bad, "bad_reported": len(report.errors) if report else 0,
             "rows_stored": len(stored),
-            "started_after_ended": sum(r["started_at"] > r["ended_at"] for r in stored.values()),
+            "started_after_ended": sum(r.started_at > r.ended_at for r in stored.values()),
             "escaped": escaped}
 
 

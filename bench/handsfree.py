@@ -97,7 +97,7 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
             _seed_history(lib, 2000)
             train(lib, data)
         # The listens of this run are those with a larger id than any seeded one.
-        seeded = max((r["id"] for r in lib.listens()), default=0)
+        seeded = max((r.id for r in lib.listens()), default=0)
         lib.close()
         Settings(playback_rate=rate, finetune_every=25).save(data)
         segue = SegueApp(data, enable_mpris=False)
@@ -152,9 +152,9 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
         listens = segue.library.listens()
         segue.shutdown()
     # In order: written in the order they were played (ids) with times that never go back.
-    closed = sorted((r for r in listens if r["id"] > seeded and r["ended_at"] is not None),
-                    key=lambda r: r["id"])
-    ordered = all(a["started_at"] <= b["started_at"] and a["ended_at"] <= b["started_at"]
+    closed = sorted((r for r in listens if r.id > seeded and r.ended_at is not None),
+                    key=lambda r: r.id)
+    ordered = all(a.started_at <= b.started_at and a.ended_at <= b.started_at
                   for a, b in zip(closed, closed[1:]))
     gaps_sorted = sorted(gaps)
     return {
@@ -162,7 +162,7 @@ def run(tracks: int = 200, rate: float = 8.0, seconds: float = 1.0, busy: bool =
         "errors": len(errors),
         "listens_logged": len(closed),
         "listens_in_order": ordered,
-        "all_completed": all(r["skipped"] == 0 for r in closed),
+        "all_completed": all(r.skipped == 0 for r in closed),
         "gap_ms_median": round(statistics.median(gaps), 1) if gaps else None,
         "gap_ms_p95": round(gaps_sorted[int(0.95 * (len(gaps) - 1))], 1) if gaps else None,
         "gap_ms_max": round(max(gaps), 1) if gaps else None,

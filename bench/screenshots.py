@@ -121,7 +121,7 @@ def window_shots(out: Path) -> dict[str, str]:
         segue.window.play_demo()
         wait(4.0)  # the demo scan, then the first track
         ids = [r["id"] for r in segue.library.db.query("SELECT id FROM tracks ORDER BY id")]
-        playing = segue.engine.current["id"] if segue.engine.current else None
+        playing = segue.engine.current.id if segue.engine.current else None
         segue.engine.enqueue([t for t in ids if t != playing][:2])
         wait(3.0)
         grab(segue.window, "screenshot-playing.png")

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         events.append({"event": name, "t": time.monotonic(), "cpu": time.process_time(),
                        **data})
 
-    engine.trackChanged.connect(lambda t: note("track", track=t["id"] if t else None))
+    engine.trackChanged.connect(lambda t: note("track", track=t.id if t else None))
     engine.stateChanged.connect(lambda s: note("state", state=s.value))
     engine.message.connect(lambda m: note("message", text=m))
     state = {"step": 0, "since": time.monotonic(), "status": 0}

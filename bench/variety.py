@@ -158,7 +158,7 @@ def _replay(lib: Any, test_s: list[Any], id_of: dict, n: int, clock: _Clock, aq:
 
 def _hands_free(lib: Any, aq: Any, clock: _Clock, log_: Any, n: int) -> dict[str, Any]:
     """``n`` auto picks in a row, each played to its end."""
-    current = lib.listens(limit=1, newest_first=True)[0]["track_id"]
+    current = lib.listens(limit=1, newest_first=True)[0].track_id
     artists, strategies = [], Counter()
     for _ in range(n):
         pick = aq.pick(current)
@@ -171,7 +171,7 @@ def _hands_free(lib: Any, aq: Any, clock: _Clock, log_: Any, n: int) -> dict[str
         clock.now += TRACK_S
         log_.finish(completed=True)
         current = pick.track_id
-        artists.append((lib.track(current)["artist"] or "").casefold())
+        artists.append((lib.track(current).artist or "").casefold())
     counts = Counter(artists)
     worst = counts.most_common(1)[0] if counts else ("", 0)
     over_cap = sum(1 for i in range(len(artists) - 7)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from player import memory, resources
 from player.autoqueue import AutoQueue, Rules
-from player.library.db import DB_FILE, Library, library_error
+from player.library.db import DB_FILE, Library, Track, library_error
 from player.library.playlists import PlaylistStore
 from player.playback.base import Backend
 from player.services import LibraryService
@@ -166,7 +166,7 @@ class SegueApp(QObject):
             return
         from player.covers import cover_path
 
-        def art_url(track: dict[str, Any]) -> str | None:
+        def art_url(track: Track) -> str | None:
             path = cover_path(track, self.data_dir / "covers")
             return path.resolve().as_uri() if path else None
 
@@ -207,7 +207,7 @@ class SegueApp(QObject):
             return
         rows = self.library.tracks_by_id(ids)
         log.info("open: playing in order: %s",
-                 json.dumps([rows[t]["path"] for t in ids if t in rows], ensure_ascii=False))
+                 json.dumps([rows[t].path for t in ids if t in rows], ensure_ascii=False))
         self.engine.play_track(ids[0], "user")
         if len(ids) > 1:
             self.engine.enqueue(ids[1:], front=True)
@@ -247,7 +247,7 @@ class SegueApp(QObject):
         if self.engine is not None:
             self._save_queue()
             cur = self.engine.current
-            self.settings.current_track = cur["id"] if cur else None
+            self.settings.current_track = cur.id if cur else None
             self.settings.current_position_ms = self.engine.position()
             self.settings.volume = self.engine.volume()
         try:

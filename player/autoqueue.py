@@ -33,13 +33,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from player.library.db import Library
+from player.library.db import Library, Listen
 from recommender.logs import is_new_session
 
 log = logging.getLogger(__name__)
 
-#: Marks the history row ``context`` adds for a current track whose listen is not logged yet.
-UNLOGGED = "unlogged"
+#: The id of the history row ``context`` adds for a current track whose listen is not logged
+#: yet (SQLite's listen ids start at 1).
+UNLOGGED_ID = 0
 #: Listens after which a track's transitions are computed afresh (cheap; the log only grows).
 TRANSITION_WINDOW = 20_000
 
@@ -81,7 +82,7 @@ class Context:
     """What the pickers see: the recent listening history and the tracks to avoid."""
 
     current: int | None  # the track playing now (the one the pick follows)
-    history: list[dict[str, Any]]  # recent listens, oldest first (track_id, skipped, ...)
+    history: list[Listen]  # recent listens, oldest first
     tracks: dict[int, dict[str, Any]]  # every queueable track by id
     exclude: set[int] = field(default_factory=set)  # e.g. tracks already in the user queue
     now: float | None = None  # the auto-queue's clock when the context was read
@@ -110,18 +111,18 @@ class TransitionPicker:
     def candidates(self, ctx: Context) -> Iterable[tuple[int, float, str]]:
         if ctx.current is None:
             return []
-        played = [h for h in ctx.history if not h.get("skipped") and h.get("track_id")]
+        played = [h for h in ctx.history if not h.skipped and h.track_id]
         # Transitions a -> b between consecutive completed plays of one session.
         follows: dict[int, Counter[int]] = defaultdict(Counter)
         for a, b in zip(played, played[1:]):
             # (the context's last row, a current track not logged yet, has no session)
-            if a.get("session_id") == b.get("session_id") and a["track_id"] != b["track_id"]:
-                follows[a["track_id"]][b["track_id"]] += 1
+            if a.session_id == b.session_id and a.track_id != b.track_id:
+                follows[a.track_id][b.track_id] += 1
         scores: Counter[int] = Counter()
         reasons: dict[int, str] = {}
         # The current track counts most; the ones played before it in the session help too.
-        recent = [ctx.current] + [h["track_id"] for h in reversed(played[-4:])
-                                  if h["track_id"] != ctx.current]
+        recent = [ctx.current] + [h.track_id for h in reversed(played[-4:])
+                                  if h.track_id != ctx.current]
         for depth, source in enumerate(recent[:4]):
             weight = 1.0 / (1 + depth)
             for nxt, n in follows.get(source, {}).items():
@@ -202,18 +203,17 @@ class AutoQueue:
         tracks = {t["id"]: t for t in self.library.queueable_tracks()}
         history = self.library.listens(limit=TRANSITION_WINDOW, newest_first=True)
         history.reverse()
-        if current is not None and (not history or history[-1]["track_id"] != current):
+        if current is not None and (not history or history[-1].track_id != current):
             # The track the pick follows is not logged yet: its listen opens at its first
             # audible sample, and a queued track's only when it plays. It is the context's
             # last play all the same.
             # It carries on the last play's session unless that ended too long ago.
             now = self.clock()
             last = history[-1] if history else None
-            session = (last["session_id"] if last is not None and not is_new_session(
-                last["ended_at"] or last["started_at"], now) else None)
-            history.append({"track_id": current, "started_at": now, "ended_at": None,
-                            "skipped": 0, "source": "user", "artist": None, "title": None,
-                            "session_id": session})
+            session = (last.session_id if last is not None and not is_new_session(
+                last.ended_at or last.started_at, now) else None)
+            history.append(Listen(UNLOGGED_ID, current, now, None, None, False, "user",
+                                  session))
         return Context(current, history, tracks, set(exclude))
 
     def pick(self, current: int | None, exclude: Iterable[int] = ()) -> Pick | None:
@@ -317,19 +317,19 @@ class AutoQueue:
         """Tracks inside the repeat window, scaled by ``fraction`` (1 = the full window)."""
         plays = int(self.rules.repeat_window_plays * fraction)
         hours = self.rules.repeat_window_hours * fraction
-        recent = {h["track_id"] for h in (ctx.history[-plays:] if plays > 0 else [])}
+        recent = {h.track_id for h in (ctx.history[-plays:] if plays > 0 else [])}
         horizon = self.clock() - hours * 3600
         for h in reversed(ctx.history):
-            if h["started_at"] < horizon:
+            if h.started_at < horizon:
                 break
-            recent.add(h["track_id"])
+            recent.add(h.track_id)
         recent.discard(None)
         return recent
 
     @staticmethod
     def _last_plays(ctx: Context) -> dict[int, int]:
         """Position of each track's latest play in the history (the current one last)."""
-        out = {h["track_id"]: i for i, h in enumerate(ctx.history) if h["track_id"]}
+        out = {h.track_id: i for i, h in enumerate(ctx.history) if h.track_id}
         if ctx.current is not None:
             out[ctx.current] = len(ctx.history)
         return out
@@ -341,8 +341,8 @@ class AutoQueue:
         if window <= 0 or self.rules.artist_max <= 0:
             return set()
         # The track the pick follows, not logged yet, may well be an auto pick: counted.
-        picks = [h["track_id"] for h in ctx.history
-                 if h.get("source") == "auto" or h.get(UNLOGGED)]
+        picks = [h.track_id for h in ctx.history
+                 if h.source == "auto" or h.id == UNLOGGED_ID]
         counts = Counter(_artist_key(ctx.tracks.get(t)) for t in picks[-window:])
         counts.pop(None, None)
         return {a for a, n in counts.items() if n >= self.rules.artist_max}

@@ -109,8 +109,8 @@ class LibraryMetadata(Mapping):
         row = self.library.track(track) if isinstance(track, int) else None
         if row is None:
             raise KeyError(track)
-        return {"artist": row["artist"] or row["albumartist"], "album": row["album"],
-                "genre": row["genre"], "year": row.get("year")}
+        return {"artist": row.artist or row.albumartist, "album": row.album,
+                "genre": row.genre, "year": row.year}
 
 
 def _text_id(artist: str | None, title: str | None) -> str:
@@ -127,7 +127,7 @@ def training_data(library: Library, after_listen_id: int = 0,
     playlists = 0
     if include_playlists and after_listen_id == 0:
         for pl in library.playlists():
-            items = [Event(t) for t in pl["items"] if t is not None]
+            items = [Event(t) for t in pl.track_ids if t is not None]
             if len(items) >= 2:
                 sessions.append(items)
                 playlists += 1
@@ -142,22 +142,21 @@ def training_data(library: Library, after_listen_id: int = 0,
         rows = library.listens(limit=max_listens, newest_first=True)
         rows.reverse()
     for row in rows:
-        if row["id"] <= after_listen_id or row["ended_at"] is None:
+        if row.id <= after_listen_id or row.ended_at is None:
             continue
-        track = row["track_id"] if row["track_id"] is not None else _text_id(row["artist"],
-                                                                             row["title"])
+        track = row.track_id if row.track_id is not None else _text_id(row.artist, row.title)
         # The stored session is the truth (the listening log and the importer cut them by
         # recommender.logs' rule); a row without one falls back to that rule.
-        sid = row.get("session_id")
+        sid = row.session_id
         new = sid != session if sid is not None and session is not None \
-            else is_new_session(last_end, row["started_at"])
+            else is_new_session(last_end, row.started_at)
         if new and current:
             sessions.append(current)
             current = []
-        current.append(Event(track, time=row["started_at"], skipped=bool(row["skipped"])))
-        session, last_end = sid, row["ended_at"]
+        current.append(Event(track, time=row.started_at, skipped=bool(row.skipped)))
+        session, last_end = sid, row.ended_at
         plays += 1
-        last_id = max(last_id, row["id"])
+        last_id = max(last_id, row.id)
     if current:
         sessions.append(current)
     metadata = LibraryMetadata(library)
@@ -390,10 +389,9 @@ class ModelPicker:
         """The latest listens as the model's context (the auto-queue's context ends with
         the track the pick follows, logged or not)."""
         rows = ctx.history[-CONTEXT_PLAYS:]
-        return [Event(r["track_id"] if r["track_id"] is not None
-                      else _text_id(r.get("artist"), r.get("title")),
-                      time=r["started_at"], skipped=bool(r.get("skipped")))
-                for r in rows if r.get("ended_at") is not None or r is rows[-1]]
+        return [Event(r.track_id if r.track_id is not None else _text_id(r.artist, r.title),
+                      time=r.started_at, skipped=bool(r.skipped))
+                for r in rows if r.ended_at is not None or r is rows[-1]]
 
     def candidates(self, ctx: Context) -> Iterable[tuple[int, float, str]]:
         model = self.holder.get()

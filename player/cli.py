@@ -493,13 +493,13 @@ def cmd_next(args: argparse.Namespace) -> int:
         holder.load()
         queue = AutoQueue(library, model_picker=ModelPicker(holder))
         last = library.listens(newest_first=True, limit=1)
-        current = last[0]["track_id"] if last else None
+        current = last[0].track_id if last else None
         picks = queue.ranked(current, args.n)
         rows = library.tracks_by_id(p.track_id for p in picks)
     finally:
         library.close()
-    out = [{"track_id": p.track_id, "path": rows[p.track_id]["path"],
-            "artist": rows[p.track_id]["artist"], "title": rows[p.track_id]["title"],
+    out = [{"track_id": p.track_id, "path": rows[p.track_id].path,
+            "artist": rows[p.track_id].artist, "title": rows[p.track_id].title,
             "score": round(p.score, 6) if p.score is not None else None,
             "reason": p.reason, "strategy": p.strategy} for p in picks]
     if args.json:

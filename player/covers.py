@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
+from player.library.db import Track
 from player.library.paths import to_fs
 from player.library.tags import read_cover
 
@@ -35,15 +35,15 @@ def folder_image(track_path: str) -> Path | None:
     return None
 
 
-def cover_path(track: dict[str, Any], cache_dir: Path) -> Path | None:
+def cover_path(track: Track, cache_dir: Path) -> Path | None:
     """A file holding the track's cover (embedded first, then the folder's), or None."""
-    cached = cache_dir / f"{track['id']}.img"
+    cached = cache_dir / f"{track.id}.img"
     try:
-        if cached.exists() and cached.stat().st_mtime >= float(track.get("mtime") or 0):
+        if cached.exists() and cached.stat().st_mtime >= float(track.mtime or 0):
             return cached
     except OSError:
         pass
-    data = read_cover(track["path"]) if track.get("has_cover") else None
+    data = read_cover(track.path) if track.has_cover else None
     if data:
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -52,5 +52,5 @@ def cover_path(track: dict[str, Any], cache_dir: Path) -> Path | None:
             os.replace(tmp, cached)
             return cached
         except OSError as exc:
-            log.warning("cannot cache cover of %s: %s", track["path"], exc)
-    return folder_image(track["path"])
+            log.warning("cannot cache cover of %s: %s", track.path, exc)
+    return folder_image(track.path)

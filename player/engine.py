@@ -31,7 +31,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from player.autoqueue import AutoQueue, Pick
 from player.history import ListenLog
 from player.library.albums import follows_in_album
-from player.library.db import Library
+from player.library.db import Library, Track
 from player.library.playlists import move_rows
 from player.library.writer import InlineWriter, Writer
 from player.playback.base import Backend, PlaybackState
@@ -54,11 +54,11 @@ MAX_CONSECUTIVE_FAILURES = 25
 class CuePolicy(Protocol):
     """How a track sounds: its gain and its silences (ReplayGain and the analysis pass)."""
 
-    def gain(self, track: dict[str, Any], album_mode: bool) -> float:
+    def gain(self, track: Track, album_mode: bool) -> float:
         """Linear gain for ``track``; ``album_mode`` when it plays as part of its album."""
         ...
 
-    def silences(self, track: dict[str, Any]) -> tuple[int, int]:
+    def silences(self, track: Track) -> tuple[int, int]:
         """Leading and trailing silence in ms (cut when a crossfade joins tracks)."""
         ...
 
@@ -66,10 +66,10 @@ class CuePolicy(Protocol):
 class PlainCues:
     """Every track as recorded: no gain, no known silences."""
 
-    def gain(self, track: dict[str, Any], album_mode: bool) -> float:
+    def gain(self, track: Track, album_mode: bool) -> float:
         return 1.0
 
-    def silences(self, track: dict[str, Any]) -> tuple[int, int]:
+    def silences(self, track: Track) -> tuple[int, int]:
         return 0, 0
 
 
@@ -78,14 +78,14 @@ class _Announced:
     """The cue the backend was told comes next, and where it came from."""
 
     cue: Cue
-    track: dict[str, Any]
+    track: Track
     source: str  # "user" (the queue's head) or "auto" (the auto pick)
 
 
 class Engine(QObject):
     """Plays tracks of a :class:`Library` through a :class:`Backend`."""
 
-    trackChanged = Signal(object)  # the current track's row (dict) or None
+    trackChanged = Signal(object)  # the current Track or None
     stateChanged = Signal(object)  # PlaybackState
     positionChanged = Signal(int, int)  # position ms, duration ms
     queueChanged = Signal()  # the user queue changed
@@ -128,7 +128,7 @@ class Engine(QObject):
         self.background_picks = background_picks
         self.autoqueue_enabled = True
         self.queue: list[int] = []
-        self.current: dict[str, Any] | None = None
+        self.current: Track | None = None
         self.current_source: str = "user"
         self.auto_pick: Pick | None = None
         #: Picks turned down ("another pick") while the current track plays.
@@ -323,7 +323,7 @@ class Engine(QObject):
             if self.backend.duration() > 0:
                 self.backend.play()
             else:
-                self.play_track(self.current["id"], self.current_source)
+                self.play_track(self.current.id, self.current_source)
         elif self.current is None:
             self._advance(user_skip=False)
 
@@ -415,7 +415,7 @@ class Engine(QObject):
             self.message.emit("End of the queue (auto-queue is off)")
             return
         pick = self.auto_pick
-        if pick is None or pick.track_id == (self.current or {}).get("id"):
+        if pick is None or pick.track_id == self._current_id():
             if self.background_picks and not self._shut_down:
                 # Not ready (a track shorter than a pick takes, a quick "next"): wait for the
                 # background pick instead of computing it here - the model's forward pass,
@@ -520,21 +520,21 @@ class Engine(QObject):
         self._announced = None
         self._update_next()
 
-    def _previous_track(self) -> dict[str, Any] | None:
+    def _previous_track(self) -> Track | None:
         if len(self.played) >= 2:
             return self.library.track(self.played[-2])
         return None
 
-    def _album_continues_after(self, track: dict[str, Any]) -> bool:
+    def _album_continues_after(self, track: Track) -> bool:
         """True when the user's queue carries on with the next track of ``track``'s album."""
         # ``track`` is either the queue's head (about to be announced: its successor is the
         # second entry) or already off the queue (playing: its successor is the head).
-        after = 1 if self.queue and self.queue[0] == track["id"] else 0
+        after = 1 if self.queue and self.queue[0] == track.id else 0
         if after >= len(self.queue):
             return False
         return follows_in_album(track, self.library.track(self.queue[after]))
 
-    def _make_cue(self, track: dict[str, Any], previous: dict[str, Any] | None,
+    def _make_cue(self, track: Track, previous: Track | None,
                   joined: bool) -> Cue:
         """The cue for ``track``: ``joined`` when it follows ``previous`` without a break
         (gapless or crossfaded), else it starts on its own (a click, a restore)."""
@@ -545,10 +545,10 @@ class Engine(QObject):
         # Silences matter only where a crossfade joins tracks (the pipeline cuts them only
         # there), and the outgoing track's end is cut by its own cue: ask whenever fading.
         lead, trail = self.cue_policy.silences(track) if self.crossfade_ms else (0, 0)
-        return Cue(track["path"], tag=next(self._tags), gain=gain, crossfade_ms=fade,
+        return Cue(track.path, tag=next(self._tags), gain=gain, crossfade_ms=fade,
                    trim_start_ms=lead, trim_end_ms=trail)
 
-    def _what_follows(self) -> tuple[dict[str, Any], str] | None:
+    def _what_follows(self) -> tuple[Track, str] | None:
         """The track that plays when the current one ends, and its source."""
         if self.queue:
             track = self.library.track(self.queue[0])
@@ -571,7 +571,7 @@ class Engine(QObject):
             return
         track, source = follows
         ann = self._announced
-        if ann is not None and ann.track["id"] == track["id"] and ann.source == source:
+        if ann is not None and ann.track.id == track.id and ann.source == source:
             return
         cue = self._make_cue(track, self.current, joined=True)
         self._announced = _Announced(cue, track, source)
@@ -581,7 +581,7 @@ class Engine(QObject):
         self.backend.set_next(cue)
 
     def _current_id(self) -> int | None:
-        return self.current["id"] if self.current else None
+        return self.current.id if self.current else None
 
     # -- backend events ----------------------------------------------------------------------
 
@@ -592,8 +592,8 @@ class Engine(QObject):
         else:
             self._watchdog.stop()
         if state is PlaybackState.PLAYING and self.current is not None and not self._listen_open:
-            self.listens.start(self.current["id"], self.current_source,
-                               self.current.get("duration_ms"))
+            self.listens.start(self.current.id, self.current_source,
+                               self.current.duration_ms)
             self._listen_open = True
         self.stateChanged.emit(state)
 
@@ -637,14 +637,14 @@ class Engine(QObject):
         self._announced = None
         finished = self.current
         self._failures = 0
-        if finished is not None and finished.get("play_error"):
-            self._mark_play_error(finished["id"], None)
+        if finished is not None and finished.play_error:
+            self._mark_play_error(finished.id, None)
         self._close_listen(completed=True)
         track = ann.track
         if ann.source == "user":
             # The queue's head when announced; a later "Play next" may have moved it back.
-            if track["id"] in self.queue:
-                self.queue.remove(track["id"])
+            if track.id in self.queue:
+                self.queue.remove(track.id)
                 self.queueChanged.emit()
         else:
             self._set_auto_pick(None)
@@ -652,10 +652,10 @@ class Engine(QObject):
         self._rejected.clear()
         self._last_position = 0
         self._last_progress = time.monotonic()
-        self.played.append(track["id"])
+        self.played.append(track.id)
         self.trackChanged.emit(track)
         if self.state is PlaybackState.PLAYING:
-            self.listens.start(track["id"], ann.source, track.get("duration_ms"))
+            self.listens.start(track.id, ann.source, track.duration_ms)
             self._listen_open = True
         self._request_pick()
         self._update_next()
@@ -667,11 +667,11 @@ class Engine(QObject):
             return
         self._announced = None
         track = ann.track
-        log.warning("cannot play %s: %s", track["path"], reason)
-        self._mark_play_error(track["id"], reason)
-        name = track.get("title") or os.path.basename(track["path"])
+        log.warning("cannot play %s: %s", track.path, reason)
+        self._mark_play_error(track.id, reason)
+        name = track.title or os.path.basename(track.path)
         self.message.emit(f"Cannot play “{name}”: {reason} — skipping")
-        if ann.source == "user" and self.queue and self.queue[0] == track["id"]:
+        if ann.source == "user" and self.queue and self.queue[0] == track.id:
             self.queue.pop(0)
             self.queueChanged.emit()
             self._update_next()
@@ -683,8 +683,8 @@ class Engine(QObject):
         if self.current is None:
             return
         self._failures = 0
-        if self.current.get("play_error"):
-            self._mark_play_error(self.current["id"], None)
+        if self.current.play_error:
+            self._mark_play_error(self.current.id, None)
         self._close_listen(completed=True)
         self._advance(user_skip=False)
 
@@ -692,9 +692,9 @@ class Engine(QObject):
         track = self.current
         if track is None:
             return
-        name = track.get("title") or os.path.basename(track["path"])
-        log.warning("cannot play %s: %s", track["path"], reason)
-        self._mark_play_error(track["id"], reason)
+        name = track.title or os.path.basename(track.path)
+        log.warning("cannot play %s: %s", track.path, reason)
+        self._mark_play_error(track.id, reason)
         if self._listen_open:  # nothing was heard: not a listen at all
             self.listens.discard()
             self._listen_open = False

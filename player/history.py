@@ -36,12 +36,12 @@ def close_stale_listens(library: Library) -> int:
     """Close the plays a crash left open, with the progress last saved; returns how many."""
     stale = library.open_listens()
     for row in stale:
-        played = int(row["played_ms"] or 0)
+        played = int(row.played_ms or 0)
         library.close_listen(
-            row["id"],
-            ended_at=row["started_at"] + played / 1000,
+            row.id,
+            ended_at=row.started_at + played / 1000,
             played_ms=played,
-            skipped=is_skip(played, row["duration_ms"], completed=False),
+            skipped=is_skip(played, row.duration_ms, completed=False),
         )
     if stale:
         log.info("closed %d listen(s) left open by an earlier run", len(stale))
@@ -108,8 +108,8 @@ class ListenLog:
         if self._session_id is None:
             last = self.library.last_listen()
             if last is not None:
-                self._session_id = last["session_id"] or self.library.max_session_id()
-                self._last_activity = last["ended_at"] or last["started_at"]
+                self._session_id = last.session_id or self.library.max_session_id()
+                self._last_activity = last.ended_at or last.started_at
         if (
             self._session_id is None
             or self._last_activity is None

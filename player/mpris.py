@@ -557,32 +557,33 @@ class MprisService(QObject):
             return 0
         # The tagged duration first: the backend's may still be the previous file's while
         # the new one loads; it is the fallback for files without one.
-        return int(track.get("duration_ms") or self._engine.duration() or 0)
+        return int(track.duration_ms or self._engine.duration() or 0)
 
     def _metadata(self) -> dict[str, tuple[str, Any]]:
         track = self._engine.current
         if track is None:
             return {"mpris:trackid": ("o", NO_TRACK)}
         md: dict[str, tuple[str, Any]] = {
-            "mpris:trackid": ("o", f"{TRACK_PATH_PREFIX}{int(track['id'])}"),
-            "xesam:title": ("s", _text(track.get("title")
-                                       or os.path.basename(track.get("path") or ""))),
+            "mpris:trackid": ("o", f"{TRACK_PATH_PREFIX}{int(track.id)}"),
+            "xesam:title": ("s", _text(track.title
+                                       or os.path.basename(track.path or ""))),
         }
         length_ms = self._length_ms()
         if length_ms > 0:
             md["mpris:length"] = ("x", length_ms * 1000)  # int64 µs, whatever its size
         for key, field in (("xesam:artist", "artist"), ("xesam:albumArtist", "albumartist"),
                            ("xesam:genre", "genre")):
-            values = _split(track.get(field))
+            values = _split(getattr(track, field))
             if values:
                 md[key] = ("as", values)
-        if track.get("album"):
-            md["xesam:album"] = ("s", _text(track["album"]))
+        if track.album:
+            md["xesam:album"] = ("s", _text(track.album))
         for key, field in (("xesam:trackNumber", "track_number"),
                            ("xesam:discNumber", "disc_number")):
-            if isinstance(track.get(field), int) and 0 < track[field] < 2**31:
-                md[key] = ("i", track[field])
-        url = _file_url(track["path"]) if track.get("path") else None
+            number = getattr(track, field)
+            if isinstance(number, int) and 0 < number < 2**31:
+                md[key] = ("i", number)
+        url = _file_url(track.path) if track.path else None
         if url:
             md["xesam:url"] = ("s", url)
         art = self._cover_url(track)
@@ -590,10 +591,10 @@ class MprisService(QObject):
             md["mpris:artUrl"] = ("s", art)
         return md
 
-    def _cover_url(self, track: dict) -> str | None:
+    def _cover_url(self, track: Any) -> str | None:
         # Cached per track: the callable may extract a cover to disk, and the metadata is
         # rebuilt on every change of anything.
-        track_id = track.get("id")
+        track_id = track.id
         if self._art_cache[0] == track_id:
             return self._art_cache[1]
         try:
@@ -696,7 +697,7 @@ class MprisService(QObject):
             # Playing a file means adding it to the library first: the player learns from
             # plays of library tracks only.
             raise _DBusError(ERR_INVALID_ARGS, f"{path} is not in the Segue library")
-        self._engine.play_track(track["id"], "user")
+        self._engine.play_track(track.id, "user")
 
     def _machine_id(self, msg: Message) -> tuple[str, tuple]:
         for candidate in ("/etc/machine-id", "/var/lib/dbus/machine-id"):

@@ -7,12 +7,9 @@ sorts an album's tracks the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from player.library.db import Track, fold
 
-from player.library.db import fold
-
-Row = Mapping[str, Any]
+Row = Track
 
 
 def album_key(track: Row) -> tuple[str, str] | None:
@@ -21,17 +18,17 @@ def album_key(track: Row) -> tuple[str, str] | None:
     The album artist comes first (a compilation's tracks have different artists but one
     album artist); without one, the track artist stands in.
     """
-    album = track.get("album")
+    album = track.album
     if not album:
         return None
-    artist = track.get("albumartist") or track.get("artist") or ""
+    artist = track.albumartist or track.artist or ""
     return fold(str(artist)), fold(str(album))
 
 
 def album_position(track: Row) -> tuple[int, int]:
     """``(disc, track number)``; a missing disc is disc 1, a missing number sorts last."""
-    disc = track.get("disc_number") or 1
-    number = track.get("track_number")
+    disc = track.disc_number or 1
+    number = track.track_number
     return int(disc), int(number) if number else 1 << 30
 
 
@@ -43,7 +40,7 @@ def follows_in_album(previous: Row | None, track: Row | None) -> bool:
     key = album_key(previous)
     if key is None or key != album_key(track):
         return False
-    if not previous.get("track_number") or not track.get("track_number"):
+    if not previous.track_number or not track.track_number:
         return False
     (disc_a, num_a), (disc_b, num_b) = album_position(previous), album_position(track)
     return (disc_b == disc_a and num_b == num_a + 1) or (disc_b == disc_a + 1 and num_b == 1)

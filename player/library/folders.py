@@ -162,8 +162,8 @@ def add_files(library: Library, paths: Sequence[str | os.PathLike[str]],
         except OSError as exc:
             result.failed.append((path, (exc.strerror or str(exc)).lower()))
             continue
-        if row is not None and not row["missing"] and row["size"] == st.st_size \
-                and row["mtime"] == st.st_mtime:
+        if row is not None and not row.missing and row.size == st.st_size \
+                and row.mtime == st.st_mtime:
             known[path] = row
         else:
             to_read.append(path)
@@ -186,9 +186,9 @@ def add_files(library: Library, paths: Sequence[str | os.PathLike[str]],
     for group in groups:
         present = [known[p] for p in group if known.get(p) is not None]
         if len(group) > 1:  # a folder: in album order
-            present.sort(key=lambda r: (os.path.dirname(r["path"]), r["disc_number"] or 1,
-                                        r["track_number"] or 0, r["path"]))
-        result.track_ids.extend(r["id"] for r in present)
+            present.sort(key=lambda r: (os.path.dirname(r.path), r.disc_number or 1,
+                                        r.track_number or 0, r.path))
+        result.track_ids.extend(r.id for r in present)
     log.info("opened %d files: %d tracks, %d failed", len(to_read) + len(known),
              len(result.track_ids), len(result.failed))
     return result

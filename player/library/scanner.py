@@ -299,8 +299,8 @@ class _MoveMatcher:
         self.claimed: set[int] = set()
         self._by_key: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         if vanished:
-            for track_id, row in library.tracks_by_id(k.id for k in vanished).items():
-                self._by_key[self._key(row)].append(track_id)
+            for track_id, track in library.tracks_by_id(k.id for k in vanished).items():
+                self._by_key[self._key(asdict(track))].append(track_id)
 
     @staticmethod
     def _key(row: dict[str, Any]) -> tuple[Any, ...]:

@@ -10,9 +10,8 @@ what the scan and the analysis pass stored.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from player.library.db import Library
+from player.library.db import Library, Track
 from player.playback.gain import ReplayGainMode, gain_factor
 
 
@@ -32,14 +31,14 @@ class LibraryCuePolicy:
         self._preamp_db = preamp_db
         self._typical_gain_db = typical_gain_db
 
-    def gain(self, track: dict[str, Any], album_mode: bool) -> float:
+    def gain(self, track: Track, album_mode: bool) -> float:
         mode = self._mode()
         if mode is ReplayGainMode.OFF:
             return 1.0
-        info = self.library.loudness(track["id"])
+        info = self.library.loudness(track.id)
         return gain_factor(info, mode, album_mode, self._preamp_db(),
                            fallback_db=self._typical_gain_db() or 0.0)
 
-    def silences(self, track: dict[str, Any]) -> tuple[int, int]:
-        info = self.library.loudness(track["id"])
+    def silences(self, track: Track) -> tuple[int, int]:
+        info = self.library.loudness(track.id)
         return info.lead_silence_ms or 0, info.trail_silence_ms or 0

@@ -16,9 +16,10 @@ waits for a query over the whole library on the GUI thread (see
 
 from __future__ import annotations
 
+import bisect
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -29,7 +30,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -53,6 +54,7 @@ from player.library.db import (
     AlbumRow,
     ArtistRow,
     Library,
+    Track,
     TrackFilter,
     browse_keys,
 )
@@ -62,7 +64,10 @@ from player.ui.library_model import COLUMNS, TRACK_ID_ROLE, LibraryModel
 
 log = logging.getLogger(__name__)
 
-COVER_SIZE = 40
+COVER_SIZE = 32
+#: Every row of the tree is this tall (uniform heights: a tree of 30,000 artists lays out
+#: without asking each row its size).
+ROW_HEIGHT = COVER_SIZE + 4
 #: What the tree's rows are (Qt.UserRole + 2): "all", "artist" or "album".
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
 Index = QModelIndex | QPersistentModelIndex
@@ -90,9 +95,11 @@ class WordElideDelegate(QStyledItemDelegate):
 
     def paint(self, painter: Any, option: QStyleOptionViewItem, index: Index) -> None:
         text = index.data(Qt.ItemDataRole.DisplayRole)
-        # Most cells fit: painted as usual (this runs for every cell on screen, so the
-        # style's layout is asked only for text too wide for its cell).
-        if not text or option.fontMetrics.horizontalAdvance(text) <= option.rect.width() - 16:
+        # Most cells of the table fit: painted as usual (this runs for every cell on screen,
+        # so the style's layout is asked only for text too wide, or beside a cover).
+        if not text or (index.data(Qt.ItemDataRole.DecorationRole) is None
+                        and option.fontMetrics.horizontalAdvance(text)
+                        <= option.rect.width() - 12):
             super().paint(painter, option, index)
             return
         opt = QStyleOptionViewItem(option)
@@ -111,12 +118,71 @@ class WordElideDelegate(QStyledItemDelegate):
 # The artist → album tree
 # --------------------------------------------------------------------------------------------
 
-class _Artist:
-    __slots__ = ("row", "albums")
+class _Artist(NamedTuple):
+    """An artist's row and its albums' (tuples: see ArtistRow)."""
 
-    def __init__(self, row: ArtistRow) -> None:
-        self.row = row
-        self.albums: list[AlbumRow] | None = None  # read when first expanded
+    row: ArtistRow
+    albums: tuple[AlbumRow, ...]
+
+
+#: Above this many artists the tree's first level is letters ("A", "B"… each opening onto its
+#: artists): a tree view lays out every first-level row at each reset, a Python call or three
+#: per row - a second for 30,000 artists.
+GROUP_OVER = 1000
+#: internalId of an album row: ALBUM_BASE + the artist's place in the list.
+ALBUM_BASE = 1 << 24
+
+
+class _Group:
+    """A letter of a big library's tree: artists ``start`` to ``end`` (excluded)."""
+
+    __slots__ = ("label", "start", "end")
+
+    def __init__(self, label: str, start: int, end: int) -> None:
+        self.label, self.start, self.end = label, start, end
+
+
+class _Tree:
+    """What the tree shows, prepared on the query thread."""
+
+    __slots__ = ("artists", "groups", "starts")
+
+    def __init__(self, artists: list[_Artist], groups: list[_Group] | None) -> None:
+        self.artists = artists
+        self.groups = groups
+        self.starts = [g.start for g in groups] if groups else []
+
+
+def _letter(artist: _Artist) -> str:
+    key = artist.row.key
+    if key == VARIOUS_ARTISTS:
+        return "Various Artists"
+    if not key:
+        return "Unknown artist"
+    first = key[0]
+    if first.isascii() and first.isalpha():
+        return first.upper()
+    return "0–9" if first.isdigit() else "Other"
+
+
+def _tree_rows(library: Library) -> _Tree:
+    """The tree's rows, on the query thread: Various Artists first, then artists by key,
+    then the tracks without any artist; grouped by letter above GROUP_OVER artists."""
+    rows = library.browse_tree()
+    various = [r for r in rows if r[0].key == VARIOUS_ARTISTS]
+    named = [r for r in rows if r[0].key and r[0].key != VARIOUS_ARTISTS]
+    unknown = [r for r in rows if not r[0].key]
+    artists = [_Artist(a, albums) for a, albums in various + named + unknown]
+    if len(artists) <= GROUP_OVER:
+        return _Tree(artists, None)
+    groups: list[_Group] = []
+    for i, artist in enumerate(artists):
+        label = _letter(artist)
+        if groups and groups[-1].label == label:
+            groups[-1].end = i + 1
+        else:
+            groups.append(_Group(label, i, i + 1))
+    return _Tree(artists, groups)
 
 
 def artist_name(row: ArtistRow) -> str:
@@ -125,9 +191,13 @@ def artist_name(row: ArtistRow) -> str:
     return row.name or "Unknown artist"
 
 
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+
 class BrowserModel(QAbstractItemModel):
-    """"All music", then the artists (read on a worker thread), each with its albums (read
-    when expanded: one artist's rows, by index). An album row shows its cover."""
+    """"All music", then the artists, each with its albums, all read at once on a worker
+    thread (opening an artist then inserts nothing: a tree view re-lays out every row after
+    an insert, which for 30,000 artists takes a second). An album row shows its cover."""
 
     #: The artists are in (the list was read).
     artistsShown = Signal()
@@ -138,6 +208,10 @@ class BrowserModel(QAbstractItemModel):
         self.library = library
         self.covers = covers
         self._artists: list[_Artist] = []
+        self._groups: list[_Group] | None = None
+        self._starts: list[int] = []
+        self._bold = QFont()
+        self._bold.setBold(True)
         self._cover_rows: dict[int, list[tuple[int, int]]] = {}  # track -> (artist, album)
         self._query = LatestQuery(library, "artist-query", self)
         self._query.done.connect(self._show)
@@ -147,7 +221,7 @@ class BrowserModel(QAbstractItemModel):
 
     def reload(self) -> None:
         """Read the artists again (after a scan): on the worker thread."""
-        self._query.submit(lambda lib: lib.browse_artists())
+        self._query.submit(_tree_rows)
 
     def close(self) -> None:
         self._query.close()
@@ -155,86 +229,102 @@ class BrowserModel(QAbstractItemModel):
     def busy(self) -> bool:
         return self._query.busy()
 
-    def _show(self, _generation: int, rows: list[ArtistRow]) -> None:
-        various = [r for r in rows if r.key == VARIOUS_ARTISTS]
-        named = [r for r in rows if r.key and r.key != VARIOUS_ARTISTS]
-        unknown = [r for r in rows if not r.key]
+    def _show(self, _generation: int, tree: _Tree) -> None:
+        # Everything was prepared on the query thread: here only the swap.
         self.beginResetModel()
-        self._artists = [_Artist(r) for r in various + named + unknown]
-        self._cover_rows.clear()
+        self._artists = tree.artists
+        self._groups = tree.groups
+        self._starts = tree.starts
+        self._cover_rows = {}
         self.endResetModel()
         self.artistsShown.emit()
 
-    # -- structure: internalId 0 for top-level rows, artist row + 1 for an album -----------------
+    # -- structure -------------------------------------------------------------------------------
+    # internalId: 0 for a first-level row ("All music", an artist, or in a big library a
+    # letter); the letter's row for an artist under a letter; ALBUM_BASE + the artist's place
+    # in self._artists for an album.
+
+    def _artist_number(self, index: Index) -> int | None:
+        """The place in self._artists of an artist row."""
+        if not index.isValid():
+            return None
+        internal = int(index.internalId())
+        if internal == 0:
+            if self._groups is None and index.row() > 0:
+                return index.row() - 1
+            return None
+        if internal < ALBUM_BASE and self._groups is not None:
+            return self._groups[internal - 1].start + index.row()
+        return None
+
+    def _group_at(self, index: Index) -> _Group | None:
+        if (self._groups is not None and index.isValid() and index.internalId() == 0
+                and index.row() > 0):
+            return self._groups[index.row() - 1]
+        return None
+
+    def artist_index(self, number: int) -> QModelIndex:
+        """The row of the artist at ``number`` in the list."""
+        if not 0 <= number < len(self._artists):
+            return QModelIndex()
+        if self._groups is None:
+            return self.createIndex(number + 1, 0, 0)
+        group = bisect.bisect_right(self._starts, number) - 1
+        return self.createIndex(number - self._groups[group].start, 0, group + 1)
 
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
-        if column != 0 or row < 0:
+        if column != 0 or row < 0 or row >= self.rowCount(parent):
             return QModelIndex()
         if not parent.isValid():
-            if row > len(self._artists):
-                return QModelIndex()
             return self.createIndex(row, 0, 0)
-        if parent.internalId() != 0 or parent.row() == 0:
-            return QModelIndex()
-        artist = self._artists[parent.row() - 1]
-        if artist.albums is None or row >= len(artist.albums):
-            return QModelIndex()
-        return self.createIndex(row, 0, parent.row())
+        number = self._artist_number(parent)
+        if number is not None:
+            return self.createIndex(row, 0, ALBUM_BASE + number)
+        if self._group_at(parent) is not None:
+            return self.createIndex(row, 0, parent.row())
+        return QModelIndex()
 
     def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
         if not index.isValid() or index.internalId() == 0:
             return QModelIndex()
-        return self.createIndex(int(index.internalId()), 0, 0)
+        internal = int(index.internalId())
+        if internal < ALBUM_BASE:
+            return self.createIndex(internal, 0, 0)  # an artist's letter
+        return self.artist_index(internal - ALBUM_BASE)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         if not parent.isValid():
-            return len(self._artists) + 1
-        if parent.internalId() != 0 or parent.row() == 0:
-            return 0
-        albums = self._artists[parent.row() - 1].albums
-        return len(albums) if albums is not None else 0
+            return 1 + (len(self._groups) if self._groups is not None else len(self._artists))
+        number = self._artist_number(parent)
+        if number is not None:
+            return len(self._artists[number].albums)
+        group = self._group_at(parent)
+        return group.end - group.start if group is not None else 0
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 1
 
     def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        # Every artist has an album (its tracks without one are "Other tracks"): no look-up.
         if not parent.isValid():
             return True
-        return parent.internalId() == 0 and parent.row() > 0
-
-    def canFetchMore(self, parent: Index) -> bool:
-        return (parent.isValid() and parent.internalId() == 0 and parent.row() > 0
-                and self._artists[parent.row() - 1].albums is None)
-
-    def fetchMore(self, parent: Index) -> None:
-        if not self.canFetchMore(parent):
-            return
-        artist = self._artists[parent.row() - 1]
-        albums = self.library.browse_albums(artist.row.key)
-        if not albums:
-            artist.albums = []
-            return
-        self.beginInsertRows(parent, 0, len(albums) - 1)
-        artist.albums = albums
-        for i, album in enumerate(albums):
-            self._cover_rows.setdefault(album.cover_track, []).append((parent.row(), i))
-        self.endInsertRows()
+        internal = int(parent.internalId())
+        return (internal == 0 and parent.row() > 0) or (0 < internal < ALBUM_BASE)
 
     # -- content ---------------------------------------------------------------------------------
 
     def artist_at(self, index: Index) -> ArtistRow | None:
-        if index.isValid() and index.internalId() == 0 and index.row() > 0:
-            return self._artists[index.row() - 1].row
-        return None
+        number = self._artist_number(index)
+        return self._artists[number].row if number is not None else None
 
     def album_at(self, index: Index) -> AlbumRow | None:
-        if index.isValid() and index.internalId() != 0:
-            albums = self._artists[int(index.internalId()) - 1].albums or []
+        if index.isValid() and index.internalId() >= ALBUM_BASE:
+            albums = self._artists[int(index.internalId()) - ALBUM_BASE].albums
             return albums[index.row()] if index.row() < len(albums) else None
         return None
 
     def scope_of(self, index: Index) -> tuple[str | None, str | None]:
-        """(artist key, album key) of a row: (None, None) for "All music"."""
+        """(artist key, album key) of a row: (None, None) for "All music" (and a letter)."""
         album = self.album_at(index)
         if album is not None:
             return album.artist_key, album.key
@@ -247,7 +337,7 @@ class BrowserModel(QAbstractItemModel):
     def find_artist(self, key: str) -> QModelIndex:
         for i, artist in enumerate(self._artists):
             if artist.row.key == key:
-                return self.index(i + 1, 0)
+                return self.artist_index(i)
         return QModelIndex()
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -255,9 +345,12 @@ class BrowserModel(QAbstractItemModel):
             return None
         album = self.album_at(index)
         artist = self.artist_at(index)
+        group = self._group_at(index) if album is None and artist is None else None
         if role == KIND_ROLE:
-            return "album" if album else "artist" if artist else "all"
+            return "album" if album else "artist" if artist else "letter" if group else "all"
         if role == Qt.ItemDataRole.DisplayRole:
+            if group is not None:
+                return f"{group.label}  ({group.end - group.start:,})"
             if album is not None:
                 name = album.name or "Other tracks"
                 return f"{name} ({album.year})" if album.year else name
@@ -273,22 +366,29 @@ class BrowserModel(QAbstractItemModel):
                         f"{'s' if artist.albums != 1 else ''}, {artist.tracks} tracks")
         if role == Qt.ItemDataRole.DecorationRole and album is not None \
                 and self.covers is not None:
-            return self.covers.get(album.cover_track)
-        if role == Qt.ItemDataRole.SizeHintRole and album is not None:
-            return QSize(0, COVER_SIZE + 4)
+            pixmap = self.covers.get(album.cover_track)
+            if pixmap is None and not self.covers.known(album.cover_track):
+                # Loading: remember where it shows, to repaint it when it comes.
+                where = (int(index.internalId()), index.row())
+                rows = self._cover_rows.setdefault(album.cover_track, [])
+                if where not in rows:
+                    rows.append(where)
+            return pixmap
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return QSize(0, ROW_HEIGHT)
+        if role == Qt.ItemDataRole.FontRole and album is None:
+            return self._bold
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        # Asked of every row at each layout: a constant, not an enum sum each time.
+        return _ROW_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def _cover_ready(self, track_id: int) -> None:
-        for artist_row, album_row in self._cover_rows.get(track_id, ()):
-            if artist_row - 1 < len(self._artists):
-                idx = self.index(album_row, 0, self.index(artist_row, 0))
-                if idx.isValid():
-                    self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+        for internal, album_row in self._cover_rows.pop(track_id, ()):
+            if internal - ALBUM_BASE < len(self._artists):
+                idx = self.createIndex(album_row, 0, internal)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,7 +477,7 @@ class BrowserPane(QWidget):
         self.tree.setModel(self.tree_model)
         self.tree.setHeaderHidden(True)
         self.tree.setIndentation(14)  # room for album names beside their covers
-        self.tree.setUniformRowHeights(False)
+        self.tree.setUniformRowHeights(True)
         self.tree.setIconSize(QSize(COVER_SIZE, COVER_SIZE))
         self.tree.setItemDelegate(WordElideDelegate(self.tree))
         self.tree.setTextElideMode(Qt.TextElideMode.ElideNone)
@@ -443,7 +543,7 @@ class BrowserPane(QWidget):
         self.splitter.addWidget(self.table)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([240, 600])
+        self.splitter.setSizes([260, 580])
         self.splitter.setCollapsible(1, False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -633,25 +733,26 @@ class BrowserPane(QWidget):
         menu.addAction("Add to queue", lambda: self.engine.enqueue(ids))
         for hook in self.track_menu_hooks:
             hook(menu, ids)
-        track = self.library.track(ids[0]) or {}
-        artist_key, album_key = track.get("artist_key"), track.get("album_key")
+        track = self.library.track(ids[0])
+        artist_key, album_key = (track.artist_key, track.album_key) if track else (None, None)
         if album_key:
             menu.addAction("Play the whole album",
                            lambda: self.play_in_order(self.album_track_ids(artist_key,
                                                                            album_key)))
         menu.addSeparator()
-        title = track.get("title") or "this track"
+        title = (track.title if track else None) or "this track"
         menu.addAction("Start radio from this track",
                        lambda: self.start_radio(ids[0], f"“{title}”"))
-        if track.get("artist") or track.get("albumartist"):
+        if track is not None and (track.artist or track.albumartist):
             menu.addAction("Start radio from this artist",
                            lambda: self._radio_from_artist(track))
         if album_key:
             menu.addAction("Start radio from this album",
                            lambda: self._radio_from(artist_key, album_key,
-                                                    f"the album “{track.get('album')}”"))
+                                                    f"the album “{track.album}”"))
         menu.addSeparator()
-        excluded = all(bool((self.library.track(t) or {}).get("no_autoqueue")) for t in ids)
+        rows = self.library.tracks_by_id(ids)
+        excluded = all(t in rows and rows[t].no_autoqueue for t in ids)
         act = menu.addAction("Don't auto-queue this track" if len(ids) == 1
                              else "Don't auto-queue these tracks")
         act.setCheckable(True)
@@ -659,13 +760,13 @@ class BrowserPane(QWidget):
         act.triggered.connect(lambda checked: self._set_no_autoqueue(ids, checked))
         return menu
 
-    def _radio_from_artist(self, track: dict[str, Any]) -> None:
+    def _radio_from_artist(self, track: Track) -> None:
         """The track's own artist (a compilation's track: its performer, not "Various
         Artists"): their most played track, else this one."""
-        name = track.get("artist") or track.get("albumartist") or ""
+        name = track.artist or track.albumartist or ""
         key = browse_keys({"artist": name})[0]
         ids = self.library.browse_track_ids(TrackFilter(artist_key=key), "position")
-        seed = self._radio_seed(ids or [track["id"]])
+        seed = self._radio_seed(ids or [track.id])
         if seed is not None:
             self.start_radio(seed, name)
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from player.covers import cover_path
 from player.playback.gain import ReplayGainMode
-from player.library.db import Library
+from player.library.db import Library, Track
 from player.library.scanner import ScanProgress, ScanResult
 from player.services import LibraryService
 from player.settings import Settings
@@ -331,14 +331,14 @@ class MainWindow(QMainWindow):
         engine.set_autoqueue_enabled(self.settings.autoqueue)
         np.show_volume(engine.volume())
 
-    def _on_track(self, track: dict[str, Any] | None) -> None:
+    def _on_track(self, track: Track | None) -> None:
         cover = cover_path(track, self.data_dir / "covers") if track else None
         self.now_playing.show_track(track, cover)
-        title = f"{track['title']} — {track.get('artist') or 'Unknown artist'}" if track else ""
+        title = f"{track.title} — {track.artist or 'Unknown artist'}" if track else ""
         self.setWindowTitle(f"{title} · Segue" if track else "Segue")
         # Bold in the list, which does not jump to it (the user may be browsing elsewhere):
         # Playback -> Show playing track (Ctrl+J) goes there.
-        self.model.set_current(track["id"] if track else None)
+        self.model.set_current(track.id if track else None)
 
     def _toggle_autoqueue(self) -> None:
         self.settings.autoqueue = self.act_autoqueue.isChecked()
@@ -358,7 +358,7 @@ class MainWindow(QMainWindow):
     def show_playing(self) -> None:
         """Scroll the list to the playing track (it never jumps there by itself)."""
         current = self.engine.current if self.engine is not None else None
-        if current is not None and not self.browser.show_track(current["id"]):
+        if current is not None and not self.browser.show_track(current.id):
             self.statusBar().showMessage("The playing track is not in the list shown "
                                          "(clear the search or choose All music)", 6000)
 

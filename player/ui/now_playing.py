@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from player.library.db import Track
 from player.playback.base import PlaybackState
 from player.ui.library_model import format_ms
 
@@ -179,7 +180,7 @@ class NowPlaying(QWidget):
 
     # -- slots for the engine ----------------------------------------------------------------
 
-    def show_track(self, track: dict[str, Any] | None, cover: Path | None) -> None:
+    def show_track(self, track: Track | None, cover: Path | None) -> None:
         if track is None:
             self.title.setText("Nothing playing")
             self.subtitle.setText("Press play: Segue picks the music")
@@ -188,11 +189,11 @@ class NowPlaying(QWidget):
             self.setToolTip("")
             self.show_position(0, 0)
             return
-        artist = track.get("artist") or "Unknown artist"
-        album = track.get("album") or "Unknown album"
-        self.title.setText(track.get("title") or "")
+        artist = track.artist or "Unknown artist"
+        album = track.album or "Unknown album"
+        self.title.setText(track.title or "")
         self.subtitle.setText(f"{artist} — {album}")
-        self.setToolTip(track.get("path", ""))
+        self.setToolTip(track.path)
         pixmap = QPixmap(str(cover)) if cover else QPixmap()
         if pixmap.isNull():
             self.cover.setPixmap(QPixmap())

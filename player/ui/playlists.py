@@ -296,8 +296,8 @@ class PlaylistsPanel(QWidget):
         if self.current_id() is None or not track_ids:
             return
         rows = self.library.tracks_by_id(track_ids)
-        new = [Entry(t, rows[t]["artist"], rows[t]["title"], rows[t]["album"],
-                     rows[t]["duration_ms"], rows[t]["path"], not rows[t]["missing"])
+        new = [Entry(t, rows[t].artist, rows[t].title, rows[t].album,
+                     rows[t].duration_ms, rows[t].path, not rows[t].missing)
                for t in track_ids if t in rows]
         at = max(0, min(at, len(self._entries)))
         self._entries[at:at] = new

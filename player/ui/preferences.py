@@ -191,10 +191,10 @@ class ScanProblemsDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(False)
         for i, row in enumerate(rows):
-            path = QTableWidgetItem(row["path"])
-            path.setToolTip(row["path"])
-            reason = QTableWidgetItem(row["reason"])
-            reason.setToolTip(row["reason"])
+            path = QTableWidgetItem(row.path)
+            path.setToolTip(row.path)
+            reason = QTableWidgetItem(row.reason)
+            reason.setToolTip(row.reason)
             self.table.setItem(i, 0, path)
             self.table.setItem(i, 1, reason)
         header = self.table.horizontalHeader()
@@ -213,6 +213,6 @@ class ScanProblemsDialog(QDialog):
 
     def copy(self) -> str:
         """Put the list on the clipboard as ``file<TAB>reason`` lines; returns the text."""
-        text = "\n".join(f"{r['path']}\t{r['reason']}" for r in self.rows)
+        text = "\n".join(f"{r.path}\t{r.reason}" for r in self.rows)
         QGuiApplication.clipboard().setText(text)
         return text

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from player.autoqueue import Pick
+from player.library.db import Track
 from player.ui.track_drag import TRACK_IDS_MIME, DropList, track_ids_mime
 
 ROLE_INDEX = Qt.ItemDataRole.UserRole + 1  # position in the user queue, -1 for the auto pick
@@ -256,7 +257,7 @@ class QueueView(QWidget):
     # -- drawing -----------------------------------------------------------------------------
 
     def show_queue(
-        self, queue: list[dict[str, Any]], pick: Pick | None, pick_track: dict[str, Any] | None
+        self, queue: list[Track], pick: Pick | None, pick_track: Track | None
     ) -> None:
         """Redraw: ``queue`` rows of the user queue, then the auto pick with its reason."""
         selected = self.list.selected_positions()
@@ -264,8 +265,8 @@ class QueueView(QWidget):
         for i, track in enumerate(queue):
             item = QListWidgetItem(f"{i + 1}. {_line(track)}")
             item.setData(ROLE_INDEX, i)
-            item.setData(ROLE_TRACK, track["id"])
-            item.setToolTip(track.get("path", ""))
+            item.setData(ROLE_TRACK, track.id)
+            item.setToolTip(track.path)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsDragEnabled)
             self.list.addItem(item)
         self._has_pick = pick is not None and pick_track is not None
@@ -276,7 +277,7 @@ class QueueView(QWidget):
             item.setFont(font)
             item.setForeground(self.palette().link())
             item.setData(ROLE_INDEX, -1)
-            item.setData(ROLE_TRACK, pick_track["id"])
+            item.setData(ROLE_TRACK, pick_track.id)
             item.setToolTip(f"Chosen by the auto-queue ({pick.strategy}): {pick.reason}")
             # The pick follows the queue: it is not dragged (Keep puts it in the queue).
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsDragEnabled)
@@ -325,6 +326,6 @@ class QueueView(QWidget):
         menu.exec(self.list.viewport().mapToGlobal(pos))
 
 
-def _line(track: dict[str, Any]) -> str:
-    return f"{track.get('title') or '?'} — {track.get('artist') or 'Unknown artist'}"
+def _line(track: Track) -> str:
+    return f"{track.title or '?'} — {track.artist or 'Unknown artist'}"
 

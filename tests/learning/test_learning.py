@@ -65,11 +65,11 @@ def test_one_definition_of_sessions_and_skips(library: Library, tmp_path: Path) 
         clock.tick(pause)
     data = training_data(library)
     assert [[e.track for e in s] for s in data.sessions] == [[a, b], [a]]
-    ids = [r["session_id"] for r in library.listens()]
+    ids = [r.session_id for r in library.listens()]
     assert ids[0] == ids[1] != ids[2]
     # The stored session is the truth: rows moved closer in time stay apart.
     library.db.conn.execute("UPDATE listens SET started_at = started_at - 1800 WHERE id = ?",
-                            (library.listens()[-1]["id"],))
+                            (library.listens()[-1].id,))
     library.db.conn.commit()
     assert len(training_data(library).sessions) == 2
 
@@ -134,7 +134,7 @@ def test_the_models_pick_is_what_plays_next(library: Library, habit_library, dat
         assert pick.strategy == "model" and pick.track_id == habit_library[2 * PER_ALBUM + 4]
         assert pick.reason.startswith("because you played") and "Song 2-3" in pick.reason
         backend.advance(180_000)
-        assert engine.current["id"] == pick.track_id and engine.current_source == "auto"
+        assert engine.current.id == pick.track_id and engine.current_source == "auto"
     finally:
         engine.shutdown()
 
@@ -189,7 +189,7 @@ def test_finetune_after_new_listens_grows_the_vocabulary(
         library.add_tracks([{"path": str(new_file), "mtime": 1.0, "size": 0,
                              "title": "Brand New", "artist": "Band 1", "album": "Record 1",
                              "duration_ms": 60_000}])
-        new_id = library.track_by_path(str(new_file))["id"]
+        new_id = library.track_by_path(str(new_file)).id
         assert new_id not in before.known_tracks()
         for track in (new_id, habit_library[0], habit_library[1]):
             app.engine.play_track(track)
@@ -220,7 +220,7 @@ def test_new_tracks_of_known_artists_join_without_listens(library: Library, habi
     assert {fresh[0], fresh[1]} <= set(new.known_tracks())
     assert fresh[0] not in new.learned_tracks()
     assert fresh[0] not in model.known_tracks()  # the loaded model itself is not modified
-    band1 = [t for t in habit_library if library.track(t)["artist"] == "Band 1"]
+    band1 = [t for t in habit_library if library.track(t).artist == "Band 1"]
     probs = dict(new.recommend(band1[:3], k=len(new.known_tracks())))
     assert 0 < probs[fresh[0]] < 1 and 0 < probs[fresh[1]] < 1
     assert probs[fresh[0]] != probs[fresh[1]]

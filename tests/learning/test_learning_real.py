@@ -67,17 +67,17 @@ def test_the_models_pick_plays_next_on_real_playback(library: Library, audible_h
 
         # The real file plays to its end; the pick follows by itself.
         qtbot.waitUntil(lambda: app.engine.current is not None
-                        and app.engine.current["id"] == expected, timeout=15_000)
+                        and app.engine.current.id == expected, timeout=15_000)
         assert app.engine.current_source == "auto"
 
         def this_run() -> list[dict]:
-            return [r for r in app.library.listens() if r["started_at"] > 1_700_000_000]
+            return [r for r in app.library.listens() if r.started_at > 1_700_000_000]
 
-        qtbot.waitUntil(lambda: len(this_run()) >= 2 and this_run()[0]["ended_at"] is not None,
+        qtbot.waitUntil(lambda: len(this_run()) >= 2 and this_run()[0].ended_at is not None,
                         timeout=5_000)
         mine = this_run()
-        assert [r["track_id"] for r in mine][:2] == [start, expected]
-        assert mine[0]["skipped"] == 0 and mine[0]["source"] == "user"
-        assert mine[1]["source"] == "auto"
+        assert [r.track_id for r in mine][:2] == [start, expected]
+        assert mine[0].skipped == 0 and mine[0].source == "user"
+        assert mine[1].source == "auto"
     finally:
         app.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,8 @@ def test_retrain_completes_and_swaps_the_model(library: Library, habit_library,
 
 @pytest.mark.slow
 def test_cancel_keeps_the_previous_model(library: Library, habit_library, data_dir: Path,
-                                         qtbot) -> None:
+                                         qtbot, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     old_model, _ = train(library, data_dir)
     old_bytes = (data_dir / "model.pt").read_bytes()
     app = make_app(data_dir, qtbot)
@@ -60,6 +62,9 @@ def test_cancel_keeps_the_previous_model(library: Library, habit_library, data_d
         assert app.learning.holder.get() is loaded
         assert (data_dir / "model.pt").read_bytes() == old_bytes
         qtbot.waitUntil(lambda: app.learning.job is None, timeout=5_000)
+        # A cancel is what the user asked for: said as such, never an ERROR with a traceback.
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+        assert any(r.getMessage() == "retrain cancelled (Cancelled)" for r in caplog.records)
     finally:
         app.shutdown()
 

@@ -132,7 +132,7 @@ def test_the_pass_measures_every_track_and_feeds_playback(tmp_path: Path, librar
                                                                                    False)
     assert events[-1].done == events[-1].total == 6
     assert result.audio_seconds == pytest.approx(6.0, abs=0.2)
-    infos = [library.loudness(library.track_by_path(str(p))["id"]) for p in paths]
+    infos = [library.loudness(library.track_by_path(str(p)).id) for p in paths]
     assert all(-30 < i.measured_lufs < -10 and 0 < i.measured_peak <= 1.0 for i in infos)
     assert all(i.album_lufs is not None for i in infos)  # the whole album is measured
     assert result.typical_gain_db == library.typical_gain_db() is not None
@@ -155,7 +155,7 @@ def test_a_changed_file_is_measured_again(tmp_path: Path, library) -> None:
     scan_folders(library, [], workers=0)
     assert library.analysis_remaining() == 1
     assert analyse_library(library).analysed == 1
-    tid = library.track_by_path(str(paths[1]))["id"]
+    tid = library.track_by_path(str(paths[1])).id
     assert library.loudness(tid).measured_lufs == pytest.approx(-33.0, abs=0.1)
 
 

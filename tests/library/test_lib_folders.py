@@ -38,8 +38,8 @@ def test_removing_a_folder_removes_its_tracks_and_keeps_their_listens(
     assert library.stats()["tracks"] == total - 2
     listens = library.listens()
     assert len(listens) == 3  # the history is whole
-    gone = [row for row in listens if row["track_id"] is None]
-    assert [(r["artist"], r["title"]) for r in gone] == [("Björk", "Jóga"), ("Björk", "Hunter")]
+    gone = [row for row in listens if row.track_id is None]
+    assert [(r.artist, r.title) for r in gone] == [("Björk", "Jóga"), ("Björk", "Hunter")]
     assert [e.present for e in PlaylistStore(library).entries(pid)] == [False, True]
     assert PlaylistStore(library).entries(pid)[0].title == "Jóga"
     assert training_data(library).plays == 3  # removed tracks' listens still teach
@@ -92,7 +92,7 @@ def test_opened_files_join_the_library_in_order_and_survive_a_rescan(
     junk.write_text("hello")
     result = folders.add_files(library, [loose, homogenic, junk, tmp_path / "nope.mp3"])
     rows = library.tracks_by_id(result.track_ids)
-    assert [rows[t]["title"] for t in result.track_ids] == ["Aiff song", "Jóga", "Hunter"]
+    assert [rows[t].title for t in result.track_ids] == ["Aiff song", "Jóga", "Hunter"]
     assert sorted(p for p, _ in result.failed) == sorted([str(junk), str(tmp_path / "nope.mp3")])
     again = folders.add_files(library, [loose])  # known and unchanged: the same id
     assert again.track_ids == result.track_ids[:1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 import os
 import sqlite3
 from pathlib import Path
@@ -58,8 +59,8 @@ def test_migration_from_schema_3_keeps_every_row(data_dir: Path) -> None:
             dbmod.search_text({"title": r[4], "artist": r[5], "album": r[6],
                                "albumartist": r[7]}) for r in before[0]]
         assert lib.db.conn.execute("SELECT * FROM listens ORDER BY id").fetchall() == before[1]
-        assert lib.track(1)["rg_track_gain"] is None
-        assert (lib.track(1)["artist_key"], lib.track(1)["album_key"]) == ("a", "alb")
+        assert lib.track(1).rg_track_gain is None
+        assert (lib.track(1).artist_key, lib.track(1).album_key) == ("a", "alb")
         assert lib.analysis_remaining() == 50 and lib.tags_outdated() == 50
     finally:
         lib.close()
@@ -75,12 +76,12 @@ def test_after_the_upgrade_a_scan_reads_the_replaygain_tags(tmp_path: Path,
     lib = Library.open(data_dir)
     try:
         lib.add_root(music)
-        before = {r["id"]: (r["mtime"], r["size"]) for r in lib.tracks_by_id([1, 2, 3]).values()}
+        before = {r.id: (r.mtime, r.size) for r in lib.tracks_by_id([1, 2, 3]).values()}
         result = scan_folders(lib, [], workers=0)
         assert result.updated == 3 and result.added == 0  # re-read in place, same ids
         after = lib.tracks_by_id([1, 2, 3])
-        assert {r["rg_track_gain"] for r in after.values()} == {-7.25}
-        assert {i: (r["mtime"], r["size"]) for i, r in after.items()} == before
+        assert {r.rg_track_gain for r in after.values()} == {-7.25}
+        assert {i: (r.mtime, r.size) for i, r in after.items()} == before
         assert result.missing == 47 and lib.tags_outdated() == 0  # (invented paths: missing)
         assert scan_folders(lib, [], workers=0).updated == 0  # once only
     finally:
@@ -92,7 +93,7 @@ def _add(lib: Library, n: int, album: str | None = "Alb", folder: str = "/m/a",
     lib.add_tracks([{"path": f"{folder}/{album}-{i}.flac", "mtime": 1.0, "size": 10 + i,
                      "title": f"t{i}", "album": album, "albumartist": artist, **extra}
                     for i in range(n)])
-    return [lib.track_by_path(f"{folder}/{album}-{i}.flac")["id"] for i in range(n)]
+    return [lib.track_by_path(f"{folder}/{album}-{i}.flac").id for i in range(n)]
 
 
 def _task(lib: Library, track_id: int) -> AnalysisTask:
@@ -117,7 +118,7 @@ def test_a_changed_file_is_analysed_again(library: Library) -> None:
     (tid,) = _add(library, 1)
     library.save_loudness(_task(library, tid), Measurement(-14.0, 0.9, 0, 0, 1000))
     assert library.analysis_todo() == []
-    library.update_tracks([(tid, {**library.track(tid), "mtime": 2.0})])
+    library.update_tracks([(tid, {**asdict(library.track(tid)), "mtime": 2.0})])
     assert [t.track_id for t in library.analysis_todo()] == [tid]
     assert library.loudness(tid).measured_lufs is None  # stale: not used
     library.save_loudness(_task(library, tid), None, error="cannot decode")
@@ -153,7 +154,7 @@ def test_album_artist_joins_folders(library: Library) -> None:
 def test_typical_gain_is_the_median(library: Library) -> None:
     assert library.typical_gain_db() is None
     ids = _add(library, 4)
-    library.update_tracks([(ids[0], {**library.track(ids[0]), "rg_track_gain": -2.0})])
+    library.update_tracks([(ids[0], {**asdict(library.track(ids[0])), "rg_track_gain": -2.0})])
     for tid, lufs in zip(ids[1:], (-8.0, -10.0, -30.0)):
         library.save_loudness(_task(library, tid), Measurement(lufs, 0.5, 0, 0, 1000))
     assert library.typical_gain_db() == pytest.approx(-5.0)  # median of -2, -10, -8, +12

@@ -64,7 +64,7 @@ def test_user_playlists_and_imported_ones_feed_training_not_the_queue(
     store = PlaylistStore(library)
     store.create("Mine", ids[:4])
     store.save_queue(ids[4:8])
-    assert [pl["name"] for pl in library.playlists()] == ["Mine"]
+    assert [pl.name for pl in library.playlists()] == ["Mine"]
     assert store.all()[0].kind == "user"
     data = training_data(library)
     assert data.playlists == 1

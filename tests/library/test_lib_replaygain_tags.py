@@ -105,7 +105,7 @@ def test_scan_stores_gains_and_a_rescan_updates_them(tmp_path: Path, library) ->
     path = _one(music, "flac", RG)
     scan_folders(library, [music], workers=0)
     row = library.track_by_path(str(path))
-    assert (row["rg_track_gain"], row["rg_album_peak"]) == (-6.5, 0.99)
+    assert (row.rg_track_gain, row.rg_album_peak) == (-6.5, 0.99)
     from mutagen.flac import FLAC
 
     audio = FLAC(path)
@@ -114,4 +114,4 @@ def test_scan_stores_gains_and_a_rescan_updates_them(tmp_path: Path, library) ->
     audio.save()
     scan_folders(library, [], workers=0)
     row = library.track_by_path(str(path))
-    assert (row["rg_track_gain"], row["rg_album_peak"]) == (-1.0, None)
+    assert (row.rg_track_gain, row.rg_album_peak) == (-1.0, None)

@@ -71,7 +71,7 @@ def test_first_scan_reads_everything(library: Library, music_dir: Path, good_pat
     assert set(failed) == set(expected_errors)
     for name, words in expected_errors.items():
         assert words in failed[name], (name, failed[name])
-    stored = {os.path.basename(e["path"]): e["reason"] for e in library.scan_errors()}
+    stored = {os.path.basename(e.path): e.reason for e in library.scan_errors()}
     assert stored == failed
     assert events[-1].phase == "done" and events[-1].read == events[-1].to_read
 
@@ -97,8 +97,8 @@ def test_changed_file_is_reread_and_keeps_its_id(library: Library, music_dir: Pa
     result = Scanner(library).scan()
     assert (result.updated, result.added, result.unchanged) == (1, 0, N_GOOD - 1)
     new = library.track_by_path(str(path))
-    assert new["id"] == old["id"] and new["title"] == "Hunter (live)"
-    assert new["added_at"] == old["added_at"]
+    assert new.id == old.id and new.title == "Hunter (live)"
+    assert new.added_at == old.added_at
 
 
 def _add_listen(library: Library, track_id: int) -> None:
@@ -112,17 +112,17 @@ def test_moved_and_renamed_files_keep_their_id(library: Library, music_dir: Path
     scan_folders(library, [music_dir])
     src = music_dir / "坂本龍一/async/andata.ogg"
     old = library.track_by_path(str(src))
-    _add_listen(library, old["id"])
+    _add_listen(library, old.id)
     dest = music_dir / "Sakamoto" / "renamed andata.ogg"
     dest.parent.mkdir()
     os.rename(src, dest)
     result = Scanner(library).scan()
     assert (result.moved, result.added, result.missing) == (1, 0, 0)
     moved = library.track_by_path(str(dest))
-    assert moved["id"] == old["id"] and moved["missing"] == 0
+    assert moved.id == old.id and moved.missing == 0
     assert library.track_by_path(str(src)) is None
     assert library.db.conn.execute(
-        "SELECT count(*) FROM listens WHERE track_id = ?", (old["id"],)).fetchone()[0] == 1
+        "SELECT count(*) FROM listens WHERE track_id = ?", (old.id,)).fetchone()[0] == 1
 
 
 def test_deleted_file_is_missing_and_comes_back(library: Library, music_dir: Path,
@@ -130,17 +130,17 @@ def test_deleted_file_is_missing_and_comes_back(library: Library, music_dir: Pat
     scan_folders(library, [music_dir])
     path = music_dir / "loose/aiff song.aiff"
     old = library.track_by_path(str(path))
-    _add_listen(library, old["id"])
+    _add_listen(library, old.id)
     shutil.move(path, tmp_path / "aside.aiff")
     result = Scanner(library).scan()
     assert result.missing == 1 and result.unchanged == N_GOOD - 1
-    gone = library.track(old["id"])
-    assert gone["missing"] == 1 and gone["path"] == str(path)  # kept, not deleted
+    gone = library.track(old.id)
+    assert gone.missing == 1 and gone.path == str(path)  # kept, not deleted
     assert library.stats()["listens"] == 1
     shutil.move(tmp_path / "aside.aiff", path)
     result = Scanner(library).scan()
     assert result.returned == 1 and result.missing == 0
-    assert library.track(old["id"])["missing"] == 0
+    assert library.track(old.id).missing == 0
 
 
 def test_unmounted_root_marks_missing_and_returns_same_ids(

@@ -53,7 +53,8 @@ def tracks(library: Library, tmp_path: Path) -> list[int]:
 
 @pytest.fixture
 def backend(library: Library, qapp) -> NullBackend:
-    return NullBackend(duration_of=lambda p: (library.track_by_path(p) or {}).get("duration_ms"))
+    return NullBackend(duration_of=lambda p: getattr(library.track_by_path(p), "duration_ms",
+                                                      None))
 
 
 @pytest.fixture

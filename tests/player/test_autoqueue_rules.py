@@ -53,7 +53,7 @@ def hands_free(aq: AutoQueue, library: Library, clock: FakeClock, n: int,
 
 
 def artist(library: Library, track: int) -> str:
-    return library.track(track)["artist"]
+    return library.track(track).artist
 
 
 def test_no_artist_more_than_twice_in_eight_picks(library: Library, tmp_path: Path) -> None:

@@ -140,6 +140,39 @@ def test_tree_lists_album_artists_with_the_compilation_together(app, qtbot) -> N
     assert win.model.total() == len(BROWSE_TRACKS)
 
 
+@pytest.mark.parametrize("grouped", [False, True])
+def test_the_tree_is_a_sound_qt_model_flat_or_by_letter(app, qtbot, qtmodeltester, monkeypatch,
+                                                         grouped) -> None:
+    """A big library's first level is letters (fewer rows to lay out): shown here with the
+    threshold lowered to this library's size."""
+    import player.ui.browser as browser_mod
+
+    win = app.window
+    if grouped:
+        monkeypatch.setattr(browser_mod, "GROUP_OVER", 2)
+        win.browser.tree_model.reload()
+        settle(win, qtbot)
+    model = win.browser.tree_model
+    qtmodeltester.check(model)
+    top = [model.index(r, 0).data() for r in range(model.rowCount())]
+    if not grouped:
+        assert top == ["All music", "Various Artists", "Alpha", "Beta"]
+        return
+    assert top == ["All music", "Various Artists  (1)", "A  (1)", "B  (1)"]
+    letter_b = model.index(3, 0)
+    beta = model.index(0, 0, letter_b)
+    assert beta.data() == "Beta" and model.parent(beta) == letter_b
+    assert model.artist_at(beta).key == "beta" and model.find_artist("beta") == beta
+    second = model.index(1, 0, beta)
+    assert second.data() == "Second (2001)" and model.parent(second) == beta
+    click(win.browser.tree, letter_b)  # a letter shows everything
+    win.browser.tree.expand(letter_b)
+    win.browser.tree.expand(beta)
+    click(win.browser.tree, second)
+    settle(win, qtbot)
+    assert titles(win) == ["First Light", "God's Own", "Disc Two Opener"]
+
+
 def test_playing_an_album_plays_it_in_order_then_the_auto_queue_continues(app, qtbot) -> None:
     win, engine = app.window, app.engine
     beta = tree_row(win, "Beta")
@@ -148,11 +181,11 @@ def test_playing_an_album_plays_it_in_order_then_the_auto_queue_continues(app, q
     QTest.mouseDClick(win.browser.tree.viewport(), Qt.MouseButton.LeftButton,
                       pos=win.browser.tree.visualRect(second).center())
     order = ["First Light", "God's Own", "Disc Two Opener"]
-    heard = [engine.current["title"]]
+    heard = [engine.current.title]
     assert engine.current_source == "user"
     for _ in order[1:]:
         engine.next()
-        heard.append(engine.current["title"])
+        heard.append(engine.current.title)
     assert heard == order
     assert engine.queue == []
     qtbot.waitUntil(lambda: engine.auto_pick is not None, timeout=10_000)
@@ -166,8 +199,8 @@ def test_enter_on_an_artist_plays_their_albums_in_order(app, qtbot) -> None:
     tree.setFocus()
     tree.setCurrentIndex(tree_row(win, "Beta"))
     QTest.keyClick(tree, Qt.Key.Key_Return)
-    titles_queued = [engine.library.track(t)["title"] for t in engine.queue]
-    assert [engine.current["title"], *titles_queued] == [
+    titles_queued = [engine.library.track(t).title for t in engine.queue]
+    assert [engine.current.title, *titles_queued] == [
         LONG_TITLE, "First Light", "God's Own", "Disc Two Opener"]
 
 
@@ -244,7 +277,7 @@ def test_search_keys_ctrl_f_escape_down_enter_and_no_matches(app, qtbot) -> None
     QTest.keyClick(win.search, Qt.Key.Key_Return)  # Enter reaches the results too
     assert win.table.hasFocus() and win.browser.selected_rows() == [0]
     QTest.keyClick(win.table, Qt.Key.Key_Return)  # and Enter there plays the selection
-    assert app.engine.current["title"] == win.model.index(0, 0).data()
+    assert app.engine.current.title == win.model.index(0, 0).data()
 
 
 def test_a_search_covers_the_whole_library_and_browsing_clears_it(app, qtbot) -> None:
@@ -281,7 +314,7 @@ def test_sort_by_clicking_headers_and_multi_select(app, qtbot) -> None:
     table.setFocus()
     QTest.keyClick(table, Qt.Key.Key_Return)
     engine = app.engine
-    assert engine.current["id"] == win.model.track_id(1)
+    assert engine.current.id == win.model.track_id(1)
     assert engine.queue == [win.model.track_id(4)]
 
 
@@ -290,7 +323,7 @@ def test_start_radio_from_a_track_an_artist_and_an_album(app, qtbot) -> None:
     lib = engine.library
     ids = lib.browse_track_ids(TrackFilter())
     engine.enqueue(ids[:2])
-    comp_two = next(t for t in ids if lib.track(t)["title"] == "Comp Two")
+    comp_two = next(t for t in ids if lib.track(t).title == "Comp Two")
 
     def action(menu, text):
         return next(a for a in menu.actions() if a.text() == text)
@@ -299,26 +332,26 @@ def test_start_radio_from_a_track_an_artist_and_an_album(app, qtbot) -> None:
     picks: list = []
     engine.autoPickChanged.connect(picks.append)
     action(menu, "Start radio from this track").trigger()
-    assert engine.current["id"] == comp_two and engine.queue == []
+    assert engine.current.id == comp_two and engine.queue == []
     qtbot.waitUntil(lambda: any(p is not None for p in picks), timeout=10_000)
     assert engine.auto_pick.track_id != comp_two  # the auto-queue continues from it
 
     # The artist of a compilation's track is its performer: Alpha's most played track.
-    comp_three = next(t for t in ids if lib.track(t)["title"] == "Comp Three")
-    rock = next(t for t in ids if lib.track(t)["title"] == "Rock-and-Roll")
+    comp_three = next(t for t in ids if lib.track(t).title == "Comp Three")
+    rock = next(t for t in ids if lib.track(t).title == "Rock-and-Roll")
     engine.play_track(rock)
     engine.next()  # (a skip: not a play)
     action(win.browser.track_menu([comp_three]), "Start radio from this artist").trigger()
-    assert engine.current["title"] == "Sandra’s Song"  # Alpha's first, none played through
+    assert engine.current.title == "Sandra’s Song"  # Alpha's first, none played through
     action(win.browser.track_menu([comp_three]), "Start radio from this album").trigger()
-    assert engine.current["title"] == "Comp One"
+    assert engine.current.title == "Comp One"
 
     beta = tree_row(win, "Beta")
     action(win.browser.tree_menu(beta), "Start radio from this artist").trigger()
-    assert engine.current["title"] == LONG_TITLE
+    assert engine.current.title == LONG_TITLE
     second = tree_row(win, "Second (2001)", beta)
     action(win.browser.tree_menu(second), "Start radio from this album").trigger()
-    assert engine.current["title"] == "First Light" and engine.queue == []
+    assert engine.current.title == "First Light" and engine.queue == []
     assert "Radio from the album “Second”" in win.statusBar().currentMessage()
 
 

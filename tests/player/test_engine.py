@@ -32,14 +32,14 @@ def test_track_end_starts_the_auto_pick_and_logs_both(engine: Engine, backend: N
     engine.play_track(tracks[0])
     assert backend.state() is PlaybackState.PLAYING
     backend.advance(180_000)  # to the end
-    assert engine.current["id"] != tracks[0]
+    assert engine.current.id != tracks[0]
     assert backend.state() is PlaybackState.PLAYING  # no input needed
     rows = listens(library)
-    assert [r["track_id"] for r in rows] == [tracks[0], engine.current["id"]]
+    assert [r.track_id for r in rows] == [tracks[0], engine.current.id]
     first, second = rows
-    assert (first["source"], first["skipped"], first["played_ms"]) == ("user", 0, 180_000)
-    assert first["ended_at"] is not None
-    assert second["source"] == "auto" and second["ended_at"] is None  # in progress
+    assert (first.source, first.skipped, first.played_ms) == ("user", 0, 180_000)
+    assert first.ended_at is not None
+    assert second.source == "auto" and second.ended_at is None  # in progress
 
 
 def test_user_next_is_a_skip_only_when_short(engine: Engine, backend: NullBackend,
@@ -50,7 +50,7 @@ def test_user_next_is_a_skip_only_when_short(engine: Engine, backend: NullBacken
     backend.advance(45_000)
     engine.next()
     rows = listens(library)
-    assert [(r["played_ms"], r["skipped"]) for r in rows[:2]] == [(5_000, 1), (45_000, 0)]
+    assert [(r.played_ms, r.skipped) for r in rows[:2]] == [(5_000, 1), (45_000, 0)]
 
 
 def test_seeking_is_not_listening(engine: Engine, backend: NullBackend, tracks: list[int],
@@ -61,7 +61,7 @@ def test_seeking_is_not_listening(engine: Engine, backend: NullBackend, tracks: 
     backend.advance(3_000)
     engine.next()
     first = listens(library)[0]
-    assert first["played_ms"] == 5_000 and first["skipped"] == 1
+    assert first.played_ms == 5_000 and first.skipped == 1
 
 
 def test_user_queue_plays_before_the_auto_pick(engine: Engine, backend: NullBackend,
@@ -73,8 +73,8 @@ def test_user_queue_plays_before_the_auto_pick(engine: Engine, backend: NullBack
     for _ in range(4):
         backend.advance(180_000)
     rows = listens(library)
-    assert [r["track_id"] for r in rows[:4]] == [tracks[0], tracks[7], tracks[5], tracks[6]]
-    assert [r["source"] for r in rows[:5]] == ["user", "user", "user", "user", "auto"]
+    assert [r.track_id for r in rows[:4]] == [tracks[0], tracks[7], tracks[5], tracks[6]]
+    assert [r.source for r in rows[:5]] == ["user", "user", "user", "user", "auto"]
 
 
 def test_the_auto_pick_follows_the_queue_not_the_playing_track(
@@ -83,7 +83,7 @@ def test_the_auto_pick_follows_the_queue_not_the_playing_track(
     """The pick plays after the user's queue, so it is chosen after the queue's last track:
     here the log says T0 is followed by T12, but T12's artist is the queued T2's."""
     a, follower, queued = tracks[0], tracks[12], tracks[2]
-    assert library.track(follower)["artist"] == library.track(queued)["artist"]
+    assert library.track(follower).artist == library.track(queued).artist
     engine.autoqueue.rules.repeat_window_plays = 1
     engine.set_autoqueue_enabled(False)
     for _ in range(3):
@@ -98,14 +98,14 @@ def test_the_auto_pick_follows_the_queue_not_the_playing_track(
     engine.enqueue([queued])
     _, pick = engine.up_next()
     assert pick is not None and pick.track_id not in {a, queued}
-    assert library.track(pick.track_id)["artist"] != library.track(queued)["artist"]
+    assert library.track(pick.track_id).artist != library.track(queued).artist
 
 
 def test_play_with_nothing_loaded_starts_hands_free(engine: Engine, backend: NullBackend,
                                                     library: Library) -> None:
     engine.play()
     assert engine.current is not None and backend.state() is PlaybackState.PLAYING
-    assert listens(library)[0]["source"] == "auto"
+    assert listens(library)[0].source == "auto"
 
 
 def test_hours_of_hands_free_play_follow_the_rules(engine: Engine, backend: NullBackend,
@@ -115,9 +115,9 @@ def test_hours_of_hands_free_play_follow_the_rules(engine: Engine, backend: Null
         clock.tick(180)
         backend.advance(180_000)
     rows = listens(library)
-    assert len(rows) == 121 and all(r["source"] == "auto" for r in rows)
-    ids = [r["track_id"] for r in rows]
-    artists = [library.track(t)["artist"] for t in ids]
+    assert len(rows) == 121 and all(r.source == "auto" for r in rows)
+    ids = [r.track_id for r in rows]
+    artists = [library.track(t).artist for t in ids]
     # While unheard tracks remain, every rule holds: no artist twice in a row, and none
     # more than twice in any 8 consecutive picks.
     fresh = artists[:30]
@@ -142,7 +142,7 @@ def test_a_tiny_library_never_stops(library: Library, tmp_path: Path, qapp,
     engine.play()
     for _ in range(3):
         backend.advance(60_000)
-    assert [r["track_id"] for r in listens(library)] == [only] * 4
+    assert [r.track_id for r in listens(library)] == [only] * 4
     assert backend.state() is PlaybackState.PLAYING
     engine.shutdown()
 
@@ -151,22 +151,22 @@ def test_missing_file_is_marked_and_skipped(engine: Engine, backend: NullBackend
                                             tracks: list[int], library: Library) -> None:
     messages: list[str] = []
     engine.message.connect(messages.append)
-    os.remove(library.track(tracks[3])["path"])
+    os.remove(library.track(tracks[3]).path)
     engine.play_track(tracks[3])
-    assert engine.current["id"] != tracks[3]  # moved on
+    assert engine.current.id != tracks[3]  # moved on
     assert backend.state() is PlaybackState.PLAYING
-    assert library.track(tracks[3])["play_error"] == "file not found"
+    assert library.track(tracks[3]).play_error == "file not found"
     assert any("file not found" in m for m in messages)
-    assert all(r["track_id"] != tracks[3] for r in listens(library))  # nothing was heard
+    assert all(r.track_id != tracks[3] for r in listens(library))  # nothing was heard
     for _ in range(60):  # never auto-picked again
         backend.advance(180_000)
-        assert engine.current["id"] != tracks[3]
+        assert engine.current.id != tracks[3]
 
 
 def test_undecodable_files_are_skipped_until_none_is_left(library: Library, tmp_path: Path,
                                                           qapp, clock: FakeClock) -> None:
     ids = add_placeholder_tracks(library, tmp_path / "bad", [{"artist": f"A{i}"} for i in range(5)])
-    broken = {library.track(t)["path"] for t in ids}
+    broken = {library.track(t).path for t in ids}
     backend = NullBackend(broken=broken)
     engine = Engine(library, backend, AutoQueue(library, clock=clock), clock=clock,
                     background_picks=False)
@@ -186,7 +186,7 @@ def test_excluded_and_missing_tracks_are_never_picked(engine: Engine, backend: N
     engine.play()
     for _ in range(80):
         backend.advance(180_000)
-    played = {r["track_id"] for r in listens(library)}
+    played = {r.track_id for r in listens(library)}
     assert tracks[1] not in played and tracks[2] not in played
 
 
@@ -204,7 +204,7 @@ def test_sessions_break_after_thirty_minutes(engine: Engine, backend: NullBacken
     engine.stop()
     clock.tick(SESSION_GAP_S + 60)
     engine.play_track(tracks[9])
-    sessions = [r["session_id"] for r in listens(library)]
+    sessions = [r.session_id for r in listens(library)]
     assert sessions[0] == sessions[1] == sessions[2] and sessions[3] == sessions[0] + 1
 
 
@@ -217,7 +217,7 @@ def test_a_crash_loses_at_most_the_play_in_progress(library: Library, tracks: li
     # the process dies here; a new one starts on the same database
     ListenLog(library, clock).recover()
     (row,) = library.listens()
-    assert row["ended_at"] is not None and row["played_ms"] == 10_000 and row["skipped"] == 1
+    assert row.ended_at is not None and row.played_ms == 10_000 and row.skipped == 1
 
 
 def test_previous_restarts_then_goes_back(engine: Engine, backend: NullBackend,
@@ -226,9 +226,9 @@ def test_previous_restarts_then_goes_back(engine: Engine, backend: NullBackend,
     engine.play_track(tracks[1])
     backend.advance(10_000)
     engine.previous()
-    assert engine.current["id"] == tracks[1] and backend.position() == 0
+    assert engine.current.id == tracks[1] and backend.position() == 0
     engine.previous()
-    assert engine.current["id"] == tracks[0]
+    assert engine.current.id == tracks[0]
 
 
 def test_transitions_from_the_log_drive_the_fallback(engine: Engine, backend: NullBackend,
@@ -293,14 +293,14 @@ def test_a_track_ending_before_its_pick_waits_without_freezing(
         backend.advance(180_000)  # ...and the track ends before the pick is known
         engine.play()  # pressing play meanwhile does not replay the ended track
         assert threading.get_ident() not in picker.threads  # the GUI thread did not pick
-        assert engine.current is None or engine.current["id"] == tracks[0]  # nothing yet
+        assert engine.current is None or engine.current.id == tracks[0]  # nothing yet
         picker.release.set()
         qtbot.waitUntil(lambda: engine.current is not None
-                        and engine.current["id"] != tracks[0], timeout=5000)
+                        and engine.current.id != tracks[0], timeout=5000)
         assert threading.get_ident() not in picker.threads
         rows = listens(library)
-        assert [r["track_id"] for r in rows] == [tracks[0], engine.current["id"]]
-        assert rows[0]["skipped"] == 0 and rows[1]["source"] == "auto"
+        assert [r.track_id for r in rows] == [tracks[0], engine.current.id]
+        assert rows[0].skipped == 0 and rows[1].source == "auto"
         assert backend.state() is PlaybackState.PLAYING
     finally:
         picker.release.set()
@@ -309,14 +309,14 @@ def test_a_track_ending_before_its_pick_waits_without_freezing(
 
 def test_a_stalled_track_is_skipped(library: Library, tracks: list[int], qtbot,
                                     clock: FakeClock) -> None:
-    stalled = library.track(tracks[0])["path"]
+    stalled = library.track(tracks[0]).path
     backend = NullBackend(realtime=True, stalled={stalled})
     engine = Engine(library, backend, AutoQueue(library, clock=clock), clock=clock,
                     background_picks=False)
     engine.stall_timeout_s = 0.5
     engine.play_track(tracks[0])
-    qtbot.waitUntil(lambda: engine.current["id"] != tracks[0], timeout=5000)
-    assert "no sound" in library.track(tracks[0])["play_error"]
+    qtbot.waitUntil(lambda: engine.current.id != tracks[0], timeout=5000)
+    assert "no sound" in library.track(tracks[0]).play_error
     assert backend.state() is PlaybackState.PLAYING
     engine.shutdown()
 
@@ -327,5 +327,5 @@ def test_a_similar_pick_says_what_it_shares(engine: Engine, tracks: list[int],
     pick = engine.auto_pick
     assert pick.strategy == "similar"
     picked = library.track(pick.track_id)
-    assert picked["genre"] == "Rock" and picked["artist"] != "Artist 0"
+    assert picked.genre == "Rock" and picked.artist != "Artist 0"
     assert pick.reason == "Rock, like “T0”"

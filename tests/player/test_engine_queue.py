@@ -39,7 +39,7 @@ def test_another_pick_and_pin(engine: Engine, tracks: list[int]) -> None:
     assert engine.queue == [pinned]
     assert engine.auto_pick is not None and engine.auto_pick.track_id != pinned
     engine.next()  # the pinned track plays, as queued
-    assert engine.current["id"] == pinned and engine.current_source == "user"
+    assert engine.current.id == pinned and engine.current_source == "user"
 
 
 def test_turning_down_every_pick_of_a_small_library_never_stops_the_music(
@@ -61,6 +61,6 @@ def test_turning_down_every_pick_of_a_small_library_never_stops_the_music(
         assert seen == {ids[1], ids[2]}
         assert eng.auto_pick is not None  # something still follows
         eng.next()
-        assert eng.current is not None and eng.current["id"] != ids[0]
+        assert eng.current is not None and eng.current.id != ids[0]
     finally:
         eng.shutdown()

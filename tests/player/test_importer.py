@@ -56,12 +56,12 @@ def test_spotify_account_export_round_trip(library: Library, tmp_path: Path) -> 
     assert report.matched == sum(pairs[p] for p in chosen)
     assert report.unmatched == report.listens - report.matched
     rows = library.listens()
-    assert len(rows) == len(records) and all(r["source"] == "import" for r in rows)
-    assert all(r["ended_at"] >= r["started_at"] for r in rows)
-    unmatched = [r for r in rows if r["track_id"] is None]
-    assert unmatched and all(r["artist"] and r["title"] for r in unmatched)
-    skips = [r for r in rows if r["track_id"] is None and r["played_ms"] < 30_000]
-    assert all(r["skipped"] == 1 for r in skips)
+    assert len(rows) == len(records) and all(r.source == "import" for r in rows)
+    assert all(r.ended_at >= r.started_at for r in rows)
+    unmatched = [r for r in rows if r.track_id is None]
+    assert unmatched and all(r.artist and r.title for r in unmatched)
+    skips = [r for r in rows if r.track_id is None and r.played_ms < 30_000]
+    assert all(r.skipped == 1 for r in skips)
 
     again = import_history(library, [export])
     assert (again.listens, again.duplicates) == (0, len(records))
@@ -101,13 +101,13 @@ def test_every_format(library: Library, tmp_path: Path, small_library) -> None:
     assert report.errors == []
     assert (report.listens, report.matched, report.unmatched) == (6, 5, 1)
     rows = library.listens()
-    by_title = Counter(r["title"] for r in rows)
+    by_title = Counter(r.title for r in rows)
     assert by_title == {"Hold Up": 1, "Breadwinner": 3, "The Maze": 1, "Unknown Song": 1}
-    lb_rows = [r for r in rows if r["title"] == "Breadwinner"]
-    assert all(r["skipped"] == 0 for r in lb_rows)  # a scrobble was heard
-    assert all(r["track_id"] == small_library["d.wav"] for r in lb_rows)  # first of two artists
-    unknown = next(r for r in rows if r["title"] == "Unknown Song")
-    assert unknown["skipped"] == 1 and unknown["track_id"] is None  # 5 s: a skip
+    lb_rows = [r for r in rows if r.title == "Breadwinner"]
+    assert all(r.skipped == 0 for r in lb_rows)  # a scrobble was heard
+    assert all(r.track_id == small_library["d.wav"] for r in lb_rows)  # first of two artists
+    unknown = next(r for r in rows if r.title == "Unknown Song")
+    assert unknown.skipped == 1 and unknown.track_id is None  # 5 s: a skip
 
 
 def test_bad_rows_are_reported_and_skipped(library: Library, tmp_path: Path,
@@ -143,7 +143,7 @@ def test_m3u_and_tsv_playlists(library: Library, tmp_path: Path, small_library) 
                    "Gym\t1\tNobody\tNothing\n")
     report = import_history(library, [m3u, tsv])
     assert report.playlists == 3 and report.errors == []
-    lists = {pl["name"]: pl["items"] for pl in library.playlists()}
+    lists = {pl.name: list(pl.track_ids) for pl in library.playlists()}
     assert lists["mix"][:2] == [small_library["b.wav"], small_library["a.wav"]]
     assert lists["mix"][2] is None  # a stream: kept as an unmatched entry
     assert lists["Road"][0] == small_library["d.wav"]

@@ -42,10 +42,10 @@ def test_listens_wait_in_the_writer_while_another_process_holds_the_lock(
         assert locker.stdout.readline().strip() == "locked"
         engine.play_track(tracks[0])
         backend.advance(180_000)  # played through: the auto pick follows
-        second = engine.current["id"]
+        second = engine.current.id
         backend.advance(7_000)
         engine.next()  # a skip
-        third = engine.current["id"]
+        third = engine.current.id
         # Every call above returned while the lock was held: the writes are waiting.
         assert locker.poll() is None and writer.pending > 0
         assert library.listens() == []
@@ -56,10 +56,10 @@ def test_listens_wait_in_the_writer_while_another_process_holds_the_lock(
         locker.communicate("go\n", timeout=30)
     assert writer.flush(timeout=60)
     rows = library.listens()
-    assert [r["track_id"] for r in rows] == [tracks[0], second, third]
-    assert [(r["played_ms"], r["skipped"]) for r in rows[:2]] == [(180_000, 0), (7_000, 1)]
-    assert rows[2]["ended_at"] is None  # still playing
+    assert [r.track_id for r in rows] == [tracks[0], second, third]
+    assert [(r.played_ms, r.skipped) for r in rows[:2]] == [(180_000, 0), (7_000, 1)]
+    assert rows[2].ended_at is None  # still playing
     assert (writer.retries > 0) == (busy_timeout < 1)
     engine.shutdown()
     writer.close()
-    assert library.listens()[2]["ended_at"] is not None
+    assert library.listens()[2].ended_at is not None

@@ -85,7 +85,7 @@ def covers() -> dict[int, str]:
 def service(engine, bus_address, calls, covers, qtbot):
     svc = MprisService(engine, raise_window=lambda: calls.append("raise"),
                        quit_app=lambda: calls.append("quit"),
-                       art_url=lambda track: covers.get(track["id"]), bus_address=bus_address)
+                       art_url=lambda track: covers.get(track.id), bus_address=bus_address)
     assert svc.start() is True
     assert svc.bus_name == "org.mpris.MediaPlayer2.segue"
     yield svc
@@ -235,14 +235,14 @@ def test_status_play_pause_stop(ctl, engine):
 
 def test_next_and_previous(ctl, engine):
     ctl("play")
-    first = engine.current["id"]
+    first = engine.current.id
     ctl("next")
-    second = engine.current["id"]
+    second = engine.current.id
     assert second != first
     # playerctl prints an object path quoted, GVariant style.
     assert ctl("metadata", "mpris:trackid") == f"'/org/segue/track/{second}'"
     ctl("previous")
-    assert engine.current["id"] == first
+    assert engine.current.id == first
 
 
 def test_metadata(ctl, engine, tracks, covers, library, tmp_path):
@@ -252,12 +252,12 @@ def test_metadata(ctl, engine, tracks, covers, library, tmp_path):
     title, artist, album, length, art, url = ctl("metadata", "--format", fmt).split("|")
     track = library.track(tracks[3])
     assert (title, artist, album) == ("T3", "Artist 3", "Album 3")
-    assert int(length) == track["duration_ms"] * 1000 == 180_000_000
+    assert int(length) == track.duration_ms * 1000 == 180_000_000
     assert art == "file:///covers/three.png"
-    assert url == Path(track["path"]).as_uri()
+    assert url == Path(track.path).as_uri()
 
     engine.next()  # no cover for this one: no artUrl at all
-    assert ctl("metadata", "title") == engine.current["title"]
+    assert ctl("metadata", "title") == engine.current.title
     assert ctl("metadata", "--format", "[{{mpris:artUrl}}]") == "[]"
 
 
@@ -299,10 +299,10 @@ def test_properties_changed_reaches_a_following_client(env, service, engine, qtb
         return seen.decode().splitlines()
 
     try:
-        first = engine.current["title"]
+        first = engine.current.title
         qtbot.waitUntil(lambda: first in lines(), timeout=WAIT_MS)
         engine.next()
-        second = engine.current["title"]
+        second = engine.current.title
         assert second != first
         qtbot.waitUntil(lambda: second in lines(), timeout=WAIT_MS)
     finally:
@@ -322,16 +322,16 @@ def test_metadata_types_on_the_wire(client, engine, library, covers, tmp_path):
                          "artist": "Alice; Bob", "albumartist": "Various Artists",
                          "album": "Mix", "duration_ms": 800, "track_number": 3}])
     duo = library.track_by_path(str(path))
-    covers[duo["id"]] = str(tmp_path / "cover art.png")  # a path becomes a file:// URL
+    covers[duo.id] = str(tmp_path / "cover art.png")  # a path becomes a file:// URL
 
     client.subscribe(interface="org.freedesktop.DBus.Properties")
-    engine.play_track(duo["id"])
+    engine.play_track(duo.id)
     signal = client.wait_signal(changed("Metadata"))
     _, props, invalidated = signal.body
     assert invalidated == []
     assert props["PlaybackStatus"] == ("s", "Playing")
     md = props["Metadata"][1]
-    assert md["mpris:trackid"] == ("o", f"/org/segue/track/{duo['id']}")
+    assert md["mpris:trackid"] == ("o", f"/org/segue/track/{duo.id}")
     assert md["mpris:length"] == ("x", 800_000)  # int64 even when it would fit in int32
     assert md["xesam:artist"] == ("as", ["Alice", "Bob"])
     assert md["xesam:albumArtist"] == ("as", ["Various Artists"])
@@ -346,7 +346,7 @@ def test_metadata_types_on_the_wire(client, engine, library, covers, tmp_path):
     path = tmp_path / "untagged.wav"
     path.write_bytes(b"")
     library.add_tracks([{"path": str(path), "mtime": 1.0, "size": 0, "title": "untagged"}])
-    engine.play_track(library.track_by_path(str(path))["id"])
+    engine.play_track(library.track_by_path(str(path)).id)
     signal = client.wait_signal(lambda s: changed("Metadata")(s)
                                 and s.body[1]["Metadata"][1]["xesam:title"][1] == "untagged")
     assert signal.body[1]["Metadata"][1]["mpris:length"] == ("x", 180_000_000)
@@ -428,19 +428,19 @@ def test_introspect_raise_quit_open_uri(client, engine, library, tracks, calls, 
     client.ok(new_method_call(ROOT, "Quit"))
     qtbot.waitUntil(lambda: calls == ["raise", "quit"], timeout=WAIT_MS)
 
-    uri = Path(library.track(tracks[7])["path"]).as_uri()
+    uri = Path(library.track(tracks[7]).path).as_uri()
     client.ok(new_method_call(PLAYER, "OpenUri", "s", (uri,)))
-    assert engine.current["id"] == tracks[7]
+    assert engine.current.id == tracks[7]
     assert engine.state is PlaybackState.PLAYING
 
 
 def test_seek_past_the_end_is_next_and_stale_set_position_is_ignored(client, engine, backend):
     client.ok(new_method_call(PLAYER, "Play"))
-    first = engine.current["id"]
+    first = engine.current.id
     client.ok(new_method_call(PLAYER, "SetPosition", "ox", ("/org/segue/track/999999", 1)))
     assert backend.position() == 0
     client.ok(new_method_call(PLAYER, "Seek", "x", (10**12,)))
-    assert engine.current["id"] != first
+    assert engine.current.id != first
 
 
 def test_second_instance_and_lost_bus(engine, dbus_daemon, bus_address, service, qtbot,

@@ -63,7 +63,7 @@ def real_app(short_library, data_dir: Path, qtbot):
 
 
 def closed_listens(app: SegueApp) -> list[dict]:
-    return [r for r in app.library.listens() if r["ended_at"] is not None]
+    return [r for r in app.library.listens() if r.ended_at is not None]
 
 
 def test_hands_free_real_playback_logs_every_listen(real_app: SegueApp, qtbot) -> None:
@@ -71,13 +71,13 @@ def test_hands_free_real_playback_logs_every_listen(real_app: SegueApp, qtbot) -
     positions: list[int] = []
     starts: list[int] = []
     engine.positionChanged.connect(lambda pos, dur: positions.append(pos))
-    engine.trackChanged.connect(lambda t: starts.append(t["id"]) if t else None)
+    engine.trackChanged.connect(lambda t: starts.append(t.id) if t else None)
     engine.play()  # nothing queued: the auto-queue picks, then keeps going
     qtbot.waitUntil(lambda: len(closed_listens(real_app)) >= 4, timeout=30_000)
     rows = closed_listens(real_app)[:4]
-    assert [r["track_id"] for r in rows] == starts[:4]  # logged in the order played
-    assert all(r["source"] == "auto" and r["skipped"] == 0 for r in rows)
-    assert all(1400 <= r["played_ms"] <= 1700 for r in rows)
+    assert [r.track_id for r in rows] == starts[:4]  # logged in the order played
+    assert all(r.source == "auto" and r.skipped == 0 for r in rows)
+    assert all(1400 <= r.played_ms <= 1700 for r in rows)
     assert len(set(starts[:4])) == 4  # no repeats
     assert max(positions) >= 1000 and len(positions) >= 8  # positions advanced
     qtbot.waitUntil(lambda: len(starts) >= 5, timeout=10_000)  # and it goes on
@@ -90,28 +90,28 @@ def test_user_skip_on_real_playback(real_app: SegueApp, short_library: list[int]
     engine.next()
     qtbot.waitUntil(lambda: len(closed_listens(real_app)) >= 1, timeout=5_000)
     first = closed_listens(real_app)[0]
-    assert first["track_id"] == short_library[0] and first["source"] == "user"
-    assert first["skipped"] == 1 and first["played_ms"] < 750, dict(first)
+    assert first.track_id == short_library[0] and first.source == "user"
+    assert first.skipped == 1 and first.played_ms < 750, first
     qtbot.waitUntil(lambda: engine.state is PlaybackState.PLAYING, timeout=10_000)
-    assert engine.current["id"] != short_library[0]
+    assert engine.current.id != short_library[0]
 
 
 def test_undecodable_file_is_skipped_on_real_playback(real_app: SegueApp,
                                                       short_library: list[int], qtbot) -> None:
     engine = real_app.engine
     broken = real_app.library.track(short_library[1])
-    Path(broken["path"]).write_bytes(b"\x00garbage, not audio" * 100)  # corrupted since the scan
+    Path(broken.path).write_bytes(b"\x00garbage, not audio" * 100)  # corrupted since the scan
     messages: list[str] = []
     engine.message.connect(messages.append)
     engine.stall_timeout_s = 2.0  # FFmpeg may "play" such a file silently for ever
     engine.play_track(short_library[1])
     qtbot.waitUntil(lambda: engine.current is not None
-                    and engine.current["id"] != short_library[1], timeout=15_000)
+                    and engine.current.id != short_library[1], timeout=15_000)
     qtbot.waitUntil(lambda: engine.state is PlaybackState.PLAYING, timeout=15_000)
     assert real_app.writer.flush(timeout=10)  # the mark is written off the GUI thread
-    assert real_app.library.track(short_library[1])["play_error"]
+    assert real_app.library.track(short_library[1]).play_error
     assert any("Cannot play" in m for m in messages)
-    assert all(r["track_id"] != short_library[1] for r in real_app.library.listens())
+    assert all(r.track_id != short_library[1] for r in real_app.library.listens())
 
 
 # -- a real audio device ---------------------------------------------------------------------
@@ -129,7 +129,7 @@ segue.start_playback()
 segue.engine.set_volume(100)
 segue.engine.play()
 def check():
-    done = [r for r in segue.library.listens() if r["ended_at"] is not None]
+    done = [r for r in segue.library.listens() if r.ended_at is not None]
     if len(done) >= 2:
         segue.shutdown(); app.quit()
 timer = QTimer(); timer.timeout.connect(check); timer.start(100)
@@ -170,7 +170,7 @@ def test_sound_reaches_a_real_audio_device(pulse_null_sink: dict, short_library,
     assert loud.sum() > 8000, f"no sound on the device (peak {np.abs(samples).max():.0f})"
     lib = Library.open(data_dir)
     try:
-        done = [r for r in lib.listens() if r["ended_at"] is not None]
-        assert len(done) >= 2 and all(r["skipped"] == 0 for r in done[:2])
+        done = [r for r in lib.listens() if r.ended_at is not None]
+        assert len(done) >= 2 and all(r.skipped == 0 for r in done[:2])
     finally:
         lib.close()

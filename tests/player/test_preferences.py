@@ -41,7 +41,7 @@ def test_removing_a_folder_keeps_its_listens(music_dir: Path, data_dir: Path, tm
         assert app.engine.queue == []  # its song left the queue with the library
         assert "2 songs left the library; 2 listens stay" in win.statusBar().currentMessage()
         assert app.library.listen_count() == 2
-        assert {(r["artist"], r["title"]) for r in app.library.listens()} == {
+        assert {(r.artist, r.title) for r in app.library.listens()} == {
             ("Björk", "Jóga"), ("Björk", "Hunter")}
     finally:
         app.shutdown()
@@ -73,7 +73,7 @@ def test_the_first_real_folder_replaces_the_demo(music_dir: Path, data_dir: Path
         assert app.library.track(app.engine.auto_pick.track_id) is not None
         app.engine.next()
         assert app.engine.current is not None
-        assert app.engine.current["path"].startswith(str(music_dir))
+        assert app.engine.current.path.startswith(str(music_dir))
     finally:
         app.shutdown()
 

@@ -137,11 +137,11 @@ def test_save_queue_as_playlist_play_export_and_restart(music_dir: Path, data_di
         # Double-click plays it: the first entry now, the rest in front of the queue.
         engine.clear_queue()
         panel.play_selected()
-        assert engine.current["id"] == ids[7] and engine.queue == [ids[2]]
+        assert engine.current.id == ids[7] and engine.queue == [ids[2]]
         out = panel.export_selected(str(tmp_path / "road trip"))
         assert out == tmp_path / "road trip.m3u8"
         lines = out.read_text(encoding="utf-8").splitlines()
-        paths = [app.library.track(t)["path"] for t in (ids[7], ids[2])]
+        paths = [app.library.track(t).path for t in (ids[7], ids[2])]
         assert [ln for ln in lines if not ln.startswith("#")] == paths
         assert app.settings.last_folder == str(tmp_path)  # the next dialog starts here
         engine.enqueue([ids[1]])

@@ -53,7 +53,7 @@ def test_an_announcement_after_the_commit_follows_the_committed_track(
     a, b, c = three
     heard: list[int] = []
     failures: list[str] = []
-    engine.trackChanged.connect(lambda t: heard.append(t["id"]) if t else None)
+    engine.trackChanged.connect(lambda t: heard.append(t.id) if t else None)
     engine.message.connect(lambda m: failures.append(m) if "Cannot" in m else None)
     engine.enqueue([b])
     engine.play_track(a)  # B is announced at once, and committed to once A is decoded
@@ -65,5 +65,5 @@ def test_an_announcement_after_the_commit_follows_the_committed_track(
     qtbot.waitUntil(lambda: engine.current is None or engine.backend.position() >= 500,
                     timeout=5_000)
     rows = library.listens()
-    assert [r["track_id"] for r in rows][:2] == [a, b]
-    assert [r["skipped"] for r in rows[:2]] == [0, 0]  # each heard to its end
+    assert [r.track_id for r in rows][:2] == [a, b]
+    assert [r.skipped for r in rows[:2]] == [0, 0]  # each heard to its end

@@ -31,8 +31,8 @@ def test_first_run_offers_folder_and_demo_and_plays_the_demo(data_dir: Path, qtb
         qtbot.waitUntil(lambda: win.model.total() == 8, timeout=10_000)  # read in the background
         assert app.engine.state is PlaybackState.PLAYING
         assert app.engine.current_source == "auto"  # hands-free from the first track
-        assert win.now_playing.title.text() == app.engine.current["title"]
-        assert app.engine.current["path"].startswith(str(data_dir / "demo"))
+        assert win.now_playing.title.text() == app.engine.current.title
+        assert app.engine.current.path.startswith(str(data_dir / "demo"))
     finally:
         app.shutdown()
 
@@ -68,7 +68,7 @@ def test_library_model_is_a_sound_qt_model(library: Library, qtbot, qtmodelteste
     assert model2.index(0, 3).data() == format_ms(2_499_000) == "41:39"
     shown_rows = {model2.track_id(r): model2.index(r, 1).data() for r in range(model2.rowCount())}
     assert "Unknown artist" in shown_rows.values()  # a fifth of the tracks have no artist
-    assert all(text == (library.track(t)["artist"] or "Unknown artist")
+    assert all(text == (library.track(t).artist or "Unknown artist")
                for t, text in shown_rows.items())
     model.close()
     model2.close()
@@ -113,12 +113,12 @@ def test_double_click_enter_queue_and_keys(music_dir: Path, data_dir: Path, qtbo
         QTest.mouseClick(win.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         QTest.mouseDClick(win.table.viewport(), Qt.MouseButton.LeftButton,
                           pos=rect.center())
-        assert engine.current["id"] == win.model.track_id(2)
+        assert engine.current.id == win.model.track_id(2)
         assert engine.current_source == "user"
         win.table.selectRow(4)
         win.table.setFocus()
         QTest.keyClick(win.table, Qt.Key.Key_Return)
-        assert engine.current["id"] == win.model.track_id(4)
+        assert engine.current.id == win.model.track_id(4)
         engine.enqueue([win.model.track_id(0)])
         assert win.queue_view.list.item(0).text().startswith("1. ")
         win.act_play.trigger()  # Space
@@ -126,7 +126,7 @@ def test_double_click_enter_queue_and_keys(music_dir: Path, data_dir: Path, qtbo
         win.act_play.trigger()
         assert engine.state is PlaybackState.PLAYING
         win.act_next.trigger()  # Ctrl+Right: the queue first
-        assert engine.current["id"] == win.model.track_id(0)
+        assert engine.current.id == win.model.track_id(0)
         win.act_autoqueue.trigger()
         assert not engine.autoqueue_enabled and "off" in win.queue_view.empty_hint.text()
     finally:
@@ -156,7 +156,7 @@ def test_state_survives_a_restart(music_dir: Path, data_dir: Path, qtbot) -> Non
     again = make_app(data_dir, qtbot)
     try:
         assert again.engine.queue == [ids[3], ids[1]]
-        assert again.engine.current["id"] == ids[0]
+        assert again.engine.current.id == ids[0]
         assert again.engine.backend.position() == 700
         assert again.engine.state is PlaybackState.STOPPED  # restored, not blaring at start
         assert again.engine.backend.volume() == 42

@@ -60,7 +60,7 @@ def test_migration_from_the_previous_schema_keeps_every_row(data_dir: Path) -> N
                                                   ("listens", listen_cols),
                                                   ("roots", "path"), ("scan_errors", "path"))}
         assert after == before
-        assert lib.track(1)["no_autoqueue"] == 0 and lib.track(1)["play_error"] is None
+        assert lib.track(1).no_autoqueue == 0 and lib.track(1).play_error is None
         assert lib.stats()["listens"] == 1000
         # Song 12, 112, 120-129: the search column was filled for the old rows
         assert lib.count_tracks("song 12") == 12

@@ -288,12 +288,12 @@ def test_fuzzed_rows_every_good_one_in_no_bad_one_no_traceback(tmp_path_factory,
     lib = Library.open(folder / "data")
     try:
         report = import_history(lib, [history])
-        stored = {r["title"]: r for r in lib.listens()}
+        stored = {r.title: r for r in lib.listens()}
     finally:
         lib.close()
     assert len(report.errors) == bad and report.unreadable == []
     assert report.listens == len(good) == len(stored)
     for title, end, ms in good:
         row = stored[title]
-        assert row["ended_at"] == end and row["played_ms"] == ms
-    assert all(r["started_at"] <= r["ended_at"] for r in stored.values())
+        assert row.ended_at == end and row.played_ms == ms
+    assert all(r.started_at <= r.ended_at for r in stored.values())
