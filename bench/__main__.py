@@ -48,6 +48,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "kills": ("bench.kills:main", ["--kills", "120"], ["--kills", "9"]),
     "dbcheck": ("bench.dbcheck:main", [], ["--tracks", "1000", "--listens", "5000"]),
     "sound": ("bench.sound:main", [], ["--quick"]),
+    "playcost": ("bench.playcost:main", [], ["--seconds", "10"]),
     "soak": ("bench.soak:main", [], ["--minutes", "3", "--retrains", "2", "--rescans", "2"]),
     "browse": ("bench.browse:main", [], ["--tracks", "20000"]),
     "lists": ("bench.lists:main", [], ["--tracks", "2000"]),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -132,19 +133,31 @@ def _soak(tmp: Path, env: dict[str, str], minutes: float, retrains: int, rescans
 
     watch = LoopWatch(label=lambda: "soak")
     rss_start = _rss_mb()
-    with pulse.Recorder(env, soundrig.RECORDER_LATENCY_MS) as rec:
-        started = time.monotonic()
-        engine.play()
-        watch.start()
-        QTimer.singleShot(int(total_s * 1000), app.quit)
-        app.exec()
-        watch.stop()
-        played_s = time.monotonic() - started
-        rss_end = _rss_mb()
-        segue.shutdown()  # the audio process reports its counters as it quits
+    spec = pulse.sink_spec(env)
+    # parec writes straight to a file: no reader thread in this process (it would compete
+    # with the app for the interpreter lock and hold the recording in memory).
+    with open(tmp / "take.raw", "wb") as take_file:
+        parec = subprocess.Popen(
+            ["parec", "-d", f"{pulse.SINK}.monitor", "--raw", "--format=s16le",
+             f"--rate={spec.rate}", f"--channels={spec.channels}",
+             f"--latency-msec={soundrig.RECORDER_LATENCY_MS}"],
+            stdout=take_file, stderr=subprocess.DEVNULL, env=env, preexec_fn=pulse.try_realtime)
+        try:
+            started = time.monotonic()
+            engine.play()
+            watch.start()
+            QTimer.singleShot(int(total_s * 1000), app.quit)
+            app.exec()
+            watch.stop()
+            played_s = time.monotonic() - started
+            rss_end = _rss_mb()
+            segue.shutdown()  # the audio process reports its counters as it quits
+        finally:
+            parec.terminate()
+            parec.wait(10)
     underruns = engine.backend.underruns()
-    take = rec.take()
-    x, rate = take.samples, take.rate
+    x = sc.from_s16le((tmp / "take.raw").read_bytes(), spec.channels)
+    rate = spec.rate
     gaps = sc.silences(x, rate, min_ms=1.0)
     first = sc.first_audible(x)
     last = sc.last_audible(x)

@@ -50,8 +50,9 @@ log = logging.getLogger("segue.audio")
 #: Decoded audio kept ready in front of the output (seconds): what a slow disk or a busy
 #: CPU may delay decoding by without a gap.
 RING_LEAD_S = 3.0
-#: The writer's tick.
-TICK_MS = 5
+#: The writer's tick: 10 ms leaves 50 of the device's 60 ms for a late wake-up, at half
+#: the CPU time of 5 ms.
+TICK_MS = 10
 #: Fades for pause/resume and seek: long enough to be no click, short enough to be instant.
 FADE_MS = 8
 #: A tick this late is logged (INFO): the device ran on what was buffered meanwhile.
@@ -331,6 +332,7 @@ class Writer:
         self._tags_written: set[int] = set()
         self._last_pos_sent = 0.0
         self._last_tick = 0.0
+        self._tick_start = (0, 0)  # (frames written, frames in the device) when it began
         self._fade = max(1, FADE_MS * rate // 1000)
         self._start_frames = START_MS * rate // 1000
 
@@ -391,13 +393,17 @@ class Writer:
                 self.handle(self.commands.get_nowait())
             except queue.Empty:
                 break
-        if self._wrote_audio and self.out.buffered_frames() == 0:
+        # One question to the device per tick: with PulseAudio each is a round trip to the
+        # server, and three a tick were most of this process's CPU time.
+        buffered = self.out.buffered_frames()
+        self._tick_start = (self.written, buffered)
+        if self._wrote_audio and buffered == 0:
             # The last tick left music in the device and it ran dry before this one.
             self.underruns += 1
             log.warning("underrun (%d so far)", self.underruns)
         self._wrote_audio = False
-        self._fill(self.out.free_frames())
-        self._report(self.written - self.out.buffered_frames())
+        self._fill(max(0, self.out.capacity - buffered))
+        self._report(self._tick_start[0] - buffered)  # frames heard as of this tick
 
     def _fill(self, free: int) -> None:
         while free > 0:
@@ -421,7 +427,8 @@ class Writer:
                 # costs a long wake-up on some sinks), but only a little of it ahead, so that
                 # the next sound is not queued behind it.
                 limit = self.rate * WAIT_SILENCE_MS // 1000
-                room = limit - self.out.buffered_frames()
+                written, buffered = self._tick_start
+                room = limit - (buffered + self.written - written)
                 if room > 0:
                     self._write_silence(min(free, room))
                 if self.playing and head is None and self.end_at is None \
@@ -451,7 +458,8 @@ class Writer:
         samples = block.samples[:n]
         gain = 1.0 if block.gain_applied else self.gains.get(block.tag, 1.0)
         envelope = self._envelope(n, target)
-        out = samples * (envelope * np.float32(gain))[:, None]
+        scale = envelope * np.float32(gain)
+        out = samples * (scale[:, None] if isinstance(scale, np.ndarray) else scale)
         written = self.out.write(out)
         if written <= 0:
             return n  # the device took nothing: try again next tick
@@ -461,8 +469,11 @@ class Writer:
         self.ring.take(written)
         return written
 
-    def _envelope(self, n: int, target: float) -> np.ndarray:
-        """Fade level times volume for the next ``n`` frames (both ramp, never jump)."""
+    def _envelope(self, n: int, target: float) -> np.ndarray | np.float32:
+        """Fade level times volume for the next ``n`` frames (both ramp, never jump); one
+        number when neither moves (nearly always: no arrays to build each tick)."""
+        if self.level == target and self._volume_now == self.volume:
+            return np.float32(target * self.volume ** 3)
         step = 1.0 / self._fade
         if target >= self.level:
             level = np.minimum(target, self.level + step * np.arange(1, n + 1))
@@ -591,14 +602,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("SEGUE_AUDIO_LOG", "WARNING"),
                         format="audio: %(levelname)s %(message)s")
     os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
-    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtCore import QCoreApplication
 
     # Before any thread starts: the threads started later inherit the scheduling; the
     # decoder and the command reader then step down below the writer (see Decoder.run).
     realtime = request_realtime(WRITER_PRIORITY)
     # The writer waits for the interpreter lock at most this long when another thread has it.
     sys.setswitchinterval(0.001)
-    app = QCoreApplication([sys.argv[0]])
+    app = QCoreApplication([sys.argv[0]])  # QtOutput's QAudioSink needs one
     events = Events(sys.stdout)
     # Without real-time scheduling a busy machine can keep this process waiting longer:
     # keep more in the device (pause and seek then answer a little later).
@@ -607,8 +618,6 @@ def main(argv: list[str] | None = None) -> int:
     proc = AudioProcess(output, events, args.rate)
     proc.decoder.realtime = bool(realtime)
     proc.decoder.start()
-    timer = QTimer()
-    timer.setInterval(TICK_MS)
 
     def tick() -> None:
         try:
@@ -620,15 +629,6 @@ def main(argv: list[str] | None = None) -> int:
             proc.output = proc.writer.out = ClockOutput(output.rate)
 
     quit_requested = threading.Event()  # set by the reader: stdin closed or "quit"
-
-    def tick_or_quit() -> None:
-        if quit_requested.is_set():
-            app.quit()
-        else:
-            tick()
-
-    timer.timeout.connect(tick_or_quit)
-    timer.start()
     events.send("ready", rate=proc.writer.rate, device_rate=output.rate, output=output.name,
                 realtime=realtime, buffer_ms=buffer_ms)
     # A closed stdin (the app quit, or died) ends this process too.
@@ -636,10 +636,37 @@ def main(argv: list[str] | None = None) -> int:
                               args=(proc, sys.stdin, quit_requested.set, bool(realtime)),
                               daemon=True)
     reader.start()
-    app.exec()
+    if output.name == "qt":  # QAudioSink lives on Qt's event loop
+        _run_qt_loop(app, tick, quit_requested)
+    else:  # a plain loop: the Qt one cost as much CPU as the ticks themselves
+        _run_loop(tick, quit_requested)
     proc.writer.send_stats()
     output.close()
     return 0
+
+
+def _run_loop(tick: Callable[[], None], quit_requested: threading.Event) -> None:
+    """Tick every TICK_MS until asked to quit; a late tick does not try to catch up."""
+    period = TICK_MS / 1000
+    due = time.monotonic()
+    while not quit_requested.is_set():
+        tick()
+        due += period
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            due = time.monotonic()
+
+
+def _run_qt_loop(app: Any, tick: Callable[[], None], quit_requested: threading.Event) -> None:
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer()
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: app.quit() if quit_requested.is_set() else tick())
+    timer.start()
+    app.exec()
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ class Output(Protocol):
 
     name: str
     rate: int
+    #: How many frames the writer keeps in the device (free = capacity - buffered).
+    capacity: int
 
     def free_frames(self) -> int: ...
 
@@ -67,7 +69,7 @@ class ClockOutput:
                  clock: type[time.monotonic] | None = None) -> None:
         self.rate = rate
         self._clock = clock or time.monotonic
-        self._capacity = rate * buffer_ms // 1000
+        self._capacity = self.capacity = rate * buffer_ms // 1000
         self._buffered = 0.0
         self._last = self._clock()
 
@@ -119,7 +121,7 @@ class QtOutput:
         # (QAudio::Error became QtAudio::Error in Qt 6.7: compare by name.)
         if self._io is None or self._sink.error().name != "NoError":
             raise OutputError(f"cannot open {self.device_name}: {self._sink.error()}")
-        self._capacity = self._sink.bufferSize() // FRAME_BYTES
+        self._capacity = self.capacity = self._sink.bufferSize() // FRAME_BYTES
         log.info("audio output: %s, %d Hz, buffer %d frames", self.device_name, self.rate,
                  self._capacity)
 
@@ -191,7 +193,7 @@ class PulseOutput:
     def __init__(self, rate: int = 44100, buffer_ms: int = DEVICE_BUFFER_MS) -> None:
         self._simple, self._pulse = _load_libpulse()
         self.rate = rate
-        self._target = rate * buffer_ms // 1000
+        self._target = self.capacity = rate * buffer_ms // 1000
         spec = _SampleSpec(_PA_SAMPLE_FLOAT32LE, rate, 2)
         room = 2 * self._target * FRAME_BYTES
         attr = _BufferAttr(maxlength=_PA_DEFAULT, tlength=room,

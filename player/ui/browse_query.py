@@ -5,8 +5,8 @@ keystroke or click. On a big library (a million tracks) one such query can take 
 on the GUI thread it would freeze the window, and queued one after another the answer to the
 last keystroke would wait for all the earlier ones. :class:`LatestQuery` runs queries on a
 thread of its own (with its own SQLite connection), drops those overtaken while waiting and
-interrupts (``sqlite3.Connection.interrupt``) the one running when a newer one arrives; only
-the newest result reaches the GUI thread.
+abandons the one running when a newer one arrives (SQLite's progress handler); only the newest
+result reaches the GUI thread.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from player.library.db import Library, LibraryError, library_error
 log = logging.getLogger(__name__)
 
 QueryFunction = Callable[[Library], Any]
+#: SQLite virtual-machine steps between two looks at whether a newer query waits (about a
+#: millisecond of a table scan).
+PROGRESS_STEPS = 20_000
 
 _gc_lock = threading.Lock()
 _gc_pauses = 0
@@ -98,8 +101,8 @@ class LatestQuery(QObject):
                 self._thread = threading.Thread(target=self._run, name=f"segue-{self.name}",
                                                 daemon=True)
                 self._thread.start()
-            elif self._running_generation and self._conn is not None:
-                self._conn.interrupt()  # overtaken: its answer would be thrown away
+            # A query running now is abandoned by its connection's progress handler, which
+            # sees this one waiting (see _overtaken).
             self._cond.notify()
             return self._generation
 
@@ -115,16 +118,18 @@ class LatestQuery(QObject):
     _delivered = 0
 
     def close(self, wait_s: float = 2.0) -> None:
-        """Stop the worker (before the library closes): a running query is interrupted."""
+        """Stop the worker (before the library closes): a running query is abandoned."""
         with self._cond:
             self._stopped = True
             self._pending = None
-            if self._conn is not None and self._running_generation:
-                self._conn.interrupt()
             self._cond.notify()
             thread = self._thread
         if thread is not None:
             thread.join(wait_s)
+
+    def _overtaken(self) -> int:
+        """SQLite's progress handler: non-zero abandons the running statement."""
+        return int(self._stopped or self._pending is not None)
 
     def _run(self) -> None:
         while True:
@@ -143,14 +148,16 @@ class LatestQuery(QObject):
                     # (SQLite's default keeps 2 MB; the OS cache behind it costs a syscall
                     # per page): up to 64 MB, used only as the library needs it.
                     self._conn.execute("PRAGMA cache_size = -65536")
+                    # Every so many steps SQLite asks whether to go on: not when a newer query
+                    # waits (or the app quits). Unlike interrupt(), which is lost when it
+                    # comes just before the statement starts, this cannot miss.
+                    self._conn.set_progress_handler(self._overtaken, PROGRESS_STEPS)
                 with gc_paused():
                     result = fn(self.library)
             except sqlite3.OperationalError as exc:
-                if "interrupt" in str(exc):
+                if "interrupt" in str(exc):  # abandoned for a newer query (or quitting)
                     with self._cond:
                         self._running_generation = 0
-                        if self._pending is None and not self._stopped:
-                            self._pending = (generation, fn)  # interrupted by a race: again
                     continue
                 self._fail(generation, exc)
             except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost

@@ -109,7 +109,8 @@ class MainWindow(QMainWindow):
         service.scanFailed.connect(
             lambda error: self.statusBar().showMessage(f"Scan failed: {describe(error)}", 10000))
         service.scanEnded.connect(self._scan_ended)
-        service.importProgress.connect(self.statusBar().showMessage)
+        # (a lambda: PySide cannot connect a Signal(object) to the C++ slot showMessage(str))
+        service.importProgress.connect(lambda text: self.statusBar().showMessage(str(text)))
         service.importFinished.connect(self._import_done)
         service.importFailed.connect(lambda error: self.statusBar().showMessage(
             f"Import failed: {describe(error)}", 10000))
