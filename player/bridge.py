@@ -173,7 +173,9 @@ class TrainResult:
     heldout: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> metrics
     targets: int = 0
     path: str = ""
-    epochs: int = 0  # epochs the measured training ran (it stops by work done)
+    #: Passes over the training plays the measured training made (it stops by work done,
+    #: validating in rounds: a long history may stop within its first pass, e.g. 0.8).
+    epochs: float = 0.0
     time_limited: bool = False  # True when the safety-net time budget cut it short
 
     def as_json(self) -> dict[str, Any]:
@@ -239,7 +241,7 @@ def train(library: Library, data_dir: Path, progress: TrainProgress | None = Non
                 progress=lambda e, s, loss: report(TrainingProgress(
                     "train", rec.progress_fraction(e, s), f"epoch {e} step {s}", loss)))
     _stop_if_cancelled(cancel)
-    result.epochs = int(rec.metrics.get("epochs", 0))
+    result.epochs = round(float(rec.metrics.get("epochs", 0)), 3)
     result.time_limited = bool(rec.metrics.get("time_limited", False))
     # Every library track, played or not, is scorable already: the first fit read the
     # library's metadata (a second pass over a million tracks would change nothing).

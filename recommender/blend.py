@@ -33,6 +33,8 @@ from .model import BLEND_DEFAULT, PARTS, Net
 from .signals import SIGNALS, ContextSignals
 from .vocab import FIELDS, PAD
 
+from .train import chunk_rows
+
 if TYPE_CHECKING:
     from .train import Trainer
 
@@ -102,12 +104,14 @@ def _walk(trainer: Trainer, pos: torch.Tensor) -> Iterator[_Position]:
     sig = ContextSignals(net.item_fields[:, _ARTIST].numpy())
     targets = trainer.targets
     p_next = 0
-    for c in range(0, len(pos), CHUNK):
-        chunk = pos[c: c + CHUNK]
-        parts = net.parts(hs[c: c + CHUNK], trainer.feats(chunk), seen=None, split=True)
+    # Each chunk holds [rows, parts, tracks] scores: fewer rows for a larger vocabulary.
+    rows = chunk_rows(net.n_items * len(PARTS), CHUNK)
+    for c in range(0, len(pos), rows):
+        chunk = pos[c: c + rows]
+        parts = net.parts(hs[c: c + rows], trainer.feats(chunk), seen=None, split=True)
         stacked = torch.stack([parts.get(n, torch.zeros_like(parts["net"]))
                                for n in PARTS], dim=1)  # [m, P, N] (learned vectors)
-        cold_net = _cold_part(trainer, hs[c: c + CHUNK])  # [m, N]
+        cold_net = _cold_part(trainer, hs[c: c + rows])  # [m, N]
         for j, p in enumerate(chunk.tolist()):
             while p_next <= p:
                 if stream.starts[p_next]:

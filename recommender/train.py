@@ -324,10 +324,11 @@ class Trainer:
         candidates = self.first_pos < NEVER
         candidates[PAD] = False
         hits = rr = loss = 0.0
-        for c in range(0, n, 256):
-            p = pos[c: c + 256]
-            lg = net.parts(hs[c: c + 256], self.feats(p), seen=self.seen(p, None))
-            t = tg[c: c + 256]
+        rows = chunk_rows(net.n_items, 256)
+        for c in range(0, n, rows):
+            p = pos[c: c + rows]
+            lg = net.parts(hs[c: c + rows], self.feats(p), seen=self.seen(p, None))
+            t = tg[c: c + rows]
             loss += float(F.cross_entropy(lg, t, reduction="sum"))
             lg = lg.masked_fill(~candidates[None, :], float("-inf"))
             tl = lg.gather(1, t[:, None])
@@ -416,6 +417,19 @@ class Trainer:
         self.net.heard[PAD] = False
         self.report.seconds = time.perf_counter() - t0
         return self.report
+
+
+#: Scores held at once when positions are scored against the whole vocabulary: a chunk of
+#: positions is sized so that each [positions, tracks] tensor stays about this big (64 MB
+#: of float32), whatever the catalogue - a fixed row count would cost gigabytes at 200,000
+#: tracks. It depends on the data only, so the same data still gives the same model.
+CHUNK_CELLS = 1 << 24
+
+
+def chunk_rows(n_cols: int, most: int) -> int:
+    """Positions per chunk when each is scored against ``n_cols`` tracks (at most
+    ``most``, at least 8)."""
+    return max(8, min(most, CHUNK_CELLS // max(n_cols, 1)))
 
 
 def first_positions(items: np.ndarray, heard: np.ndarray) -> np.ndarray:

@@ -134,12 +134,14 @@ ALBUM_BASE = 1 << 24
 
 
 class _Group:
-    """A letter of a big library's tree: artists ``start`` to ``end`` (excluded)."""
+    """A letter of a big library's tree: artists ``start`` to ``end`` (excluded). A "direct"
+    one is a single artist shown as its own first-level row (Various Artists, Unknown
+    artist: a letter holding one artist would be a click for nothing)."""
 
-    __slots__ = ("label", "start", "end")
+    __slots__ = ("label", "start", "end", "direct")
 
-    def __init__(self, label: str, start: int, end: int) -> None:
-        self.label, self.start, self.end = label, start, end
+    def __init__(self, label: str, start: int, end: int, direct: bool = False) -> None:
+        self.label, self.start, self.end, self.direct = label, start, end, direct
 
 
 class _Tree:
@@ -178,7 +180,9 @@ def _tree_rows(library: Library) -> _Tree:
     groups: list[_Group] = []
     for i, artist in enumerate(artists):
         label = _letter(artist)
-        if groups and groups[-1].label == label:
+        if not artist.row.key or artist.row.key == VARIOUS_ARTISTS:
+            groups.append(_Group(label, i, i + 1, direct=True))
+        elif groups and groups[-1].label == label and not groups[-1].direct:
             groups[-1].end = i + 1
         else:
             groups.append(_Group(label, i, i + 1))
@@ -250,9 +254,12 @@ class BrowserModel(QAbstractItemModel):
             return None
         internal = int(index.internalId())
         if internal == 0:
-            if self._groups is None and index.row() > 0:
+            if index.row() == 0:
+                return None
+            if self._groups is None:
                 return index.row() - 1
-            return None
+            group = self._groups[index.row() - 1]
+            return group.start if group.direct else None
         if internal < ALBUM_BASE and self._groups is not None:
             return self._groups[internal - 1].start + index.row()
         return None
@@ -260,7 +267,8 @@ class BrowserModel(QAbstractItemModel):
     def _group_at(self, index: Index) -> _Group | None:
         if (self._groups is not None and index.isValid() and index.internalId() == 0
                 and index.row() > 0):
-            return self._groups[index.row() - 1]
+            group = self._groups[index.row() - 1]
+            return None if group.direct else group
         return None
 
     def artist_index(self, number: int) -> QModelIndex:
@@ -270,6 +278,8 @@ class BrowserModel(QAbstractItemModel):
         if self._groups is None:
             return self.createIndex(number + 1, 0, 0)
         group = bisect.bisect_right(self._starts, number) - 1
+        if self._groups[group].direct:
+            return self.createIndex(group + 1, 0, 0)
         return self.createIndex(number - self._groups[group].start, 0, group + 1)
 
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008

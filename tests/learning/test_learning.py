@@ -246,3 +246,47 @@ def test_cli_train_and_next(library: Library, habit_library, data_dir: Path) -> 
     assert len(picks) == 5
     assert set(picks[0]) >= {"track_id", "path", "artist", "title", "score", "reason"}
     assert picks[0]["score"] >= picks[-1]["score"]
+
+
+@pytest.mark.slow
+def test_a_trained_model_plays_a_small_library_round(library: Library, data_dir: Path,
+                                                     tmp_path: Path) -> None:
+    """Issue 12, item 10, with the real model: on 24 tracks whose history is mostly two
+    favourites played in turn, hands-free play goes round the library (least recently
+    played first once the repeat window covers it all) instead of 23 15 23 17 23 15..."""
+    from collections import Counter
+
+    ids = add_placeholder_tracks(library, tmp_path / "files",
+                                 [{"artist": f"A{i % 8}", "title": f"T{i}"} for i in range(24)])
+    fav_a, fav_b = ids[22], ids[14]
+    clock = FakeClock(1_600_000_000.0)
+    log = ListenLog(library, clock)
+    for s in range(40):  # sessions of the two favourites in turn, another track now and then
+        for i in range(8):
+            track = (fav_a, fav_b)[i % 2] if i % 4 else ids[(s + i) % 24]
+            log.start(track, "user", 180_000)
+            log.heard(180_000)
+            clock.tick(180)
+            log.finish(completed=True)
+        clock.tick(2 * 3600)
+    model, _ = train(library, data_dir)
+    holder = ModelHolder(data_dir)
+    holder.set(model)
+    assert {t for t, _ in model.recommend([fav_a], k=3)} & {fav_a, fav_b}  # it loves them
+    aq = AutoQueue(library, Rules(exploration=0.0), model_picker=ModelPicker(holder),
+                   clock=clock)
+    current, picks = fav_a, []
+    for _ in range(72):
+        pick = aq.pick(current)
+        assert pick is not None
+        log.start(pick.track_id, "auto", 180_000)
+        log.heard(180_000)
+        clock.tick(180)
+        log.finish(completed=True)
+        current = pick.track_id
+        picks.append(current)
+    gaps = [j - i for t in set(picks) for i, j in
+            zip([k for k, p in enumerate(picks) if p == t],
+                [k for k, p in enumerate(picks) if p == t][1:])]
+    assert min(gaps) >= 12  # never back within half the library
+    assert len(set(picks)) == 24 and max(Counter(picks).values()) <= 6
