@@ -184,11 +184,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures["train"]["stderr"] = tr["stderr"]
         figures["train_within_target"] = (tr["exit"] == 0 and tr["seconds"] <= TRAIN_TARGET_S
                                           and tr["peak_rss_mb"] <= MEMORY_TARGET_MB)
-    finally:
-        if args.keep is None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            shutil.rmtree(tmp / "music", ignore_errors=True)
+    finally:  # the history file and, without --keep, the data folder
+        shutil.rmtree(tmp, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "scale.json" if args.tracks < 1_000_000 else "scale_full.json"
     (RESULTS / name).write_text(json.dumps(figures, indent=1) + "\n")
