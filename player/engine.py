@@ -623,7 +623,20 @@ class Engine(QObject):
             return
         if time.monotonic() - self._last_progress > self.stall_timeout_s:
             self._watchdog.stop()
-            self._on_failed("no sound came out of the file (corrupt or unsupported)")
+            if self._last_position > 0:
+                self._on_stalled()
+            else:
+                self._on_failed("no sound came out of the file (corrupt or unsupported)")
+
+    def _on_stalled(self) -> None:
+        """The sound stopped in the middle of a track that was playing: the output's fault,
+        not the file's. What was heard stays a listen, the file is not marked, the music
+        goes on with the next track (a fresh start of the output)."""
+        track = self.current
+        log.warning("playback of %s stalled at %d ms; moving on", track.path if track else "?",
+                    self._last_position)
+        self.message.emit("The sound stopped; going on with the next track")
+        self._advance(user_skip=False)
 
     def _on_advanced(self, tag: int) -> None:
         """An announced next track took over: its first sample is sounding now. Usually the

@@ -181,6 +181,46 @@ def _load_libpulse() -> tuple[ctypes.CDLL, ctypes.CDLL]:
     return simple, pulse
 
 
+class SinkFloor:
+    """Our stream's share of PulseAudio's latency.
+
+    ``pa_simple_get_latency`` is our stream's buffer plus the sink's own latency, which the
+    server sets and may raise at any time (a client asking for more, a sink that re-plans).
+    Keeping the sum at the target works while the sink's part stays below it; once it does
+    not, nothing is ever "free" again, our buffer runs dry and the music stops for good while
+    the process waits (seen on a desktop-like server with no recorder attached).
+
+    So the sink's part is taken off once it shows: when nothing has been free for
+    ``STALL_S`` - longer than our own buffer takes to drain - what remains is the sink's,
+    and the lowest latency seen meanwhile becomes the floor. The floor then only follows the
+    latency down. Until a first stall it is 0: the sum, as before.
+    """
+
+    STALL_S = 0.1
+
+    def __init__(self, rate: int, target: int) -> None:
+        self.rate = rate
+        self.target = target
+        self.floor = 0
+        self._full_since: float | None = None
+        self._lowest = 0
+
+    def ours(self, latency: int, now: float) -> int:
+        """Frames of ``latency`` (frames, as the server reports it) in our own buffer."""
+        self.floor = min(self.floor, latency)
+        if latency - self.floor < self.target:
+            self._full_since = None
+        elif self._full_since is None:
+            self._full_since, self._lowest = now, latency
+        else:
+            self._lowest = min(self._lowest, latency)
+            if now - self._full_since >= self.STALL_S:
+                log.info("the sound server's own latency rose to %d ms: counted apart",
+                         self._lowest * 1000 // self.rate)
+                self.floor, self._full_since = self._lowest, None
+        return max(0, latency - self.floor)
+
+
 class PulseOutput:
     """A PulseAudio playback stream (``pa_simple``) whose buffer lives in the server.
 
@@ -206,18 +246,19 @@ class PulseOutput:
         if not self._stream:
             raise OutputError(f"cannot open a PulseAudio stream: {self._error(error)}")
         self.device_name = "PulseAudio default sink"
+        self._floor = SinkFloor(rate, self._target)
         log.info("audio output: PulseAudio, %d Hz, %d ms ahead", rate, buffer_ms)
 
     def _error(self, error: ctypes.c_int) -> str:
         return (self._pulse.pa_strerror(error.value) or b"unknown error").decode()
 
     def buffered_frames(self) -> int:
-        """Frames written and not yet heard (the server's buffer and the device's)."""
+        """Frames written and not yet heard in our stream's buffer (see :class:`SinkFloor`)."""
         error = ctypes.c_int(0)
         usec = self._simple.pa_simple_get_latency(self._stream, ctypes.byref(error))
         if error.value:
             raise OutputError(f"the audio server failed: {self._error(error)}")
-        return int(usec) * self.rate // 1_000_000
+        return self._floor.ours(int(usec) * self.rate // 1_000_000, time.monotonic())
 
     def free_frames(self) -> int:
         return max(0, self._target - self.buffered_frames())

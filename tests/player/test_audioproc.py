@@ -161,3 +161,21 @@ def test_a_file_that_yields_no_sound_fails_instead_of_ending(rig: Rig, tmp_path)
     rig.run(0.2)
     assert [e["tag"] for e in rig.lines.named("failed")] == [7]
     assert rig.lines.named("ended") == []
+
+
+def test_a_sink_latency_above_the_target_is_counted_apart() -> None:
+    """PulseAudio's latency is our buffer plus the sink's; when the sink's own part rose
+    above the target, nothing was ever free again and the music stopped for good."""
+    from player.playback.output import SinkFloor
+
+    rate, target = 1000, 60  # frames at 1 kHz: one per ms
+    floor = SinkFloor(rate, target)
+    assert floor.ours(55, 0.00) == 55  # the sum, as before: nothing known of the sink yet
+    t, ours = 0.0, []
+    for _ in range(20):  # our buffer is empty; the sink alone holds 80-90 ms
+        t += 0.01
+        ours.append(floor.ours(80 + int(t * 1000) % 10, t))
+    assert ours[0] >= target  # at first: nothing free
+    assert ours[-1] < target and floor.floor >= 80  # then the sink's part is taken off
+    assert floor.ours(floor.floor + 30, t + 0.01) == 30  # our own frames, counted alone
+    assert floor.ours(20, t + 0.02) == 0 and floor.floor == 20  # a lower sink: followed down
