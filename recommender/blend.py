@@ -256,7 +256,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     for item in _walk(trainer, pos):
         x_all = torch.cat([item.parts, item.signals.float()])
         heard_c = candidates & item.seen
-        sc = (weights32 @ x_all).masked_fill(~heard_c[None, :], float("-inf"))  # [F, N]
+        sc = (weights32 @ x_all).masked_fill_(~heard_c[None, :], float("-inf"))  # [F, N]
         target_heard = bool(item.seen[item.target])
         if target_heard:
             # Pass 2: exact ranks among every heard candidate, for each alternative.
