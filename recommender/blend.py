@@ -262,7 +262,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
             # Pass 2: exact ranks among every heard candidate, for each alternative.
             n_heard += 1
             ts = sc[:, item.target: item.target + 1]
-            rank = ((sc > ts) | (sc == ts)).sum(1).double()
+            rank = (sc >= ts).sum(1).double()  # ties against the model
             hit = rank <= 20
             hits += hit.double()
             rr += hit.double() / rank
