@@ -2,7 +2,10 @@
 tracks: how long it takes (target under 10 s), what matched, and that importing it again adds
 nothing. Baseline: only parsing the same JSON files (``json.loads``), in the same run.
 
-    python -m bench import_speed
+    python -m bench import_speed [--log PATH]
+
+The export comes from github.com/jonas-mika/spotify-streaming-history-viz (data/, MIT); where
+to find it is said once, in bench/publiclog.py.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-#: The public Spotify export (one person's account data, 54,429 plays) as the team's shared
-#: folder next to the checkout holds it; benchmarks take another path as an option.
-EXPORT = (Path(__file__).resolve().parents[2] / "shared" / "datasets"
-          / "spotify-streaming-history-jonas-mika")
+from bench import publiclog
+
+#: The public export's default place (``$SEGUE_PUBLIC_LOG``, else ../shared): see publiclog.
+EXPORT = publiclog.default_path()
 
 
-def export_records(export: Path = EXPORT) -> list[dict[str, Any]]:
+def export_records(export: Path) -> list[dict[str, Any]]:
     """Every row of a Spotify export folder (``StreamingHistory*.json``), in file order."""
     return [r for f in sorted(export.glob("*.json")) for r in json.loads(f.read_text())]
 
@@ -39,24 +42,26 @@ def library_of_top_tracks(library: Any, folder: Path, records: list[dict[str, An
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    argparse.ArgumentParser(prog="python -m bench import_speed").parse_args(argv)
-    if not EXPORT.is_dir():
-        return {"skipped": f"public export not found at {EXPORT}"}
+    parser = argparse.ArgumentParser(prog="python -m bench import_speed")
+    publiclog.add_option(parser)
+    export = publiclog.resolve(parser.parse_args(argv).log)
+    if not export.is_dir():
+        return {"skipped": f"public export not found at {export} (--log PATH)"}
     from player.importer import import_history
     from player.library.db import Library
 
     t0 = time.perf_counter()
-    records = export_records()
+    records = export_records(export)
     parse_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         lib = Library.open(Path(tmp) / "data")
         try:
             library_of_top_tracks(lib, Path(tmp) / "music", records)
             t0 = time.perf_counter()
-            first = import_history(lib, [EXPORT])
+            first = import_history(lib, [export])
             first_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            again = import_history(lib, [EXPORT])
+            again = import_history(lib, [export])
             again_s = time.perf_counter() - t0
             stored = lib.db.execute("SELECT count(*) FROM listens").fetchone()[0]
         finally:

@@ -18,6 +18,7 @@ import os
 from PySide6.QtCore import QUrl
 from PySide6.QtMultimedia import QAudio, QAudioOutput, QMediaPlayer
 
+from player.library.paths import to_fs
 from player.playback.base import Backend, PlaybackState, as_cue
 from player.playback.cue import Cue
 
@@ -55,7 +56,7 @@ class QtBackend(Backend):
         self._player.errorOccurred.connect(self._on_error)
 
     def load(self, cue: Cue | str) -> None:
-        path = as_cue(cue).path
+        path = to_fs(as_cue(cue).path)  # a stored path: see player.library.paths
         self._failed_source = False
         self._pending_seek = None
         if not os.path.exists(path):

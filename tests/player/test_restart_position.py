@@ -99,7 +99,7 @@ def test_the_position_survives_a_restart(tmp_path: Path, data_dir: Path, backend
         again = _settings(data_dir)
         assert again["current_track"] == saved["current_track"]
         assert abs(again["current_position_ms"] - position) < 500, (position, again)
-        assert not any("Traceback" in line for line in second.lines)
+        assert not any("Traceback" in line for line in second.lines), "".join(second.lines)
     assert os.path.exists(data_dir / "library.db")
 
 
