@@ -256,13 +256,13 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     for item in _walk(trainer, pos):
         x_all = torch.cat([item.parts, item.signals.float()])
         heard_c = candidates & item.seen
-        sc = (weights32 @ x_all).masked_fill(~heard_c[None, :], float("-inf"))  # [F, N]
+        sc = (weights32 @ x_all).masked_fill_(~heard_c[None, :], float("-inf"))  # [F, N]
         target_heard = bool(item.seen[item.target])
         if target_heard:
             # Pass 2: exact ranks among every heard candidate, for each alternative.
             n_heard += 1
             ts = sc[:, item.target: item.target + 1]
-            rank = ((sc > ts) | (sc == ts)).sum(1).double()
+            rank = (sc >= ts).sum(1).double()  # ties against the model
             hit = rank <= 20
             hits += hit.double()
             rr += hit.double() / rank

@@ -242,7 +242,9 @@ class Net(nn.Module):
         q = self.proj(self.drop(h))
         remap = None
         if table is not None:
-            base = q @ table.vectors.t() + table.bias
+            # In place where autograd allows it: each [M, S] copy saved is a pass over
+            # memory per step (the values are bitwise those of the out-of-place ops).
+            base = (q @ table.vectors.t()).add_(table.bias)
             if len(table.extra_fields):
                 base = torch.cat([base, self.cold_scores(q, table.extra_fields)], dim=1)
             col_artist = table.artist
@@ -251,9 +253,9 @@ class Net(nn.Module):
             fields = self.item_fields if rows is None else self.item_fields[rows]
             learned, cold = self.output_vectors(rows)
             bias = self.bias if rows is None else self.bias[rows]
-            base = q @ learned.t() + bias
+            base = (q @ learned.t()).add_(bias)
             if seen is not None:
-                base = torch.where(seen, base, q @ cold.t() + self.cold_bias)
+                base = torch.where(seen, base, (q @ cold.t()).add_(self.cold_bias))
             col_artist = fields[:, _ARTIST]
             if rows is not None:
                 remap = torch.zeros(self.n_items, dtype=torch.long)
@@ -266,8 +268,9 @@ class Net(nn.Module):
                 validf = valid.to(h.dtype)
                 c = (self.rep[slot] + self.rep_gate(h).gather(1, slot)) * validf
                 cols = hist if remap is None else remap[hist]
-                term = torch.zeros_like(base).scatter_add(1, cols, c) if split else None
-                total = total.scatter_add(1, cols, c) if not split else total
+                term = torch.zeros_like(base).scatter_add_(1, cols, c) if split else None
+                # ``total`` is ``base`` (not returned when not split): added to in place.
+                total = total.scatter_add_(1, cols, c) if not split else total
                 if split:
                     out["repeat"] = term
                 if self.artist_rep:
@@ -281,19 +284,19 @@ class Net(nn.Module):
                     if split:
                         out["artist_repeat"] = term
                     else:
-                        total = total + term
+                        total = total.add_(term)
             if self.has_succ and "succ" in feats:
                 items, slot, valid = feats["succ"]
                 c = (self.succ[slot] + self.succ_gate(h).gather(1, slot)) * valid.to(h.dtype)
                 cols = items if remap is None else remap[items]
                 if split:
-                    out["successor"] = torch.zeros_like(base).scatter_add(1, cols, c)
+                    out["successor"] = torch.zeros_like(base).scatter_add_(1, cols, c)
                 else:
-                    total = total.scatter_add(1, cols, c)
+                    total = total.scatter_add_(1, cols, c)
         if split:
-            return {k: v.index_fill(1, _ZERO, 0.0) for k, v in out.items()}
+            return {k: v.index_fill_(1, _ZERO, 0.0) for k, v in out.items()}
         # The padding column is never a recommendation.
-        return total.index_fill(1, _ZERO, float("-inf"))
+        return total.index_fill_(1, _ZERO, float("-inf"))
 
     def cold_scores(self, q: torch.Tensor, fields: torch.Tensor) -> torch.Tensor:
         """[M, X] scores of tracks known by their fields ``fields`` [X, F] alone: one small

@@ -330,9 +330,9 @@ class Trainer:
             lg = net.parts(hs[c: c + rows], self.feats(p), seen=self.seen(p, None))
             t = tg[c: c + rows]
             loss += float(F.cross_entropy(lg, t, reduction="sum"))
-            lg = lg.masked_fill(~candidates[None, :], float("-inf"))
+            lg = lg.masked_fill_(~candidates[None, :], float("-inf"))
             tl = lg.gather(1, t[:, None])
-            rank = (lg > tl).sum(1) + (lg == tl).sum(1)  # ties against the model
+            rank = (lg >= tl).sum(1)  # ties against the model
             hit = (rank <= 20) & torch.isfinite(tl[:, 0])
             hits += float(hit.sum())
             rr += float((hit / rank.clamp(min=1)).sum())
