@@ -414,8 +414,10 @@ class ModelPicker:
         except Exception:  # an explanation must never cost the pick
             log.debug("explain failed", exc_info=True)
             drivers = []
-        names = [ctx.tracks.get(t, {}).get("title") or str(t) for t, _ in drivers
-                 if isinstance(t, int)]
+        # Only tracks with a title to show (never a bare id: a track left out of the
+        # candidates, such as one that failed to play, is not in ctx.tracks).
+        names = [name for t, _ in drivers if isinstance(t, int)
+                 and (name := ctx.tracks.get(t, {}).get("title"))]
         if names:
             return "because you played " + " and ".join(f"“{n}”" for n in names)
         return "one of your favourites lately"

@@ -389,7 +389,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(
             f"{stats['tracks']} tracks ({stats['missing']} missing), {stats['artists']} artists, "
             f"{stats['albums']} albums, {stats['listens']} listens, "
-            f"{stats['scan_errors']} files with errors, {stats['roots']} music folders"
+            f"{stats['scan_errors']} files with errors, "
+            f"{stats['roots']} music folder{'' if stats['roots'] == 1 else 's'}"
         )
     return EXIT_OK
 
@@ -531,7 +532,11 @@ def cmd_install_desktop(args: argparse.Namespace) -> int:
         where = exc.filename or args.prefix or "~/.local/share"
         raise CommandError(f"cannot install the menu entry into {where}: "
                            f"{(exc.strerror or str(exc)).lower()}") from None
-    print(f"installed {entry}; Segue is in your applications menu")
+    if args.prefix:  # menus read it only where that prefix is one of their data folders
+        print(f"installed {entry} (menus show it when {args.prefix} is in "
+              "XDG_DATA_DIRS)")
+    else:
+        print(f"installed {entry}; Segue is in your applications menu")
     return EXIT_OK
 
 

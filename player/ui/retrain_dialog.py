@@ -214,9 +214,14 @@ class RetrainDialog(QDialog):
                 "Listen across a few more sessions for Segue to measure how well it predicts "
                 "you.")
             return
-        gru, best_other = held["gru"], max(held[m]["hr@20"] for m in held if m != "gru")
+        gru = held["gru"]
+        best_hr = max(held[m]["hr@20"] for m in held if m != "gru")
+        best_mrr = max(held[m]["mrr@20"] for m in held if m != "gru")
+        # Better in the top 20, or as often there and ranked higher (a small library puts
+        # every next track in everyone's top 20: then the rank tells them apart).
+        earned = gru["hr@20"] > best_hr or (gru["hr@20"] >= best_hr and gru["mrr@20"] > best_mrr)
         verdict = ("It predicts your next track better than the simple methods — it has "
-                   "earned its place." if gru["hr@20"] > best_other else
+                   "earned its place." if earned else
                    "It does not beat the simple methods on your history yet: Segue still uses "
                    "it, and it improves as you listen.")
         limited = (f" Training stopped at its time limit after {result.epochs} epochs: this "

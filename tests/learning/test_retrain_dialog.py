@@ -139,3 +139,24 @@ def test_failures_are_told_by_their_type(qtbot) -> None:
                                          "still in use.")
     assert texts["OSError"][0] == "Training did not finish"
     assert "No space left on device" in texts["OSError"][1]
+
+
+@pytest.mark.parametrize(("gru", "verdict"), [
+    ({"hr@20": 1.0, "mrr@20": 0.878}, "earned its place"),  # a tie in the top 20, ranked higher
+    ({"hr@20": 1.0, "mrr@20": 0.5}, "does not beat"),
+    ({"hr@20": 0.9, "mrr@20": 0.9}, "does not beat"),
+])
+def test_the_verdict_reads_both_columns_of_its_table(qtbot, gru: dict, verdict: str) -> None:
+    """On an 8-track library every method has each next track in its top 20: the card said
+    the model did not beat them while its own table showed it ranked them far higher."""
+    from types import SimpleNamespace
+
+    from player.ui.retrain_dialog import RetrainDialog
+
+    dialog = RetrainDialog()
+    qtbot.addWidget(dialog)
+    held = {"gru": gru, "markov": {"hr@20": 1.0, "mrr@20": 0.817},
+            "recent": {"hr@20": 1.0, "mrr@20": 0.126}}
+    dialog.show_result(SimpleNamespace(heldout=held, plays=120, seconds=2.0, targets=20,
+                                       epochs=5, time_limited=False))
+    assert verdict in dialog.result_text.text()
