@@ -258,8 +258,8 @@ class PlaylistsPanel(QWidget):
                 self.entries.selectionModel().select(
                     self.entries.model().index(row, 0), QItemSelectionModel.SelectionFlag.Select)
         playlist_id = self.current_id()
-        if playlist_id is None:
-            self.summary.setText("")
+        if playlist_id is None:  # never an empty pane without a word
+            self.summary.setText("Choose a playlist: its songs show here.")
             return
         playable = sum(1 for e in self._entries if e.present)
         minutes = sum((e.duration_ms or 0) for e in self._entries if e.present) / 60_000
