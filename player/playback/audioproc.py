@@ -653,10 +653,11 @@ def _run_loop(tick: Callable[[], None], quit_requested: threading.Event) -> None
         tick()
         due += period
         delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        else:
-            due = time.monotonic()
+        if delay <= 0:
+            due, delay = time.monotonic(), 0.0005
+        # Always a real sleep: a real-time thread that never blocks is stopped by the kernel
+        # (RLIMIT_RTTIME, see realtime.py) - a late tick must not turn into a busy loop.
+        time.sleep(delay)
 
 
 def _run_qt_loop(app: Any, tick: Callable[[], None], quit_requested: threading.Event) -> None:
