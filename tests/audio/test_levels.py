@@ -109,7 +109,9 @@ def test_a_tagged_track_plays_at_its_replaygain_level(levels: LevelsRun, fmt: st
 def test_an_album_in_order_stays_gapless_with_crossfade_on(levels: LevelsRun) -> None:
     figures = soundrig.measure_album(levels.run, levels.albums["album"],
                                      levels.order.index("album"))
-    assert figures.gap_ms < soundrig.MAX_GAP_MS and figures.jump < soundrig.MAX_JUMP, figures
+    underruns = [e.data for e in levels.run.events if e.name == "underruns"]
+    assert figures.gap_ms < soundrig.MAX_GAP_MS and figures.jump < soundrig.MAX_JUMP, \
+        (figures, underruns, levels.run.log[-3000:])
     assert figures.audible_s == pytest.approx(figures.expected_s, abs=0.001), figures
 
 
