@@ -645,9 +645,11 @@ class Engine(QObject):
         if ann is None:
             log.warning("backend advanced to an unknown cue %s", tag)
             return
-        # Older announcements can never play now; what follows this track is decided below.
+        # Older announcements can never play now. A later one (sent after the backend had
+        # committed to this track) is what the backend now has to follow it: it stays the
+        # announcement, so that _update_next below keeps it, replaces it or takes it back.
         self._sent = {t: a for t, a in self._sent.items() if t > tag}
-        self._announced = None
+        self._announced = self._sent[max(self._sent)] if self._sent else None
         finished = self.current
         self._failures = 0
         if finished is not None and finished.play_error:

@@ -24,18 +24,29 @@ from player.playback.stream import StreamBackend
 pytestmark = pytest.mark.slow
 
 
+def _three(library: Library, folder: Path, seconds: float) -> list[int]:
+    folder.mkdir()
+    for i, name in enumerate("ABC"):
+        make_track(folder / f"{name}.wav", "wav",
+                   TrackSpec(name, f"Artist {name}", f"Album {name}", seconds=seconds,
+                             pitch=300.0 + 100 * i))
+    scan_folders(library, [folder])
+    by_title = {r["title"]: r["id"] for r in library.db.query("SELECT id, title FROM tracks")}
+    return [by_title[n] for n in "ABC"]
+
+
 @pytest.fixture
 def three(library: Library, tmp_path: Path) -> list[int]:
     """Three 1.5 s tracks of three albums (shorter than the decoder's lead: each is wholly
     decoded, and the next one committed to, as soon as it starts)."""
-    (tmp_path / "music").mkdir()
-    for i, name in enumerate("ABC"):
-        make_track(tmp_path / "music" / f"{name}.wav", "wav",
-                   TrackSpec(name, f"Artist {name}", f"Album {name}", seconds=1.5,
-                             pitch=300.0 + 100 * i))
-    scan_folders(library, [tmp_path / "music"])
-    by_title = {r["title"]: r["id"] for r in library.db.query("SELECT id, title FROM tracks")}
-    return [by_title[n] for n in "ABC"]
+    return _three(library, tmp_path / "music", 1.5)
+
+
+@pytest.fixture
+def three_long(library: Library, tmp_path: Path) -> list[int]:
+    """Three 5 s tracks: the next one is committed to 3 s before the current one ends (the
+    decoder's lead), and not the one after it."""
+    return _three(library, tmp_path / "music", 5.0)
 
 
 @pytest.fixture
@@ -67,3 +78,20 @@ def test_an_announcement_after_the_commit_follows_the_committed_track(
     rows = library.listens()
     assert [r.track_id for r in rows][:2] == [a, b]
     assert [r.skipped for r in rows[:2]] == [0, 0]  # each heard to its end
+
+
+def test_an_announcement_taken_back_after_the_commit_does_not_play(
+        engine: Engine, three_long: list[int], qtbot: QtBot) -> None:
+    """Play next C, then remove it again while B is already committed: the engine re-announces
+    B (its queue's head again) to follow... B, which then must be taken back when B starts -
+    or B would play twice."""
+    a, b, c = three_long
+    heard: list[int] = []
+    engine.trackChanged.connect(lambda t: heard.append(t.id) if t else None)
+    engine.enqueue([b])
+    engine.play_track(a)
+    qtbot.waitUntil(lambda: engine.backend.position() >= 2800, timeout=10_000)  # B committed
+    engine.enqueue([c], front=True)
+    engine.remove_from_queue(0)  # C out again: the queue is [B], announced anew
+    qtbot.waitUntil(lambda: engine.current is None, timeout=20_000)  # the queue played out
+    assert heard == [a, b], heard
