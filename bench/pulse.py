@@ -168,6 +168,13 @@ class Take:
         return start, end
 
 
+def parec_command(spec: SinkSpec, latency_ms: int) -> list[str]:
+    """``parec`` recording the null sink's monitor as raw s16le in the sink's format."""
+    return ["parec", "-d", f"{SINK}.monitor", "--raw", "--format=s16le",
+            f"--rate={spec.rate}", f"--channels={spec.channels}",
+            f"--latency-msec={latency_ms}"]
+
+
 class Recorder:
     """``parec`` on the null sink's monitor, read by a thread that stamps each chunk's
     arrival with ``time.monotonic()`` (for :class:`Clock`).
@@ -190,11 +197,8 @@ class Recorder:
     def start(self) -> None:
         """Start recording; returns once the first samples have arrived."""
         self._proc = subprocess.Popen(
-            ["parec", "-d", f"{SINK}.monitor", "--raw", "--format=s16le",
-             f"--rate={self.spec.rate}", f"--channels={self.spec.channels}",
-             f"--latency-msec={self.latency_ms}"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env,
-            preexec_fn=try_realtime)
+            parec_command(self.spec, self.latency_ms), stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=self.env, preexec_fn=try_realtime)
         self._reader = threading.Thread(target=self._read, name="parec-reader", daemon=True)
         self._reader.start()
         if not self._first.wait(15):

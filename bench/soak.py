@@ -34,14 +34,6 @@ TRACKS = 60
 ARTISTS = 15
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _library(music: Path, track_s: float) -> None:
     """Steady sines (no fade in or out: a song's edge is never quiet), each of its own pitch,
     over many artists and albums so that the auto-queue has real choices."""
@@ -86,7 +78,7 @@ def _soak(tmp: Path, env: dict[str, str], minutes: float, retrains: int, rescans
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from bench.handsfree import _seed_history
+    from bench.handsfree import _rss_mb, _seed_history
     from player.app import SegueApp
     from player.bridge import train
     from player.library.db import Library
@@ -138,10 +130,8 @@ def _soak(tmp: Path, env: dict[str, str], minutes: float, retrains: int, rescans
     # with the app for the interpreter lock and hold the recording in memory).
     with open(tmp / "take.raw", "wb") as take_file:
         parec = subprocess.Popen(
-            ["parec", "-d", f"{pulse.SINK}.monitor", "--raw", "--format=s16le",
-             f"--rate={spec.rate}", f"--channels={spec.channels}",
-             f"--latency-msec={soundrig.RECORDER_LATENCY_MS}"],
-            stdout=take_file, stderr=subprocess.DEVNULL, env=env, preexec_fn=pulse.try_realtime)
+            pulse.parec_command(spec, soundrig.RECORDER_LATENCY_MS), stdout=take_file,
+            stderr=subprocess.DEVNULL, env=env, preexec_fn=pulse.try_realtime)
         try:
             started = time.monotonic()
             engine.play()

@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,7 @@ from bench import pulse
 from player.audiogen import TrackSpec, make_library
 from player.library.db import Library
 from player.library.scanner import scan_folders
-
-
-def _wait_for(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.1)
+from tests.player.test_app_process import wait_for
 
 
 def _open_listen_ms(data_dir: Path) -> int:
@@ -82,7 +74,7 @@ def test_the_position_survives_a_restart(tmp_path: Path, data_dir: Path, backend
         env = {**env, "QT_QPA_PLATFORM": "offscreen", "SEGUE_BACKEND": backend}
         first = Run(env, data_dir, "--play")
         try:
-            _wait_for(lambda: _open_listen_ms(data_dir) >= 3000, timeout=90)  # seconds in
+            wait_for(lambda: _open_listen_ms(data_dir) >= 3000, timeout=90)  # seconds in
         finally:
             first.quit()
         saved = _settings(data_dir)
@@ -93,7 +85,7 @@ def test_the_position_survives_a_restart(tmp_path: Path, data_dir: Path, backend
         # starts a few seconds after the restore; by then the media is open.
         second = Run(env, data_dir)
         try:
-            _wait_for(lambda: second.said("loudness analysis"), timeout=90)
+            wait_for(lambda: second.said("loudness analysis"), timeout=90)
         finally:
             second.quit()
         again = _settings(data_dir)
