@@ -242,9 +242,11 @@ class StreamBackend(Backend):
             for old in [t for t in self._announced if t <= tag]:
                 del self._announced[old]
             self._cue = cue
+            duration = self._durations.pop(tag, 0)
+            self._durations = {t: d for t, d in self._durations.items() if t > tag}
             if self._next is not None and self._next.tag <= tag:
                 self._next = None
-            self._duration = self._durations.pop(tag, 0)
+            self._duration = duration
             self._position = 0
             self.advanced.emit(tag)
             self.durationChanged.emit(self._duration)
