@@ -26,6 +26,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import statistics
@@ -611,9 +612,49 @@ def _migrate_to_6(db: sqlite_utils.Database) -> None:
                     "track_number)")
 
 
+def _migrate_to_7(db: sqlite_utils.Database) -> None:
+    """Track ids are never used twice (``AUTOINCREMENT``). Without it SQLite hands out the
+    largest id + 1, so a removed folder's last ids went to the next songs scanned: a queue, a
+    window or a trained model still holding an old id then meant another song.
+
+    SQLite cannot add AUTOINCREMENT to a table, so the table is rebuilt (SQLite's own recipe:
+    new table, copy, drop, rename, indexes). :meth:`Library._migrate` turns foreign keys off
+    around it, or dropping the old table would cascade into ``loudness``."""
+    conn = db.conn
+    (sql,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'tracks'").fetchone()
+    if "AUTOINCREMENT" in sql.upper():  # a database rebuilt by hand from a newer one
+        return
+    new_sql, n = re.subn(r"^CREATE TABLE \"?tracks\"?\s*\(\s*id INTEGER PRIMARY KEY\b",
+                         "CREATE TABLE tracks_v7 (id INTEGER PRIMARY KEY AUTOINCREMENT", sql)
+    if n != 1:
+        raise LibraryError(f"unexpected tracks table: {sql[:80]}")
+    indexes = [s for (s,) in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tracks' "
+        "AND sql IS NOT NULL")]
+    conn.execute(new_sql)
+    conn.execute("INSERT INTO tracks_v7 SELECT * FROM tracks")
+    conn.execute("DROP TABLE tracks")
+    conn.execute("ALTER TABLE tracks_v7 RENAME TO tracks")
+    for statement in indexes:
+        conn.execute(statement)
+    # Ids already handed out by playlists or listens of removed tracks are not used again
+    # either: the sequence starts above every id the database still mentions.
+    (top,) = conn.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM tracks), 0), "
+        "coalesce((SELECT max(track_id) FROM listens), 0), "
+        "coalesce((SELECT max(track_id) FROM playlist_items), 0))").fetchone()
+    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'tracks'")
+    conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('tracks', ?)", (top,))
+    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        log.warning("%d rows refer to missing rows after migrating to schema 7", len(broken))
+
+
 #: MIGRATIONS[n] takes a database at version n to version n + 1.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4, _migrate_to_5, _migrate_to_6]
+    _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4, _migrate_to_5, _migrate_to_6,
+    _migrate_to_7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -821,6 +862,18 @@ class Library:
                 f"the library {self.path} was written by a newer Segue (schema {version}, "
                 f"this one knows {SCHEMA_VERSION}); update Segue"
             )
+        if version >= SCHEMA_VERSION:
+            return
+        # Off for the steps that rebuild a table (a DROP would cascade); the pragma is a no-op
+        # inside a transaction, hence here. Each step checks the keys itself.
+        db.conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            self._migrate_steps(version)
+        finally:
+            db.conn.execute("PRAGMA foreign_keys = ON")
+
+    def _migrate_steps(self, version: int) -> None:
+        db = self.db
         while version < SCHEMA_VERSION:
             with self.transaction():
                 # Re-read inside the lock: another process may have migrated meanwhile.

@@ -74,6 +74,23 @@ def test_the_first_real_folder_replaces_the_demo(library: Library, data_dir: Pat
     assert listed[0].tracks == library.stats()["tracks"] > 0
 
 
+def test_ids_of_removed_tracks_are_never_given_to_new_ones(library: Library, data_dir: Path,
+                                                          music_dir: Path) -> None:
+    """A queue, the window or a trained model may still hold a removed track's id while the
+    next folder is scanned: that id must not come back as another song (it did: SQLite reuses
+    the largest id, and the demo's were the largest)."""
+    from player.demo import install_demo_library
+
+    install_demo_library(library, data_dir)
+    scan_folders(library, [])
+    demo_ids = {r["id"] for r in library.all_track_meta()}
+    folders.add_folder(library, music_dir, folders.demo_folder_of(data_dir))
+    scan_folders(library, [])
+    new_ids = {r["id"] for r in library.all_track_meta()}
+    assert new_ids and not new_ids & demo_ids
+    assert library.tracks_by_id(sorted(demo_ids)) == {}
+
+
 def test_adding_a_second_real_folder_leaves_the_others(library: Library, data_dir: Path,
                                                        music_dir: Path, tmp_path: Path) -> None:
     library.add_root(music_dir)

@@ -138,3 +138,51 @@ def test_busy_writer_waits_instead_of_failing(data_dir: Path, library: Library) 
     waited = time.monotonic() - started
     holder.wait(10)
     assert library.roots() == ["/while/locked"] and waited >= 0.5
+
+
+def test_migration_to_never_reused_ids_keeps_every_row_and_the_loudness(data_dir: Path) -> None:
+    """Schema 7 rebuilds the tracks table (AUTOINCREMENT): rows, indexes and the loudness rows
+    that cascade from tracks all stay; ids of removed tracks still mentioned by the history are
+    not handed out again."""
+    import sqlite_utils
+
+    path = data_dir / "library.db"
+    db = sqlite_utils.Database(path)
+    for step in dbmod.MIGRATIONS[:6]:
+        step(db)
+    conn = db.conn
+    for i in range(1, 31):
+        conn.execute(
+            "INSERT INTO tracks(id, path, mtime, size, title, artist, added_at, search) "
+            "VALUES (?, ?, 1.0, 100, ?, 'A', 2.0, '')", (i, f"/m/{i}.flac", f"Song {i}"))
+        conn.execute("INSERT INTO loudness(track_id, size, mtime, version, analysed_at, "
+                     "integrated_lufs, peak) VALUES (?, 100, 1.0, 1, 3.0, -14.0, 0.9)", (i,))
+    # Track 40 was removed before the upgrade; a listen still names it.
+    conn.execute("INSERT INTO listens(track_id, started_at, source) VALUES (40, 1.0, 'user')")
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+    indexes_before = sorted(r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tracks'"))
+    before = conn.execute("SELECT * FROM tracks ORDER BY id").fetchall()
+    conn.close()
+
+    lib = Library(path)
+    try:
+        conn = lib.db.conn
+        assert lib.schema_version == SCHEMA_VERSION
+        assert lib.integrity_check() == "ok"
+        assert conn.execute("SELECT * FROM tracks ORDER BY id").fetchall() == before
+        assert conn.execute("SELECT count(*) FROM loudness").fetchone()[0] == 30
+        assert sorted(r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name = 'tracks'")) == indexes_before
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        with lib.transaction():
+            conn.execute("DELETE FROM loudness WHERE track_id = 30")
+            conn.execute("DELETE FROM tracks WHERE id = 30")
+            new_id = conn.execute(
+                "INSERT INTO tracks(path, mtime, size, title, added_at, search) "
+                "VALUES ('/m/new.flac', 1.0, 1, 'New', 2.0, '')").lastrowid
+        assert new_id == 41
+    finally:
+        lib.close()
