@@ -707,6 +707,14 @@ _SEARCH_INDEX_STATEMENTS = (
 )
 
 
+#: The present tracks in the browser's order, ids only: the whole library's list (1.5M ids)
+#: read from this index alone in 0.2 s of CPU, where ``tracks_browse`` needs a look at each
+#: track's row for ``missing`` (0.6 s, and seconds of disk reads when the file is not cached).
+#: Built with the search index (a few seconds for 1.5M tracks).
+_PRESENT_BROWSE_INDEX = ("CREATE INDEX IF NOT EXISTS tracks_present_browse ON tracks("
+                         "artist_key, album_key, disc_number, track_number) WHERE missing = 0")
+
+
 def trigram_available() -> bool:
     """Whether this SQLite has FTS5 with the trigram tokenizer (3.34 and later)."""
     try:
@@ -740,6 +748,7 @@ def _create_search_index(conn: sqlite3.Connection) -> bool:
     if tracks <= SEARCH_INDEX_INLINE_TRACKS:
         conn.execute("INSERT INTO tracks_fts(rowid, search) SELECT id, ' ' || "
                      "coalesce(search, '') || ' ' FROM tracks")
+        conn.execute(_PRESENT_BROWSE_INDEX)
         built = SEARCH_INDEX_COMPLETE
     else:
         built = 0  # Library.build_search_index, in the background
@@ -1570,6 +1579,7 @@ class Library:
                     "SELECT max(id) FROM (SELECT id FROM tracks WHERE id > ? ORDER BY id "
                     "LIMIT ?)", (built, chunk)).fetchone()[0]
                 if last is None:  # every track indexed: from now on the triggers do it all
+                    conn.execute(_PRESENT_BROWSE_INDEX)
                     conn.execute("UPDATE search_index SET built_upto = ?",
                                  (SEARCH_INDEX_COMPLETE,))
                     log.info("search index of %s complete", self.path)

@@ -45,6 +45,11 @@ def _ids_of(lib: Library, titles: list[str]) -> set[int]:
         f"SELECT id FROM tracks WHERE title IN ({marks})", titles)}
 
 
+def _has_index(lib: Library, name: str) -> bool:
+    return lib.db.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                               (name,)).fetchone() is not None
+
+
 def _found(lib: Library, text: str) -> set[int]:
     found = lib.search_ids(text)
     assert found is not None, "the index should answer"
@@ -166,8 +171,12 @@ def test_a_big_library_is_indexed_in_the_background_and_resumes(
 
     # ... and resumed by the next run (a new process), to the end.
     lib = Library(path)
+    assert not _has_index(lib, "tracks_present_browse")
     assert lib.build_search_index(chunk=7) is True
     assert lib.search_index_ready()
+    # With it, the whole library's list in the browser's order is read from an index alone.
+    assert _has_index(lib, "tracks_present_browse")
+    assert lib.browse_order().tolist() == lib.browse_track_ids(TrackFilter())
     assert _found(lib, "quokka") == _ids_of(lib, ["Quokka Early", "Quokka Late", "Quokka New"])
     for query in QUERIES:
         assert _found(lib, query) == _scanned(lib, query), query
