@@ -350,7 +350,8 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
 
     def fit(self, epochs: int, val_from: int | None = None, patience: int = 3,
-            tail_epochs: int = 0, lo: int = 0, blend: BlendFn | None = None) -> TrainReport:
+            tail_epochs: int = 0, lo: int = 0, blend: BlendFn | None = None,
+            overlap: bool = True) -> TrainReport:
         """Train up to ``epochs`` epochs on ``[lo, val_from)``, stopping early on the tail.
 
         Without ``val_from`` all epochs run on ``[lo, len)``. With it, the best epoch's
@@ -361,14 +362,16 @@ class Trainer:
 
         Validation and the blend run beside the training, in threads of their own, on
         copies of the network (see ``_EarlyStopping``): each torch operation still runs on
-        one thread, so the model is bitwise the one a strictly sequential run makes.
+        one thread, so the model is bitwise the one a strictly sequential run makes
+        (``overlap=False``: that run, each validation awaited before the next round and the
+        blend fitted after the last).
         """
         t0 = time.perf_counter()
         n = len(self.stream)
         if val_from is None:
             self._fit_plain(epochs, lo, n, t0)
         else:
-            stopping = _EarlyStopping(self, val_from, n, patience, blend)
+            stopping = _EarlyStopping(self, val_from, n, patience, blend, overlap)
             try:
                 stopping.run(epochs, lo, t0)
                 if tail_epochs > 0:
@@ -497,10 +500,10 @@ class _EarlyStopping:
     """
 
     def __init__(self, trainer: Trainer, val_from: int, n: int, patience: int,
-                 blend: BlendFn | None) -> None:
+                 blend: BlendFn | None, overlap: bool = True) -> None:
         self.tr, self.val_from, self.n = trainer, val_from, n
         self.patience, self.blend = patience, blend
-        self.overlap = trainer.cfg.plateau_decay == 1.0
+        self.overlap = overlap and trainer.cfg.plateau_decay == 1.0
         self.best, self.bad = -math.inf, 0
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_net: Net | None = None
@@ -601,11 +604,11 @@ class _EarlyStopping:
             self.best, self.bad = val["score"], 0
             self.best_state, self.best_net = p.state.weights, p.net
             tr.report.best_epoch, tr.report.val = p.done, val
-            if BLEND_AFTER == 0:
+            if BLEND_AFTER == 0 and self.overlap:
                 self.start_blend(p.net)
         else:
             self.bad += 1
-            if self.bad == BLEND_AFTER and self.best_net is not None:
+            if self.bad == BLEND_AFTER and self.best_net is not None and self.overlap:
                 self.start_blend(self.best_net)
             # A plateau: smaller steps settle faster than waiting at one rate. (With a
             # decay of 1, the pipelined case, this changes nothing, bitwise.)
@@ -614,10 +617,13 @@ class _EarlyStopping:
         log.info("epoch %s: %s", p.done, {k: round(v, 4) for k, v in row.items()})
         if self.bad < self.patience:
             return False
-        # Whatever was trained since that round is discarded: its CPU time too.
-        spent = time.thread_time() - p.state.cpu
-        tr.report.cpu["discarded"] = tr.report.cpu.get("discarded", 0.0) + spent
-        tr.report.cpu["train"] = tr.report.cpu.get("train", 0.0) - spent
+        if tr.report.steps != p.state.steps:
+            # Whatever was trained since that round is discarded: its CPU time too.
+            spent = time.thread_time() - p.state.cpu
+            tr.report.cpu["discarded"] = tr.report.cpu.get("discarded", 0.0) + spent
+            tr.report.cpu["train"] = tr.report.cpu.get("train", 0.0) - spent
+        # Always: even a step without targets, or the next epoch's layout, drew random
+        # numbers since.
         tr.restore(p.state)
         return True
 
