@@ -140,6 +140,40 @@ def test_tree_lists_album_artists_with_the_compilation_together(app, qtbot) -> N
     assert win.model.total() == len(BROWSE_TRACKS)
 
 
+def test_a_compilation_flagged_without_album_artist_is_under_various_artists(
+        data_dir: Path, tmp_path: Path, qtbot) -> None:
+    """Only the compilation flag (ID3 TCMP, Vorbis COMPILATION=1 in FLAC and Ogg), no album
+    artist: one album under Various Artists, its performers without entries of their own."""
+    music = tmp_path / "music"
+    make_library(music, [
+        ("Hits/01", "mp3", TrackSpec("Comp One", "Gamma", "Summer Hits", None, "1",
+                                     seconds=0.3, pitch=300, compilation=True)),
+        ("Hits/02", "flac", TrackSpec("Comp Two", "Delta", "Summer Hits", None, "2",
+                                      seconds=0.3, pitch=310, compilation=True)),
+        ("Hits/03", "vorbis", TrackSpec("Comp Three", "Alpha", "Summer Hits", None, "3",
+                                        seconds=0.3, pitch=320, compilation=True)),
+        ("Alpha/01", "mp3", TrackSpec("Alpha Solo", "Alpha", "Alone", None, "1",
+                                      seconds=0.3, pitch=330)),
+    ])
+    lib = Library.open(data_dir)
+    scan_folders(lib, [music])
+    lib.close()
+    app = make_app(data_dir, qtbot)
+    try:
+        win = app.window
+        settle(win, qtbot)
+        model = win.browser.tree_model
+        top = [model.index(r, 0).data() for r in range(model.rowCount())]
+        assert top == ["All music", "Various Artists", "Alpha"]
+        hits = tree_row(win, "Summer Hits", tree_row(win, "Various Artists"))
+        assert "Various Artists" in hits.data(Qt.ItemDataRole.ToolTipRole)
+        click(win.browser.tree, hits)
+        settle(win, qtbot)
+        assert titles(win) == ["Comp One", "Comp Two", "Comp Three"]
+    finally:
+        app.shutdown()
+
+
 @pytest.mark.parametrize("grouped", [False, True])
 def test_the_tree_is_a_sound_qt_model_flat_or_by_letter(app, qtbot, qtmodeltester, monkeypatch,
                                                          grouped) -> None:
