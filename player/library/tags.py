@@ -8,6 +8,9 @@ fields and normalises them, so that the rest of the app sees one shape:
 * ``"3/12"`` track and disc numbers give 3; dates give their year;
 * multi-valued tags are joined with ``"; "``;
 * ``has_cover`` says whether the file embeds a picture;
+* ``compilation``: the file says it is part of a compilation (iTunes' flag: ID3 ``TCMP``, MP4
+  ``cpil``, Vorbis/APE ``COMPILATION``, ASF ``WM/IsCompilation``; "1", "true" or "yes"), which
+  the browser honours when no album artist is tagged;
 * ReplayGain track/album gain (dB, ReplayGain 2's -18 LUFS reference) and peak (linear), from
   whichever family the file has (see :func:`_replaygain`); a value that does not parse or is
   out of any sane range is ``None``, never an error.
@@ -67,6 +70,7 @@ class TrackTags(NamedTuple):
     duration_ms: int | None = None
     format: str | None = None
     has_cover: bool = False
+    compilation: bool = False
     rg_track_gain: float | None = None
     rg_track_peak: float | None = None
     rg_album_gain: float | None = None
@@ -76,6 +80,7 @@ class TrackTags(NamedTuple):
         """The fields as a ``tracks`` row (``has_cover`` as 0/1)."""
         row = self._asdict()
         row["has_cover"] = int(self.has_cover)
+        row["compilation"] = int(self.compilation)
         return row
 
 
@@ -89,6 +94,7 @@ _ID3 = {
     "disc_number": ("TPOS",),
     "genre": ("TCON",),
     "year": ("TDRC", "TYER", "TORY", "TDOR"),
+    "compilation": ("TCMP",),
 }
 _VORBIS = {
     "title": ("title",),
@@ -99,6 +105,7 @@ _VORBIS = {
     "disc_number": ("discnumber", "disc"),
     "genre": ("genre",),
     "year": ("date", "year", "originaldate"),
+    "compilation": ("compilation",),
 }
 _MP4 = {
     "title": ("\xa9nam",),
@@ -109,6 +116,7 @@ _MP4 = {
     "disc_number": ("disk",),
     "genre": ("\xa9gen", "gnre"),
     "year": ("\xa9day",),
+    "compilation": ("cpil",),
 }
 _APE = {  # APEv2 keys are case-insensitive in mutagen
     "title": ("Title",),
@@ -119,6 +127,7 @@ _APE = {  # APEv2 keys are case-insensitive in mutagen
     "disc_number": ("Disc",),
     "genre": ("Genre",),
     "year": ("Year", "Date"),
+    "compilation": ("Compilation",),
 }
 _ASF = {
     "title": ("Title",),
@@ -129,6 +138,7 @@ _ASF = {
     "disc_number": ("WM/PartOfSet",),
     "genre": ("WM/Genre",),
     "year": ("WM/Year",),
+    "compilation": ("WM/IsCompilation",),
 }
 
 _FAMILIES = ((ID3, "id3"), (VComment, "vorbis"), (MP4Tags, "mp4"), (APEv2, "ape"), (ASFTags, "asf"))
@@ -267,6 +277,7 @@ def _normalise(audio: Any, path: str, fileobj: Any) -> TrackTags:
         duration_ms=duration_ms,
         format=_format_name(audio),
         has_cover=_has_cover(audio, family, tags),
+        compilation=_flag(raw.get("compilation")),
         rg_track_gain=gain.track_gain,
         rg_track_peak=gain.track_peak,
         rg_album_gain=gain.album_gain,
@@ -387,6 +398,18 @@ def _year(value: Any) -> int | None:
             if 1000 <= year <= 2999:
                 return year
     return None
+
+
+#: What a compilation flag says when set ("1" from iTunes and most taggers).
+_TRUE_WORDS = frozenset({"1", "true", "yes"})
+
+
+def _flag(value: Any) -> bool:
+    """A yes/no tag: MP4's ``cpil`` is a bool, ASF's a bool attribute, the others text."""
+    if isinstance(value, bool):
+        return value
+    texts = _values(value)
+    return bool(texts) and texts[0].strip().lower() in _TRUE_WORDS
 
 
 def _genre(value: Any) -> str | None:
