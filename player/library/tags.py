@@ -21,14 +21,12 @@ This module must stay importable without Qt: the scanner runs it in worker proce
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import mutagen
 from mutagen._vorbis import VComment  # the base of every Vorbis-comment container
@@ -55,8 +53,10 @@ class TagReadError(Exception):
     """A file could not be read as audio; ``str(err)`` is the reason for the user."""
 
 
-@dataclass(slots=True)
-class TrackTags:
+# The rows of this module are NamedTuples, not dataclasses: a tag-reading worker process
+# imports this module before it can take any work, and ``dataclasses`` (with ``inspect``)
+# would add a sixth to its start-up, which a small scan feels (bench/scan.py).
+class TrackTags(NamedTuple):
     """What Segue knows of one audio file after reading it."""
 
     title: str
@@ -78,8 +78,7 @@ class TrackTags:
 
     def as_row(self) -> dict[str, Any]:
         """The fields as a ``tracks`` row (``has_cover`` as 0/1)."""
-        # Not dataclasses.asdict: it deep-copies, and this runs for every file of a scan.
-        row = {f: getattr(self, f) for f in self.__slots__}
+        row = self._asdict()
         row["has_cover"] = int(self.has_cover)
         row["compilation"] = int(self.compilation)
         return row
@@ -475,8 +474,7 @@ _GAIN_RE = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:db)?\s*$", re.IGN
 _MP4_FREEFORM = "----:com.apple.itunes:"
 
 
-@dataclass(frozen=True, slots=True)
-class ReplayGainTags:
+class ReplayGainTags(NamedTuple):
     """A file's ReplayGain: gains in dB relative to ReplayGain 2's -18 LUFS, peaks linear."""
 
     track_gain: float | None = None
@@ -511,8 +509,7 @@ def _replaygain(audio: Any, family: str | None, tags: Any, fileobj: Any) -> Repl
     if type(audio).__name__ == "OggOpus":
         track = _r128_db(texts.get("r128_track_gain"))
         album = _r128_db(texts.get("r128_album_gain"))
-        rg = dataclasses.replace(
-            rg,
+        rg = rg._replace(
             track_gain=track if track is not None else rg.track_gain,
             album_gain=album if album is not None else rg.album_gain,
         )
@@ -605,9 +602,9 @@ def _with_rva2(rg: ReplayGainTags, tags: Any) -> ReplayGainTags:
         gain_ok = _finite(gain, MAX_GAIN_DB)
         peak_value = peak if _finite(peak, MAX_PEAK) and peak > 0 else None
         if kind == "track" and rg.track_gain is None and gain_ok:
-            rg = dataclasses.replace(rg, track_gain=gain, track_peak=rg.track_peak or peak_value)
+            rg = rg._replace(track_gain=gain, track_peak=rg.track_peak or peak_value)
         elif kind == "album" and rg.album_gain is None and gain_ok:
-            rg = dataclasses.replace(rg, album_gain=gain, album_peak=rg.album_peak or peak_value)
+            rg = rg._replace(album_gain=gain, album_peak=rg.album_peak or peak_value)
     return rg
 
 
