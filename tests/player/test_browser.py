@@ -499,3 +499,32 @@ def test_a_760_px_window_keeps_duration_and_plays_in_sight(app, qtbot) -> None:
     row = titles(win).index(LONG_TITLE)
     option_width = table.visualRect(win.model.index(row, 0)).width()
     assert option_width < QFontMetrics(table.font()).horizontalAdvance(LONG_TITLE)
+
+
+def test_a_760_px_window_gives_the_track_table_its_room(app, qtbot) -> None:
+    """Narrow, Up next slims down (its buttons on two rows, all of them still there) and
+    the table gets the width: its titles, artists and albums are not cut to a word each.
+    Widening the window brings the earlier layout back."""
+    win = app.window
+    win.resize(1180, 700)
+    qtbot.waitUntil(lambda: win.width() == 1180, timeout=3000)
+    qtbot.wait(50)
+    wide_sizes = win.main_splitter.sizes()
+    queue, table, header = win.queue_view, win.table, win.table.horizontalHeader()
+    win.resize(760, 600)
+    qtbot.waitUntil(lambda: win.width() == 760, timeout=3000)
+    qtbot.wait(50)
+    text_columns = [header.sectionSize(col) for col in range(3)]  # title, artist, album
+    assert min(text_columns) >= 90, text_columns
+    assert table.width() >= 2 * queue.width(), (table.width(), queue.width())
+    assert queue.compact
+    for button in (queue.up_button, queue.down_button, queue.remove_button,
+                   queue.clear_button, queue.save_button, queue.another_button,
+                   queue.pin_button):
+        assert button.isVisible()
+        corner = button.mapTo(queue, button.rect().bottomRight())
+        assert queue.rect().contains(corner), button.text()  # not cut off by the panel
+    win.resize(1180, 700)
+    qtbot.waitUntil(lambda: win.width() == 1180, timeout=3000)
+    qtbot.wait(50)
+    assert not queue.compact and win.main_splitter.sizes() == wide_sizes
