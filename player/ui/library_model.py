@@ -103,7 +103,7 @@ class SearchIndex:
 def _ordered_ids(library: Library, where: TrackFilter, sort: str, descending: bool,
                  index: SearchIndex) -> list[int]:
     """The query run on the query thread: the ids shown, in order."""
-    if sort == "artist" and where.artist_key is None and index.usable(library):
+    if sort == "artist" and not where.browsing and index.usable(library):
         found = index.find(search_fold(where.text).split())
         return found[::-1] if descending else found
     if sort != "plays":
@@ -233,11 +233,16 @@ class LibraryModel(QAbstractTableModel):
     def filter_text(self) -> str:
         return self._where.text
 
-    def set_scope(self, artist_key: str | None, album_key: str | None = None) -> None:
-        """Show one artist of the browser (its key), one of its albums, or all (None)."""
-        if (artist_key, album_key) != (self._where.artist_key, self._where.album_key):
-            self._where = replace(self._where, artist_key=artist_key,
-                                  album_key=album_key if artist_key is not None else None)
+    def set_scope(self, artist_key: str | None, album_key: str | None = None,
+                  artist_range: tuple[str, str] | None = None) -> None:
+        """Show one artist of the browser (its key), one of its albums, the artists of a
+        letter (``artist_range``: the first and last keys), or all (None)."""
+        album_key = album_key if artist_key is not None else None
+        artist_range = artist_range if artist_key is None else None
+        if (artist_key, album_key, artist_range) != (
+                self._where.artist_key, self._where.album_key, self._where.artist_range):
+            self._where = replace(self._where, artist_key=artist_key, album_key=album_key,
+                                  artist_range=artist_range)
             self.reload()
 
     def scope(self) -> TrackFilter:
