@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 DB_FILE = "library.db"
 #: How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_S = 30.0
+#: Imported plays per ``executemany`` (the transaction stays one: see add_imported_listens).
+_IMPORT_CHUNK = 20_000
 #: A file up to this size is checked (``PRAGMA quick_check``: 0.19 s for 7.8 MB, ``python -m
 #: bench dbcheck``) before opening returns; a larger one on a thread of its own, and the first
 #: write waits for the verdict - so that a big library still opens at once, and nothing
@@ -74,6 +76,7 @@ TRACK_FIELDS = (
     "duration_ms",
     "format",
     "has_cover",
+    "compilation",  # the file's compilation flag (iTunes' TCMP/cpil, COMPILATION=1)
     "rg_track_gain",  # ReplayGain tags: dB towards -18 LUFS, peaks linear (tags.ReplayGainTags)
     "rg_track_peak",
     "rg_album_gain",
@@ -86,10 +89,11 @@ TRACK_FIELDS = (
 
 LISTEN_SOURCES = ("user", "auto", "import")
 
-#: What the tag reader extracts; raised when it learns a new field (2: ReplayGain). A row
-#: written by an older reader is reported changed to the scanner (:meth:`Library.known_files`),
-#: so the next scan reads it again; its stored size and mtime stay as they were.
-TAGS_VERSION = 2
+#: What the tag reader extracts; raised when it learns a new field (2: ReplayGain, 3: the
+#: compilation flag). A row written by an older reader is reported changed to the scanner
+#: (:meth:`Library.known_files`), so the next scan reads it again; its stored size and mtime
+#: stay as they were.
+TAGS_VERSION = 3
 #: The loudness analysis's algorithm (player.library.analysis): a row of an older one is redone.
 ANALYSIS_VERSION = 1
 
@@ -251,11 +255,19 @@ class KnownFile:
 @dataclass(frozen=True, slots=True)
 class TrackFilter:
     """Which tracks the track table shows: the search text, within an artist of the browser
-    (its key, see :func:`browse_keys`) and one of its albums, or within everything (None)."""
+    (its key, see :func:`browse_keys`) and one of its albums, or within everything (None).
+    ``artist_range`` (without ``artist_key``): the artists whose keys lie between these two,
+    both included, "Various Artists" excepted - a letter of a big library's tree."""
 
     text: str = ""
     artist_key: str | None = None
     album_key: str | None = None
+    artist_range: tuple[str, str] | None = None
+
+    @property
+    def browsing(self) -> bool:
+        """Within part of the library (an artist, an album, a letter), not all of it."""
+        return self.artist_key is not None or self.artist_range is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +324,7 @@ class Track:
     duration_ms: int | None = None
     format: str | None = None
     has_cover: bool = False
+    compilation: bool = False  # the file's compilation flag
     mtime: float = 0.0
     size: int = 0
     added_at: float = 0.0
@@ -393,7 +406,7 @@ class PlaylistTracks:
 
 
 _TRACK_ATTRS = tuple(f.name for f in fields(Track))
-_TRACK_FLAGS = ("has_cover", "missing", "no_autoqueue")
+_TRACK_FLAGS = ("has_cover", "compilation", "missing", "no_autoqueue")
 
 
 # --------------------------------------------------------------------------------------------
@@ -526,8 +539,13 @@ VARIOUS_ARTISTS = "various artists"
 def browse_keys(row: dict[str, Any]) -> tuple[str, str]:
     """``(artist key, album key)`` a track is browsed under: the album artist first (a
     compilation's tracks have one album artist and many artists), else the artist, folded
-    as the search is; every spelling of "Various Artists" is one key; "" for none."""
-    artist = search_fold(str(row.get("albumartist") or row.get("artist") or ""))
+    as the search is; every spelling of "Various Artists" is one key; "" for none. A track
+    flagged as part of a compilation without an album artist is under "Various Artists" too
+    (a named album artist wins: a DJ's mix is theirs)."""
+    albumartist = row.get("albumartist")
+    if not albumartist and row.get("compilation"):
+        return VARIOUS_ARTISTS, search_fold(str(row.get("album") or ""))
+    artist = search_fold(str(albumartist or row.get("artist") or ""))
     if artist in VARIOUS_ARTISTS_KEYS:
         artist = VARIOUS_ARTISTS
     return artist, search_fold(str(row.get("album") or ""))
@@ -652,6 +670,13 @@ def _migrate_to_7(db: sqlite_utils.Database) -> None:
     broken = conn.execute("PRAGMA foreign_key_check").fetchall()
     if broken:
         log.warning("%d rows refer to missing rows after migrating to schema 7", len(broken))
+
+
+def _migrate_to_8(db: sqlite_utils.Database) -> None:
+    """The compilation flag of each track (0 until read: rows written by an older tag reader
+    are read again by the next scan, see TAGS_VERSION, which then files a flagged album
+    without an album artist under "Various Artists")."""
+    db.conn.execute("ALTER TABLE tracks ADD COLUMN compilation INTEGER NOT NULL DEFAULT 0")
 
 
 # -- the search index ---------------------------------------------------------------------------
@@ -800,7 +825,7 @@ def id_array(text: str | None, piece: int = 1 << 20) -> "np.ndarray":
     return np.concatenate(parts)
 
 
-def _migrate_to_8(db: sqlite_utils.Database) -> None:
+def _migrate_to_9(db: sqlite_utils.Database) -> None:
     """The search index (``tracks_fts``, see above): searches of a big library in
     milliseconds. A library of more than :data:`SEARCH_INDEX_INLINE_TRACKS` tracks is indexed
     afterwards, in the background; searches scan the tracks until then."""
@@ -810,7 +835,7 @@ def _migrate_to_8(db: sqlite_utils.Database) -> None:
 #: MIGRATIONS[n] takes a database at version n to version n + 1.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4, _migrate_to_5, _migrate_to_6,
-    _migrate_to_7, _migrate_to_8]
+    _migrate_to_7, _migrate_to_8, _migrate_to_9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -1478,6 +1503,11 @@ class Library:
             if where.album_key is not None:
                 sql += " AND t.album_key = ?"
                 params.append(where.album_key)
+        elif where.artist_range is not None:
+            # A range of the index tracks_browse; Various Artists has a row of its own, even
+            # when its key falls among a letter's artists (between "vangelis" and "vivaldi").
+            sql += " AND t.artist_key BETWEEN ? AND ? AND t.artist_key != ?"
+            params += [*where.artist_range, VARIOUS_ARTISTS]
         return sql, params
 
     def browse_track_ids(self, where: "TrackFilter", sort: str = "artist",
@@ -1627,7 +1657,7 @@ class Library:
         albums: list[AlbumRow] = []
         for row in self.db.conn.execute(
                 "SELECT t.artist_key, t.album_key, min(t.album), "
-                "min(coalesce(t.albumartist, t.artist)), min(t.year), count(*), "
+                f"min({_ALBUM_ARTIST_SQL}), min(t.year), count(*), "
                 "coalesce(max(CASE WHEN t.has_cover THEN t.id END), min(t.id)) "
                 "FROM tracks t WHERE t.missing = 0 GROUP BY t.artist_key, t.album_key "
                 "ORDER BY t.artist_key, t.album_key = '', min(t.year) IS NULL, min(t.year), "
@@ -1648,7 +1678,7 @@ class Library:
         sql, params = self._track_filter(text)
         return [AlbumRow(artist_key, key, name or "", artist or "", year, tracks, cover)
                 for key, name, artist, year, tracks, cover in self.db.conn.execute(
-                    "SELECT t.album_key, min(t.album), min(coalesce(t.albumartist, t.artist)), "
+                    f"SELECT t.album_key, min(t.album), min({_ALBUM_ARTIST_SQL}), "
                     "min(t.year), count(*), "
                     "coalesce(max(CASE WHEN t.has_cover THEN t.id END), min(t.id)) "
                     f"FROM tracks t WHERE {sql} AND t.artist_key = ? GROUP BY t.album_key "
@@ -1694,23 +1724,35 @@ class Library:
     # -- imports -------------------------------------------------------------------------------
 
     def add_imported_listens(
-        self, rows: Sequence[dict[str, Any]], session_gap_s: float
+        self, rows: Iterable[dict[str, Any]], session_gap_s: float
     ) -> tuple[int, int]:
         """Insert imported plays (time-ordered dicts with track_id, started_at, ended_at,
         played_ms, skipped, artist, title, import_key) in one transaction; a play whose
         ``import_key`` is already there is ignored. Sessions break at ``session_gap_s``.
 
-        Returns (inserted, of which matched to a track).
+        ``rows`` may be a generator: it is consumed in chunks, so a history of millions of
+        plays is never held a second time as statement values. Returns (inserted, of which
+        matched to a track).
         """
         sql = (
             "INSERT OR IGNORE INTO listens(track_id, started_at, ended_at, played_ms, skipped, "
             "source, session_id, artist, title, import_key) "
             "VALUES (?, ?, ?, ?, ?, 'import', ?, ?, ?, ?)"
         )
+        matched = unmatched = 0
         with self.transaction() as db:
             session = self.max_session_id()
             last_end: float | None = None
             values: dict[bool, list[tuple[Any, ...]]] = {True: [], False: []}
+
+            def insert() -> None:
+                nonlocal matched, unmatched
+                # (Two statements: the matched count is the first one's rowcount.)
+                matched += db.conn.executemany(sql, values[True]).rowcount
+                unmatched += db.conn.executemany(sql, values[False]).rowcount
+                values[True].clear()
+                values[False].clear()
+
             for r in rows:
                 if last_end is None or r["started_at"] - last_end > session_gap_s:
                     session += 1
@@ -1718,8 +1760,9 @@ class Library:
                 values[r["track_id"] is not None].append((
                     r["track_id"], r["started_at"], r["ended_at"], r["played_ms"], r["skipped"],
                     session, r["artist"], r["title"], r["import_key"]))
-            matched = db.conn.executemany(sql, values[True]).rowcount
-            unmatched = db.conn.executemany(sql, values[False]).rowcount
+                if len(values[True]) + len(values[False]) >= _IMPORT_CHUNK:
+                    insert()
+            insert()
         return matched + unmatched, matched
 
     def save_playlist(
@@ -1780,12 +1823,18 @@ class Library:
         }
 
 
+#: An album's artist as the browser names it (see :func:`browse_keys`): the album artist,
+#: else "Various Artists" for a flagged compilation, else the track artist.
+_ALBUM_ARTIST_SQL = ("coalesce(t.albumartist, CASE WHEN t.compilation THEN 'Various Artists' "
+                     "END, t.artist)")
+
+
 def _track_values(row: dict[str, Any]) -> list[Any]:
-    """The row's :data:`TRACK_FIELDS` in order; has_cover defaults to 0, search and
-    tags_version are derived."""
+    """The row's :data:`TRACK_FIELDS` in order; has_cover and compilation default to 0,
+    search and tags_version are derived."""
     artist_key, album_key = browse_keys(row)
-    values = {"has_cover": 0, **row, "search": search_text(row), "tags_version": TAGS_VERSION,
-              "artist_key": artist_key, "album_key": album_key}
+    values = {"has_cover": 0, "compilation": 0, **row, "search": search_text(row),
+              "tags_version": TAGS_VERSION, "artist_key": artist_key, "album_key": album_key}
     return [values.get(f) for f in TRACK_FIELDS]
 
 

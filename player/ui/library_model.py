@@ -140,7 +140,7 @@ def _ordered_ids(library: Library, where: TrackFilter, sort: str, descending: bo
     """The query run on the query thread: the ids shown, in order (an int64 array: a million
     of them are 8 MB and never a Python object each, which held the GIL - the window - for
     100 ms and more while they were made and again while they were freed)."""
-    if sort == "artist" and where.artist_key is None:
+    if sort == "artist" and not where.browsing:
         if index.usable(library):  # small enough to be searched in memory
             found = index.find(search_fold(where.text).split())
             ids = np.array(found, dtype=np.int64)
@@ -286,11 +286,16 @@ class LibraryModel(QAbstractTableModel):
     def filter_text(self) -> str:
         return self._where.text
 
-    def set_scope(self, artist_key: str | None, album_key: str | None = None) -> None:
-        """Show one artist of the browser (its key), one of its albums, or all (None)."""
-        if (artist_key, album_key) != (self._where.artist_key, self._where.album_key):
-            self._where = replace(self._where, artist_key=artist_key,
-                                  album_key=album_key if artist_key is not None else None)
+    def set_scope(self, artist_key: str | None, album_key: str | None = None,
+                  artist_range: tuple[str, str] | None = None) -> None:
+        """Show one artist of the browser (its key), one of its albums, the artists of a
+        letter (``artist_range``: the first and last keys), or all (None)."""
+        album_key = album_key if artist_key is not None else None
+        artist_range = artist_range if artist_key is None else None
+        if (artist_key, album_key, artist_range) != (
+                self._where.artist_key, self._where.album_key, self._where.artist_range):
+            self._where = replace(self._where, artist_key=artist_key, album_key=album_key,
+                                  artist_range=artist_range)
             self.reload()
 
     def scope(self) -> TrackFilter:

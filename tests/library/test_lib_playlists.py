@@ -123,6 +123,7 @@ def test_migration_from_schema_4_keeps_imported_playlists(tmp_path: Path) -> Non
         DROP TRIGGER tracks_fts_insert; DROP TRIGGER tracks_fts_update;
         DROP TRIGGER tracks_fts_delete; DROP TABLE tracks_fts; DROP TABLE search_index;
         ALTER TABLE tracks DROP COLUMN artist_key; ALTER TABLE tracks DROP COLUMN album_key;
+        ALTER TABLE tracks DROP COLUMN compilation;
         INSERT INTO playlists(id, name, source_path, imported_at) VALUES (1, 'old', '/x.m3u', 0);
         INSERT INTO playlist_items VALUES (1, 0, NULL, 'A', 'B');
         PRAGMA user_version = 4;""")

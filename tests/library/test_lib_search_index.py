@@ -1,4 +1,4 @@
-"""The search index (``tracks_fts``, schema 8): what it finds, that it stays current as tracks
+"""The search index (``tracks_fts``, schema 9): what it finds, that it stays current as tracks
 are scanned, changed and removed, that a big library is indexed in the background (resumable,
 never holding the app's start), and that a SQLite without the trigram tokenizer still opens and
 searches. Real SQLite files throughout."""
@@ -27,15 +27,16 @@ def _track(n: int, title: str, artist: str = "Artist", album: str = "Album") -> 
             "disc_number": 1, "year": 2000, "duration_ms": 1000, "format": "flac"}
 
 
-def _schema_7_library(path: Path, monkeypatch: pytest.MonkeyPatch,
+def _library_before_the_index(path: Path, monkeypatch: pytest.MonkeyPatch,
                       rows: list[dict[str, Any]]) -> None:
-    """A library as Segue wrote it before the search index (schema 7), with ``rows``."""
+    """A library as Segue wrote it before the search index (schema 8), with ``rows``."""
+    before = dbmod.MIGRATIONS.index(dbmod._migrate_to_9)
     with monkeypatch.context() as m:
-        m.setattr(dbmod, "MIGRATIONS", dbmod.MIGRATIONS[:7])
-        m.setattr(dbmod, "SCHEMA_VERSION", 7)
+        m.setattr(dbmod, "MIGRATIONS", dbmod.MIGRATIONS[:before])
+        m.setattr(dbmod, "SCHEMA_VERSION", before)
         lib = Library(path)
         lib.add_tracks(rows)
-        assert lib.schema_version == 7
+        assert lib.schema_version == before
         lib.close()
 
 
@@ -135,10 +136,10 @@ def test_a_big_library_is_indexed_in_the_background_and_resumes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "library.db"
     rows = [_track(i, f"{TITLES[i % len(TITLES)]} {i}") for i in range(60)]
-    _schema_7_library(path, monkeypatch, rows)
+    _library_before_the_index(path, monkeypatch, rows)
     monkeypatch.setattr(dbmod, "SEARCH_INDEX_INLINE_TRACKS", 10)  # "big": more than that
     lib = Library(path)  # the migration creates the index, empty: the start is not held
-    assert lib.schema_version == 8
+    assert lib.schema_version == 9
     assert lib.search_index_built_upto() == 0 and not lib.search_index_ready()
     assert lib.search_ids("night") is None  # not ready: the caller scans instead
     ids = sorted(r[0] for r in lib.db.conn.execute("SELECT id FROM tracks"))
@@ -191,7 +192,7 @@ def test_a_big_library_is_indexed_in_the_background_and_resumes(
 def test_a_small_library_is_indexed_by_the_migration(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "library.db"
-    _schema_7_library(path, monkeypatch, [_track(i, t) for i, t in enumerate(TITLES)])
+    _library_before_the_index(path, monkeypatch, [_track(i, t) for i, t in enumerate(TITLES)])
     lib = Library(path)
     assert lib.search_index_built_upto() == SEARCH_INDEX_COMPLETE
     assert _found(lib, "gods") == _ids_of(lib, ["God's Own"])
@@ -202,7 +203,7 @@ def test_without_the_trigram_tokenizer_the_library_opens_and_searches_by_scannin
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dbmod, "trigram_available", lambda: False)
     lib = Library(tmp_path / "library.db")
-    assert lib.schema_version == 8
+    assert lib.schema_version == 9
     lib.add_tracks([_track(i, t) for i, t in enumerate(TITLES)])
     assert lib.search_index_built_upto() is None
     assert lib.search_ids("gods") is None
