@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .base import Cancelled
 from .data import NEVER
 from .model import BLEND_DEFAULT, PARTS, Net
 from .signals import SIGNALS, ContextSignals
@@ -95,10 +97,11 @@ class _Position:
 
 
 @torch.no_grad()
-def _walk(trainer: Trainer, pos: torch.Tensor) -> Iterator[_Position]:
+def _walk(trainer: Trainer, pos: torch.Tensor, stop: threading.Event | None = None
+          ) -> Iterator[_Position]:
     """Every held-out position with its parts and signals over the whole vocabulary: the
     network runs over chunks of positions while one walk of the stream keeps the signals
-    of the context up to date."""
+    of the context up to date. Raises ``Cancelled`` once ``stop`` is set."""
     net, stream = trainer.net, trainer.stream
     hs = trainer.hidden_at(pos)
     sig = ContextSignals(net.item_fields[:, _ARTIST].numpy())
@@ -113,6 +116,7 @@ def _walk(trainer: Trainer, pos: torch.Tensor) -> Iterator[_Position]:
                                for n in PARTS], dim=1)  # [m, P, N] (learned vectors)
         cold_net = _cold_part(trainer, hs[c: c + rows])  # [m, N]
         for j, p in enumerate(chunk.tolist()):
+            _check(stop)
             while p_next <= p:
                 if stream.starts[p_next]:
                     sig.start_session()
@@ -124,6 +128,12 @@ def _walk(trainer: Trainer, pos: torch.Tensor) -> Iterator[_Position]:
             yield _Position(p, int(targets[p]), row, torch.from_numpy(sig.features()), seen)
 
 
+def _check(stop: threading.Event | None) -> None:
+    """Raise ``Cancelled`` when ``stop`` is set (a fit nobody waits for any more)."""
+    if stop is not None and stop.is_set():
+        raise Cancelled("blend stopped")
+
+
 def _cold_part(trainer: Trainer, h: torch.Tensor) -> torch.Tensor:
     """The network's part of every track scored as a cold one ([M, N])."""
     net = trainer.net
@@ -131,10 +141,14 @@ def _cold_part(trainer: Trainer, h: torch.Tensor) -> torch.Tensor:
     return q @ net.output_vectors()[1].t() + net.cold_bias
 
 
-def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
+def fit_blend(trainer: Trainer, lo: int, hi: int, stop: threading.Event | None = None
+              ) -> dict[str, Any]:
     """Fit ``trainer.net``'s blend on the targets in ``[lo, hi)`` (see the module doc).
 
-    Returns a small report (targets, what was chosen, the tail's figures, the weights)."""
+    Writes only the net's blend buffers (``model.BLEND_BUFFERS``). Returns a small report
+    (targets, what was chosen, the tail's figures, the weights). Setting ``stop`` raises
+    ``Cancelled`` within a held-out position or so (training runs the fit beside itself
+    and stops it when a better round supersedes the network it was fitted for)."""
     net, cfg = trainer.net, trainer.cfg
     net.eval()
     pos = trainer.val_positions(lo, hi)[-MAX_TARGETS:]
@@ -155,7 +169,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     # all of it (weighted by how many each stands for, so that the likelihood is not
     # biased towards a small candidate set), with their blend inputs.
     rows_x, rows_cold, rows_w, rows_t = [], [], [], []
-    for item in _walk(trainer, pos):
+    for item in _walk(trainer, pos, stop):
         x_all = torch.cat([item.parts, item.signals.to(item.parts.dtype)])  # [K, N]
         ranked = torch.cat([(w0.to(x_all.dtype) @ x_all)[None], x_all[len(PARTS):]])
         ranked.index_fill_(1, noncand, float("-inf"))
@@ -218,6 +232,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
                 return prior
         return out
 
+    _check(stop)
     zero_k = torch.zeros(k, dtype=torch.float64)
     zero = torch.zeros((), dtype=torch.float64)
     # Stage 1, the tracks the listener has heard: their order is all protocol v1 (and the
@@ -253,7 +268,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     heard_lse, heard_score, cold_x, cold_n, cold_target = [], [], [], [], []
     heard_top, heard_rank = [], []  # per target: the best heard scores, the target's rank
     weights32 = weights.float()
-    for item in _walk(trainer, pos):
+    for item in _walk(trainer, pos, stop):
         x_all = torch.cat([item.parts, item.signals.float()])
         heard_c = candidates & item.seen
         sc = (weights32 @ x_all).masked_fill_(~heard_c[None, :], float("-inf"))  # [F, N]
@@ -284,6 +299,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
         cold_n.append(counts[present].double())
         cold_target.append(int(torch.searchsorted(present, group[item.target]))
                            if not target_heard else -1)
+    _check(stop)
     scores = {n: float((hits[i] + rr[i]) / max(n_heard, 1)) for i, n in enumerate(names)}
     choice = max(scores, key=lambda n: (scores[n], n == "likelihood"))
     f = names.index(choice)
@@ -338,6 +354,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
                 total += 1.0 + 1.0 / rank
         return total / len(tops)
 
+    _check(stop)
     shifts = {f"cold{d:+g}": d for d in COLD_SHIFTS}
     cold_family = {}
     for name, d in shifts.items():
