@@ -159,10 +159,10 @@ class TrackMatcher:
         self._library = library
         self._by_key: dict[tuple[str, str], list[_Candidate]] = defaultdict(list)
         for row in library.all_track_meta():
-            title = normalise(row["title"] or "")
-            candidate = _Candidate(int(row["id"]), bool(row["missing"]),
-                                   normalise(row["album"] or ""), row["duration_ms"] or 0)
-            for artist in _artist_variants(row["artist"], row["albumartist"]):
+            title = normalise(row.title or "")
+            candidate = _Candidate(row.id, row.missing, normalise(row.album or ""),
+                                   row.duration_ms or 0)
+            for artist in _artist_variants(row.artist, row.albumartist):
                 self._by_key[(artist, title)].append(candidate)
 
     def match(self, artist: str, title: str, album: str | None = None,
