@@ -108,3 +108,29 @@ def test_cancel_stops_the_threads_beside_the_training() -> None:
     else:
         raise AssertionError("training was not cancelled")
     assert threading.active_count() == before  # nothing left running
+
+
+def test_context_signals_copy_goes_on_alone() -> None:
+    import numpy as np
+
+    from recommender.signals import ContextSignals
+
+    def play(sig: ContextSignals, plays: list[int]) -> None:
+        for t in plays:
+            if t < 0:
+                sig.start_session()
+            else:
+                sig.observe(t)
+
+    artist = np.array([0, 1, 1, 2, 2, 3, 0])
+    history = [1, 2, 3, -1, 2, 4, 5, -1, 1, 2, 6, 0, -1, 3, 4]
+    later = [2, 5, -1, 1, 3, 2, -1, 4, 5, 6]
+    a = ContextSignals(artist)
+    play(a, history)
+    before = a.features()
+    b = a.copy()
+    play(b, later)
+    assert np.array_equal(a.features(), before)  # the copy's plays left the original alone
+    play(a, later)
+    assert np.array_equal(a.features(), b.features())  # and the copy went on the same
+    assert not np.array_equal(a.features(), before)
