@@ -1,22 +1,30 @@
 """Does the window stall while the model trains? ``python -m bench retrain_stall
-[--listens 3000] [--rounds 1]``: a few minutes, where the soak takes half an hour.
+[--listens 3000] [--rounds 1] [--busy N] [--idle SECONDS]``: a few minutes, where the soak
+takes half an hour.
 
 The real app window (offscreen, the silent backend on a real-time clock, music "playing") on
-a generated library with ``--listens`` seeded listens; then, ``--rounds`` times, the menu's
-full retrain, and a fine-tune on 200 new listens. A 10 ms timer measures every gap of the
-event loop (:class:`bench.loopwatch.LoopWatch`); printed per kind of job: its seconds, the
-event loop's longest stall, the count of stalls over 100 ms and, for each, what the training
-was doing (its last progress report, and where the GUI thread and the training's own
-threads were). CPU seconds of this (GUI) process and of its children are printed too: on a
-shared machine the wall-clock figures depend on the other processes' load, the CPU seconds
-much less.
+a generated library with ``--listens`` seeded listens: first ``--idle`` seconds with nothing
+training (the baseline: what the machine's other load alone costs the window), then,
+``--rounds`` times, the menu's full retrain and a fine-tune on 200 new listens. A 10 ms timer
+measures every gap of the event loop (:class:`bench.loopwatch.LoopWatch`); printed per job:
+its seconds, the loop's longest stall, the count of stalls over 100 ms and, for each, what
+the training was doing (its last progress report, and where the GUI thread and the app's
+background threads were), and the CPU seconds of this (GUI) process and of its children: on
+a shared machine wall-clock figures depend on the other processes' load, CPU seconds much
+less. ``--busy N`` runs N CPU-bound processes meanwhile (a machine busy with other work, as
+the soak's was): a thread holding the interpreter lock can then be descheduled while the
+GUI thread waits for it. ``gui_thread_steps``: how long the job's end took on the GUI thread
+(the model swap; handing freed memory back to the system).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,8 +34,12 @@ from bench.loopwatch import LoopWatch
 
 #: New listens before the fine-tune (the app fine-tunes every 50 by default).
 FINETUNE_LISTENS = 200
-#: The threads whose stacks a stall notes: the training job's, and the model loader's.
-TRAINING_THREADS = ("segue-retrain", "segue-finetune", "segue-model")
+#: The threads whose stacks a stall notes: every background thread of the app (the training
+#: job's, the auto-queue's picks, the scan's...).
+TRAINING_THREADS = ("segue-",)
+#: Every song lasts this long (as songs do: the generated files' 0.2 s would make the
+#: auto-queue pick five times a second, a load of its own).
+SONG_MS = 180_000
 
 
 def _cpu() -> tuple[float, float]:
@@ -49,6 +61,32 @@ def _add_listens(library: Any, count: int) -> None:
              "artist": None, "title": None, "import_key": f"stall{stamp}-{n}"}
             for n in range(count)]
     library.add_imported_listens(rows, SESSION_GAP_S)
+
+
+def _timed(steps: dict[str, list[float]], name: str, fn: Any) -> Any:
+    """``fn``, noting how long each call takes (milliseconds) under ``steps[name]``."""
+
+    def timed(*args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            steps.setdefault(name, []).append(round((time.perf_counter() - started) * 1000, 1))
+
+    return timed
+
+
+def _time_gui_steps(segue: Any) -> dict[str, list[float]]:
+    """Time the steps a training job's end runs on the GUI thread: the swap (and whatever
+    ``modelChanged`` starts) and handing freed memory back to the system."""
+    import player.memory
+
+    steps: dict[str, list[float]] = {}
+    learning = segue.learning
+    learning._trained = _timed(steps, "swap_ms", learning._trained)
+    player.memory.release_free_memory = _timed(steps, "malloc_trim_ms",
+                                               player.memory.release_free_memory)
+    return steps
 
 
 def _run_job(app: Any, start: Any, label: list[str]) -> dict[str, Any]:
@@ -77,7 +115,21 @@ def _run_job(app: Any, start: Any, label: list[str]) -> dict[str, Any]:
             **watch.figures()}
 
 
-def run(listens: int = 3000, rounds: int = 1) -> dict[str, Any]:
+@contextlib.contextmanager
+def _busy(processes: int) -> Any:
+    """``processes`` CPU-bound Python processes for the duration of the block."""
+    hogs = [subprocess.Popen([sys.executable, "-I", "-S", "-c", "while True: pass"])
+            for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def run(listens: int = 3000, rounds: int = 1, busy: int = 0, idle_s: float = 20.0
+        ) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -86,11 +138,13 @@ def run(listens: int = 3000, rounds: int = 1) -> dict[str, Any]:
     from player.playback.null import NullBackend
 
     app = QApplication.instance() or QApplication([])
-    out: dict[str, Any] = {"listens": listens, "load_avg_1min_start": os.getloadavg()[0]}
+    out: dict[str, Any] = {"listens": listens, "busy_processes": busy,
+                           "load_avg_1min_start": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         out["history"] = _prepare(data, listens, synthetic=True)
-        segue = SegueApp(data, backend_factory=lambda: NullBackend(realtime=True),
+        segue = SegueApp(data, backend_factory=lambda: NullBackend(
+            realtime=True, duration_of=lambda _path: SONG_MS),
                          enable_mpris=False)
         try:
             segue.window.show()
@@ -101,21 +155,41 @@ def run(listens: int = 3000, rounds: int = 1) -> dict[str, Any]:
             # The fine-tunes are the bench's: none started by the listens the music logs.
             segue.learning.finetune_every = 10**9
             segue.engine.play()
-            for r in range(rounds):
-                label = ["retrain"]
-                out[f"retrain_{r + 1}"] = _run_job(app, segue.learning.retrain, label)
-                _add_listens(segue.library, FINETUNE_LISTENS)
-                label = ["finetune"]
-                out[f"finetune_{r + 1}"] = _run_job(app, segue.learning.finetune_async, label)
+            steps = _time_gui_steps(segue)
+            with _busy(busy):
+                out["idle"] = _idle(app, idle_s)
+                _rounds(app, segue, rounds, out)
+            out["gui_thread_steps"] = steps
             out["music_state_after"] = segue.engine.state.value
             out["model_plays"] = segue.learning.holder.status().get("plays")
         finally:
             segue.shutdown()
-    jobs = [v for k, v in out.items() if isinstance(v, dict)]
+    jobs = [v for k, v in out.items() if k.startswith(("retrain_", "finetune_"))]
     out["max_stall_ms"] = max(j.get("event_loop_max_stall_ms", 0.0) for j in jobs)
     out["stalls_over_100ms"] = sum(j.get("stalls_over_100ms", 0) for j in jobs)
     out["load_avg_1min_end"] = os.getloadavg()[0]
     return out
+
+
+def _idle(app: Any, seconds: float) -> dict[str, Any]:
+    """The baseline of the same run: the loop watched while the music plays and nothing
+    trains (what the machine's other load alone costs the window)."""
+    from PySide6.QtCore import QTimer
+
+    watch = LoopWatch(label=lambda: "idle", threads=TRAINING_THREADS)
+    watch.start()
+    QTimer.singleShot(int(seconds * 1000), app.quit)
+    app.exec()
+    watch.stop()
+    return {"seconds": seconds, **watch.figures()}
+
+
+def _rounds(app: Any, segue: Any, rounds: int, out: dict[str, Any]) -> None:
+    """``rounds`` times: a full retrain, then a fine-tune on new listens."""
+    for r in range(rounds):
+        out[f"retrain_{r + 1}"] = _run_job(app, segue.learning.retrain, ["retrain"])
+        _add_listens(segue.library, FINETUNE_LISTENS)
+        out[f"finetune_{r + 1}"] = _run_job(app, segue.learning.finetune_async, ["finetune"])
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -124,8 +198,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="seeded listens before the first retrain")
     parser.add_argument("--rounds", type=int, default=1,
                         help="retrain + fine-tune this many times")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="CPU-bound processes running meanwhile (a busy machine)")
+    parser.add_argument("--idle", type=float, default=20.0, metavar="SECONDS",
+                        help="the baseline: the loop watched this long with nothing training")
     args = parser.parse_args(argv)
-    return run(args.listens, args.rounds)
+    return run(args.listens, args.rounds, args.busy, args.idle)
 
 
 if __name__ == "__main__":
