@@ -85,6 +85,7 @@ class LoopWatch:
             "event_loop_max_stall_ms": round(stalls[-1], 1),
             "event_loop_p99_stall_ms": round(stalls[int(0.99 * (len(stalls) - 1))], 1),
             "event_loop_median_tick_ms": round(statistics.median(self.gaps), 1),
+            "stalls_over_50ms": sum(1 for s in stalls if s > 50),
             "stalls_over_100ms": len(self.late),
             "stalls_at": self.late[:10],
         }

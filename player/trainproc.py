@@ -94,6 +94,9 @@ def run_training(request: TrainRequest, report: Callable[[Any], None],
         ended.set()
         _close(proc)
     kind, value = outcome
+    if kind in ("done", "failed") and proc.returncode != 0 and not cancel.is_set():
+        log.warning("the training process exited with status %s after its outcome",
+                    proc.returncode)
     if kind == "done":
         if value is None:
             return None
@@ -251,6 +254,11 @@ def main() -> None:
             _send(stdout, outcome)
     except OSError:  # the parent has gone away: nobody to tell
         pass
+    # Leave at once: the interpreter's shutdown would wait for the lock of stdin, which the
+    # cancel watcher holds while it reads (a fatal error at exit), and there is nothing left
+    # to clean up (the library is closed, the checkpoint written and renamed).
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":

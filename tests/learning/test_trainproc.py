@@ -4,6 +4,7 @@ a child that dies or hangs is reported as such, never waited for."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from pathlib import Path
@@ -48,7 +49,8 @@ def _no_training_here(*_args, **_kwargs):
 @pytest.mark.slow
 def test_a_child_process_trains_and_its_model_is_swapped_in(
         library: Library, habit_library, data_dir: Path, qtbot,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="player.trainproc")
     # Training in this process would fail: only a child (which imports its own) may train.
     monkeypatch.setattr(player.bridge, "train", _no_training_here)
     monkeypatch.setattr(player.bridge, "finetune", _no_training_here)
@@ -84,6 +86,8 @@ def test_a_child_process_trains_and_its_model_is_swapped_in(
             pass
         assert job.error is None and app.learning.holder.get() is not model
         assert app.learning.new_listens() == 0
+        # Both children said their outcome and exited cleanly (status 0, nothing killed).
+        assert not [r.getMessage() for r in caplog.records if r.name == "player.trainproc"]
     finally:
         app.shutdown()
 
