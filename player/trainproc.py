@@ -23,7 +23,11 @@ trains in a child process:
   :class:`TrainingProcessError` with a one-line message.
 
 Messages both ways are :mod:`player.library.tagworkers`' length-prefixed pickles. The child
-imports torch, never Qt; the parent imports this module without torch.
+imports torch, never Qt; the parent imports this module without torch. The price: every job
+starts a Python that imports torch (and the ``torch._dynamo`` its optimizers pull in), 2-4
+CPU seconds more per retrain or fine-tune (``python -m bench retrain_stall`` prints them).
+Loading the new checkpoint here is harmless: a 200,000-track model loads in 0.8 s on a
+thread while the main thread never waits more than 21 ms for the interpreter lock.
 """
 
 from __future__ import annotations
@@ -212,18 +216,6 @@ def _sendable(exc: BaseException) -> BaseException:
                                     else type(exc).__name__)
 
 
-def _yield_to_interactive_work() -> None:
-    """Tell the kernel this is batch work (Linux's ``SCHED_BATCH``: it never preempts a
-    process that wakes up): on a busy machine the window and the audio process get the CPU
-    first when they wake, while the training keeps its share. (Not a lower priority: on a
-    machine busy with other work that made a retrain 5-8 times slower.)"""
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-        except OSError:  # not allowed here (a container's policy): the default is fine
-            pass
-
-
 def main() -> None:
     """The child's entry point (see :func:`run_training`): a request in, progress reports
     and then the outcome out."""
@@ -234,7 +226,6 @@ def main() -> None:
     stdout = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     stdin = sys.stdin.buffer
-    _yield_to_interactive_work()
     request = _receive(stdin)
     cancel = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stdin, cancel), name="cancel-watch",
