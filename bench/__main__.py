@@ -53,6 +53,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "soak": ("bench.soak:main", [], ["--minutes", "3", "--retrains", "2", "--rescans", "2"]),
     "browse": ("bench.browse:main", [], ["--tracks", "20000"]),
     "lists": ("bench.lists:main", [], ["--tracks", "2000"]),
+    "rows": ("bench.rows:main", [], ["--tracks", "20000"]),
 }
 
 

@@ -36,7 +36,7 @@ def _seed_history(library: Any, plays: int) -> None:
 
     from player.history import SESSION_GAP_S
 
-    ids = [r["id"] for r in library.all_track_meta()]
+    ids = [r.id for r in library.all_track_meta()]
     rng = random.Random(0)
     orders = [rng.sample(ids, len(ids)) for _ in range(5)]
     rows, t = [], 1_600_000_000.0

@@ -51,7 +51,7 @@ def _library(lib: Any, folder: Path, keys: list[tuple[str, str]]) -> dict[tuple[
         rows.append({"path": str(path), "mtime": 1.0, "size": 0, "title": title,
                      "artist": artist, "duration_ms": TRACK_S * 1000})
     lib.add_tracks(rows)
-    by_path = {r["path"]: r["id"] for r in lib.all_track_meta()}
+    by_path = {r.path: r.id for r in lib.all_track_meta()}
     return {k: by_path[r["path"]] for k, r in zip(keys, rows)}
 
 

@@ -146,9 +146,15 @@ class SegueApp(QObject):
         QTimer.singleShot(BACKGROUND_WORK_DELAY_MS, self._start_background_work)
 
     def _start_background_work(self) -> None:
-        """Measure what is not measured yet (the pass ends at once when nothing is left);
-        first, if an older Segue read the tags, a scan reads them again (the pass follows)."""
-        if not self._shut_down and not self.library_service.scanning:
+        """Index what the search index lacks; measure what is not measured yet (the pass ends
+        at once when nothing is left); first, if an older Segue read the tags, a scan reads them
+        again (the pass follows)."""
+        if self._shut_down:
+            return
+        # A big library migrated from schema 7 is indexed for search now (until then its
+        # searches scan the tracks, as before); at once when the index is complete.
+        self.library_service.build_search_index()
+        if not self.library_service.scanning:
             self.analysis.start(check_tags=True)
 
     def _apply_sound_settings(self) -> None:

@@ -54,6 +54,9 @@ class TrackSpec:
     #: ("R128_TRACK_GAIN", "-512")... into the family's own place (ID3 TXXX, Vorbis comment,
     #: APEv2, MP4 ``----:com.apple.iTunes:`` atom).
     gain_tags: tuple[tuple[str, str], ...] = ()
+    #: The compilation flag, written as iTunes and the taggers do (ID3 TCMP, MP4 cpil, a
+    #: Vorbis/APE COMPILATION=1).
+    compilation: bool = False
 
 
 def available_formats() -> list[str]:
@@ -224,6 +227,8 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
             audio.tags.add(frames[key](encoding=3, text=value.split("\x00")))
         for key, value in spec.gain_tags:
             audio.tags.add(id3.TXXX(encoding=3, desc=key, text=[value]))
+        if spec.compilation:
+            audio.tags.add(id3.TCMP(encoding=3, text=["1"]))
         if spec.cover:
             audio.tags.add(id3.APIC(encoding=3, mime="image/png", type=3, desc="",
                                     data=png_bytes(rgb=spec.cover_rgb)))
@@ -249,6 +254,8 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
             audio["disk"] = [(int(num), int(total or 0))]
         for key, value in spec.gain_tags:
             audio["----:com.apple.iTunes:" + key] = [MP4FreeForm(value.encode("utf-8"))]
+        if spec.compilation:
+            audio["cpil"] = True
         if spec.cover:
             audio["covr"] = [MP4Cover(png_bytes(rgb=spec.cover_rgb),
                                       imageformat=MP4Cover.FORMAT_PNG)]
@@ -263,6 +270,8 @@ def tag_file(path: Path, fmt: str, spec: TrackSpec) -> None:
             audio.tags[key] = value.split("\x00")
         for key, value in spec.gain_tags:
             audio.tags[key] = [value]
+        if spec.compilation:
+            audio.tags["Compilation" if fmt == "wavpack" else "COMPILATION"] = ["1"]
         if spec.cover and fmt != "wavpack":
             pic = Picture()
             pic.type, pic.mime, pic.data = 3, "image/png", png_bytes(rgb=spec.cover_rgb)

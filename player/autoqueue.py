@@ -31,9 +31,9 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from player.library.db import Library, Listen
+from player.library.db import Library, Listen, QueueableTrack
 from recommender.logs import is_new_session
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Context:
 
     current: int | None  # the track playing now (the one the pick follows)
     history: list[Listen]  # recent listens, oldest first
-    tracks: dict[int, dict[str, Any]]  # every queueable track by id
+    tracks: dict[int, QueueableTrack]  # every queueable track by id
     exclude: set[int] = field(default_factory=set)  # e.g. tracks already in the user queue
     now: float | None = None  # the auto-queue's clock when the context was read
 
@@ -128,7 +128,8 @@ class TransitionPicker:
             for nxt, n in follows.get(source, {}).items():
                 scores[nxt] += weight * n
                 if nxt not in reasons:
-                    title = ctx.tracks.get(source, {}).get("title") or "this track"
+                    known = ctx.tracks.get(source)
+                    title = (known.title if known else None) or "this track"
                     reasons[nxt] = f"often follows {title}"
         return [(t, s, reasons[t]) for t, s in scores.most_common()]
 
@@ -143,16 +144,16 @@ class SimilarPicker:
         if cur is None:
             return []
         out = []
-        album, genres = cur.get("album"), _genres(cur.get("genre"))
+        album, genres = cur.album, _genres(cur.genre)
         for tid, t in ctx.tracks.items():
             if tid == ctx.current:
                 continue
-            if album and t.get("album") == album:
+            if album and t.album == album:
                 out.append((tid, 2.0, f"from the same album, {album}"))
             elif genres:
-                shared = genres.keys() & _genres(t.get("genre")).keys()
+                shared = genres.keys() & _genres(t.genre).keys()
                 if shared:
-                    title = cur.get("title") or "this track"
+                    title = cur.title or "this track"
                     out.append((tid, 1.0, f"{genres[min(shared)]}, like “{title}”"))
         return out
 
@@ -200,7 +201,7 @@ class AutoQueue:
         return ([self.model_picker] if self.model_picker else []) + self.fallbacks
 
     def context(self, current: int | None, exclude: Iterable[int] = ()) -> Context:
-        tracks = {t["id"]: t for t in self.library.queueable_tracks()}
+        tracks = {t.id: t for t in self.library.queueable_tracks()}
         history = self.library.listens(limit=TRANSITION_WINDOW, newest_first=True)
         history.reverse()
         if current is not None and (not history or history[-1].track_id != current):
@@ -363,8 +364,8 @@ class AutoQueue:
         return self.rng.choices(top, weights=weights, k=1)[0]
 
 
-def _artist_key(track: dict[str, Any] | None) -> str | None:
-    if not track:
+def _artist_key(track: QueueableTrack | None) -> str | None:
+    if track is None:
         return None
-    artist = track.get("artist") or track.get("albumartist")
+    artist = track.artist or track.albumartist
     return artist.casefold() if artist else None

@@ -417,7 +417,7 @@ class ModelPicker:
         # Only tracks with a title to show (never a bare id: a track left out of the
         # candidates, such as one that failed to play, is not in ctx.tracks).
         names = [name for t, _ in drivers if isinstance(t, int)
-                 and (name := ctx.tracks.get(t, {}).get("title"))]
+                 and (known := ctx.tracks.get(t)) is not None and (name := known.title)]
         if names:
             return "because you played " + " and ".join(f"“{n}”" for n in names)
         return "one of your favourites lately"

@@ -34,6 +34,7 @@ from player.library.albums import follows_in_album
 from player.library.db import Library, Track
 from player.library.playlists import move_rows
 from player.library.writer import InlineWriter, Writer
+from player.playback.announcements import Announcements
 from player.playback.base import Backend, PlaybackState
 from player.playback.cue import Cue
 from player.workers import Job
@@ -45,8 +46,6 @@ RESTART_THRESHOLD_MS = 3_000
 #: A track "playing" with no progress for this long is treated as unplayable (FFmpeg can open
 #: a corrupt file, report it playing, and never produce a sample).
 STALL_TIMEOUT_S = 10.0
-#: Announcements remembered while one track plays (repicks can announce many).
-MAX_REMEMBERED_ANNOUNCEMENTS = 16
 #: After this many tracks failing in a row, stop trying (the library is probably offline).
 MAX_CONSECUTIVE_FAILURES = 25
 
@@ -115,10 +114,9 @@ class Engine(QObject):
         self._tags = itertools.count(1)
         self._cue: Cue | None = None  # the current track's cue
         self._announced: _Announced | None = None
-        #: Every announcement sent to the backend since the current track began, by cue tag:
-        #: the backend commits to a next track before it is heard, so the one that starts
-        #: may be an announcement since superseded (see StreamBackend).
-        self._sent: dict[int, _Announced] = {}
+        #: Every announcement sent to the backend since the current track began (see
+        #: player.playback.announcements: the one that starts may have been superseded).
+        self._sent: Announcements[_Announced] = Announcements()
         self.library = library
         self.backend = backend
         self.autoqueue = autoqueue
@@ -575,9 +573,7 @@ class Engine(QObject):
             return
         cue = self._make_cue(track, self.current, joined=True)
         self._announced = _Announced(cue, track, source)
-        self._sent[cue.tag] = self._announced
-        for old in sorted(self._sent)[:-MAX_REMEMBERED_ANNOUNCEMENTS]:
-            del self._sent[old]
+        self._sent.add(cue.tag, self._announced)
         self.backend.set_next(cue)
 
     def _current_id(self) -> int | None:
@@ -641,15 +637,14 @@ class Engine(QObject):
     def _on_advanced(self, tag: int) -> None:
         """An announced next track took over: its first sample is sounding now. Usually the
         latest announcement; an earlier one when the backend had already committed to it."""
-        ann = self._sent.get(tag)
+        ann = self._sent.started(tag)
         if ann is None:
             log.warning("backend advanced to an unknown cue %s", tag)
             return
-        # Older announcements can never play now. A later one (sent after the backend had
-        # committed to this track) is what the backend now has to follow it: it stays the
-        # announcement, so that _update_next below keeps it, replaces it or takes it back.
-        self._sent = {t: a for t, a in self._sent.items() if t > tag}
-        self._announced = self._sent[max(self._sent)] if self._sent else None
+        # A later announcement (sent after the backend had committed to this track) is what
+        # the backend now has to follow it: it stays the announcement, so that _update_next
+        # below keeps it, replaces it or takes it back.
+        self._announced = self._sent.latest()
         finished = self.current
         self._failures = 0
         if finished is not None and finished.play_error:

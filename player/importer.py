@@ -32,10 +32,10 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from player.library.db import Library
 from recommender.logs import (
@@ -142,35 +142,47 @@ def _bounded_ms(seconds: float | None) -> int | None:
     return int(seconds * 1000)
 
 
+class _Candidate(NamedTuple):
+    """What matching needs of a library track (not its whole row: at a million tracks the
+    rows were most of an import's memory)."""
+
+    id: int
+    missing: bool
+    album: str  # normalised
+    duration_ms: int
+
+
 class TrackMatcher:
     """Finds the library track for an (artist, title), with album and duration as tie-breaks."""
 
     def __init__(self, library: Library) -> None:
-        self._by_key: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        self._by_path: dict[str, int] = {}
+        self._library = library
+        self._by_key: dict[tuple[str, str], list[_Candidate]] = defaultdict(list)
         for row in library.all_track_meta():
-            self._by_path[row["path"]] = row["id"]
-            title = normalise(row["title"] or "")
-            for artist in _artist_variants(row["artist"], row["albumartist"]):
-                self._by_key[(artist, title)].append(row)
+            title = normalise(row.title or "")
+            candidate = _Candidate(row.id, row.missing, normalise(row.album or ""),
+                                   row.duration_ms or 0)
+            for artist in _artist_variants(row.artist, row.albumartist):
+                self._by_key[(artist, title)].append(candidate)
 
     def match(self, artist: str, title: str, album: str | None = None,
               duration_ms: int | None = None) -> int | None:
-        rows = self._by_key.get((normalise(artist), normalise(title)))
-        if not rows:
+        found = self._by_key.get((normalise(artist), normalise(title)))
+        if not found:
             return None
-        if len(rows) > 1:
-            present = [r for r in rows if not r["missing"]] or rows
+        if len(found) > 1:
+            present = [c for c in found if not c.missing] or found
             if album:
-                same_album = [r for r in present if normalise(r["album"] or "") == normalise(album)]
+                same_album = [c for c in present if c.album == normalise(album)]
                 present = same_album or present
             if duration_ms:
-                present = sorted(present, key=lambda r: abs((r["duration_ms"] or 0) - duration_ms))
-            rows = present
-        return int(rows[0]["id"])
+                present = sorted(present, key=lambda c: abs(c.duration_ms - duration_ms))
+            found = present
+        return found[0].id
 
     def by_path(self, path: str) -> int | None:
-        return self._by_path.get(path)
+        track = self._library.track_by_path(path)
+        return None if track is None else track.id
 
 
 def _artist_variants(artist: str | None, albumartist: str | None) -> set[str]:
@@ -260,33 +272,41 @@ def _import_log_file(library: Library, matcher: TrackMatcher, path: Path,
         report.file_failed(path, f"not a listening history: {exc}", unreadable=False)
         return
     report.rows += len(plays)
-    seen: Counter[tuple[Any, ...]] = Counter()
-    rows = []
+    plays.sort(key=lambda p: p.time)  # stable: equal times keep file order
     durations = library.track_durations()
-    for play in sorted(plays, key=lambda p: p.time):  # stable: equal times keep file order
-        identity = (round(play.time, 3), normalise(play.artist), normalise(play.title),
-                    play.ms_played)
-        occurrence = seen[identity]
-        seen[identity] += 1
-        track_id = matcher.match(play.artist, play.title)
-        played = play.ms_played
-        rows.append({
-            "track_id": track_id,
-            "started_at": play.time - (played or 0) / 1000,
-            "ended_at": play.time,
-            "played_ms": played,
-            # Unknown length (ListenBrainz): a scrobble means it was heard, not skipped.
-            "skipped": int(played is not None
-                           and is_skip(played, durations.get(track_id), completed=False)),
-            "artist": play.artist,
-            "title": play.title,
-            "import_key": "|".join(map(str, (*identity, occurrence, play.user))),
-        })
-    inserted, matched = library.add_imported_listens(rows, SESSION_GAP_S)
+    made = 0
+
+    def rows() -> Iterator[dict[str, Any]]:
+        # A generator, consumed by the insert in chunks: at a million plays, a list of these
+        # dicts beside the plays doubled the import's memory.
+        nonlocal made
+        seen: Counter[tuple[Any, ...]] = Counter()
+        for play in plays:
+            identity = (round(play.time, 3), normalise(play.artist), normalise(play.title),
+                        play.ms_played)
+            occurrence = seen[identity]
+            seen[identity] += 1
+            track_id = matcher.match(play.artist, play.title)
+            played = play.ms_played
+            made += 1
+            yield {
+                "track_id": track_id,
+                "started_at": play.time - (played or 0) / 1000,
+                "ended_at": play.time,
+                "played_ms": played,
+                # Unknown length (ListenBrainz): a scrobble means it was heard, not skipped.
+                "skipped": int(played is not None
+                               and is_skip(played, durations.get(track_id), completed=False)),
+                "artist": play.artist,
+                "title": play.title,
+                "import_key": "|".join(map(str, (*identity, occurrence, play.user))),
+            }
+
+    inserted, matched = library.add_imported_listens(rows(), SESSION_GAP_S)
     report.listens += inserted
     report.matched += matched
     report.unmatched += inserted - matched
-    report.duplicates += len(rows) - inserted
+    report.duplicates += made - inserted
 
 
 def _import_playlist_file(library: Library, matcher: TrackMatcher, path: Path,

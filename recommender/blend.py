@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .base import Cancelled
 from .data import NEVER
 from .model import BLEND_DEFAULT, PARTS, Net
 from .signals import SIGNALS, ContextSignals
@@ -94,16 +96,35 @@ class _Position:
     seen: torch.Tensor  # [N] heard by then (else a cold track)
 
 
+class _Walks:
+    """The held-out positions, walked once per pass (three passes, each giving the same
+    values): what every walk starts from - the hidden states, and the context's signals
+    up to the first held-out play (a replay of the whole history, ~1 s on 137k plays) -
+    is made once and copied."""
+
+    def __init__(self, trainer: Trainer, pos: torch.Tensor,
+                 stop: threading.Event | None) -> None:
+        self.trainer, self.pos, self.stop = trainer, pos, stop
+        with torch.no_grad():
+            self.hs = trainer.hidden_at(pos)
+        self.start: tuple[ContextSignals, int] | None = None
+
+    def __iter__(self) -> Iterator[_Position]:
+        return _walk(self)
+
+
 @torch.no_grad()
-def _walk(trainer: Trainer, pos: torch.Tensor) -> Iterator[_Position]:
+def _walk(walks: _Walks) -> Iterator[_Position]:
     """Every held-out position with its parts and signals over the whole vocabulary: the
     network runs over chunks of positions while one walk of the stream keeps the signals
-    of the context up to date."""
+    of the context up to date. Raises ``Cancelled`` once ``walks.stop`` is set."""
+    trainer, pos, stop, hs = walks.trainer, walks.pos, walks.stop, walks.hs
     net, stream = trainer.net, trainer.stream
-    hs = trainer.hidden_at(pos)
-    sig = ContextSignals(net.item_fields[:, _ARTIST].numpy())
+    if walks.start is None:
+        sig, p_next = ContextSignals(net.item_fields[:, _ARTIST].numpy()), 0
+    else:  # a copy: this walk changes it
+        sig, p_next = walks.start[0].copy(), walks.start[1]
     targets = trainer.targets
-    p_next = 0
     # Each chunk holds [rows, parts, tracks] scores: fewer rows for a larger vocabulary.
     rows = chunk_rows(net.n_items * len(PARTS), CHUNK)
     for c in range(0, len(pos), rows):
@@ -113,15 +134,24 @@ def _walk(trainer: Trainer, pos: torch.Tensor) -> Iterator[_Position]:
                                for n in PARTS], dim=1)  # [m, P, N] (learned vectors)
         cold_net = _cold_part(trainer, hs[c: c + rows])  # [m, N]
         for j, p in enumerate(chunk.tolist()):
+            _check(stop)
             while p_next <= p:
                 if stream.starts[p_next]:
                     sig.start_session()
                 sig.observe(int(stream.items[p_next]))
                 p_next += 1
+            if walks.start is None:
+                walks.start = (sig.copy(), p_next)
             seen = trainer.first_pos <= p
             row = stacked[j].clone()
             row[0] = torch.where(seen, row[0], cold_net[j])
             yield _Position(p, int(targets[p]), row, torch.from_numpy(sig.features()), seen)
+
+
+def _check(stop: threading.Event | None) -> None:
+    """Raise ``Cancelled`` when ``stop`` is set (a fit nobody waits for any more)."""
+    if stop is not None and stop.is_set():
+        raise Cancelled("blend stopped")
 
 
 def _cold_part(trainer: Trainer, h: torch.Tensor) -> torch.Tensor:
@@ -131,10 +161,14 @@ def _cold_part(trainer: Trainer, h: torch.Tensor) -> torch.Tensor:
     return q @ net.output_vectors()[1].t() + net.cold_bias
 
 
-def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
+def fit_blend(trainer: Trainer, lo: int, hi: int, stop: threading.Event | None = None
+              ) -> dict[str, Any]:
     """Fit ``trainer.net``'s blend on the targets in ``[lo, hi)`` (see the module doc).
 
-    Returns a small report (targets, what was chosen, the tail's figures, the weights)."""
+    Writes only the net's blend buffers (``model.BLEND_BUFFERS``). Returns a small report
+    (targets, what was chosen, the tail's figures, the weights). Setting ``stop`` raises
+    ``Cancelled`` within a held-out position or so (training runs the fit beside itself
+    and stops it when a better round supersedes the network it was fitted for)."""
     net, cfg = trainer.net, trainer.cfg
     net.eval()
     pos = trainer.val_positions(lo, hi)[-MAX_TARGETS:]
@@ -155,7 +189,8 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     # all of it (weighted by how many each stands for, so that the likelihood is not
     # biased towards a small candidate set), with their blend inputs.
     rows_x, rows_cold, rows_w, rows_t = [], [], [], []
-    for item in _walk(trainer, pos):
+    walks = _Walks(trainer, pos, stop)
+    for item in walks:
         x_all = torch.cat([item.parts, item.signals.to(item.parts.dtype)])  # [K, N]
         ranked = torch.cat([(w0.to(x_all.dtype) @ x_all)[None], x_all[len(PARTS):]])
         ranked.index_fill_(1, noncand, float("-inf"))
@@ -218,6 +253,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
                 return prior
         return out
 
+    _check(stop)
     zero_k = torch.zeros(k, dtype=torch.float64)
     zero = torch.zeros((), dtype=torch.float64)
     # Stage 1, the tracks the listener has heard: their order is all protocol v1 (and the
@@ -250,10 +286,10 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     hits = torch.zeros(len(names), dtype=torch.float64)
     rr = torch.zeros(len(names), dtype=torch.float64)
     n_heard = 0
-    heard_lse, heard_score, cold_x, cold_n, cold_target = [], [], [], [], []
-    heard_top, heard_rank = [], []  # per target: the best heard scores, the target's rank
+    heard_score, cold_x, cold_n, cold_target = [], [], [], []
+    heard_rank = []  # per target: the target's rank under each alternative
     weights32 = weights.float()
-    for item in _walk(trainer, pos):
+    for item in walks:
         x_all = torch.cat([item.parts, item.signals.float()])
         heard_c = candidates & item.seen
         sc = (weights32 @ x_all).masked_fill_(~heard_c[None, :], float("-inf"))  # [F, N]
@@ -266,12 +302,9 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
             hit = rank <= 20
             hits += hit.double()
             rr += hit.double() / rank
-        # Stage 2's inputs: the heard candidates' log-sum-exp under each alternative, and
-        # the cold ones by group.
-        heard_lse.append(torch.logsumexp(sc, dim=1).double())
+        # Stage 2's inputs: the target's score, and the cold candidates by group.
         heard_score.append(sc[:, item.target].double() if target_heard
                            else torch.full((len(names),), float("nan"), dtype=torch.float64))
-        heard_top.append(torch.topk(sc, min(20, sc.shape[1]), dim=1).values.double())
         heard_rank.append(rank if target_heard
                           else torch.full((len(names),), float("nan"), dtype=torch.float64))
         cold_c = candidates & ~item.seen
@@ -284,10 +317,23 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
         cold_n.append(counts[present].double())
         cold_target.append(int(torch.searchsorted(present, group[item.target]))
                            if not target_heard else -1)
+    _check(stop)
     scores = {n: float((hits[i] + rr[i]) / max(n_heard, 1)) for i, n in enumerate(names)}
     choice = max(scores, key=lambda n: (scores[n], n == "likelihood"))
     f = names.index(choice)
     w = family[choice]
+    # Pass 3, the chosen alternative only: its heard candidates' log-sum-exp and best 20
+    # scores per target (on the same scores as pass 2: the whole product, then its row -
+    # a row's reductions give the bits they give inside the whole). Another walk costs
+    # less than these for every alternative (~5 of 17 s on the heavy listener).
+    heard_lse, heard_top = [], []
+    for item in walks:
+        x_all = torch.cat([item.parts, item.signals.float()])
+        heard_c = candidates & item.seen
+        sc = (weights32 @ x_all).masked_fill_(~heard_c[None, :], float("-inf"))[f: f + 1]
+        heard_lse.append(torch.logsumexp(sc, dim=1).double())
+        heard_top.append(torch.topk(sc, min(20, sc.shape[1]), dim=1).values.double())
+    _check(stop)
     # Stage 2, tracks never heard (cold): with the order of heard ones fixed, where they
     # fall among them - a change of each weight and a shift, by likelihood over every
     # target and every candidate (the library's view, and the player's). Exact, not over
@@ -298,7 +344,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     mult = torch.log(torch.cat(cold_n))  # log of each group's size
     n_cold = torch.tensor([float(c.sum()) for c in cold_n], dtype=torch.float64)
     offsets = torch.cumsum(torch.tensor([0] + [len(cx) for cx in cold_x]), 0)[:-1]
-    lse_h = torch.stack(heard_lse)[:, f]
+    lse_h = torch.cat(heard_lse)
     ht = torch.stack(heard_score)[:, f]
     ct = torch.tensor(cold_target)
     is_cold_target = ct >= 0
@@ -318,7 +364,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
     # belong (a listener who rarely plays one is better served with them lower): choose
     # among shifts of the fitted placement by HR@20 + MRR@20 over every target, ranked
     # exactly among every candidate (the heard ones' best 20 scores were kept).
-    tops = torch.stack(heard_top)[:, f]  # [T, 20]
+    tops = torch.cat(heard_top)  # [T, 20]
     h_rank = torch.stack(heard_rank)[:, f]
 
     def library_metric(p: torch.Tensor) -> float:
@@ -338,6 +384,7 @@ def fit_blend(trainer: Trainer, lo: int, hi: int) -> dict[str, Any]:
                 total += 1.0 + 1.0 / rank
         return total / len(tops)
 
+    _check(stop)
     shifts = {f"cold{d:+g}": d for d in COLD_SHIFTS}
     cold_family = {}
     for name, d in shifts.items():

@@ -39,6 +39,8 @@ Feats = dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 PARTS = ("net", "repeat", "artist_repeat", "successor")
 #: Blend weights before fitting: the network's plain sum, no explicit signal.
 BLEND_DEFAULT = (1.0, 1.0, 1.0, 1.0) + (0.0,) * len(SIGNALS)
+#: The buffers the blend fit writes (nothing else of the network is fitted there).
+BLEND_BUFFERS = ("blend", "blend_cold", "blend_cold_bias")
 _ARTIST = FIELDS.index("artist")
 
 

@@ -21,6 +21,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import Cancelled  # noqa: F401 - defined there (torch-free), raised here
+from .base import Cancelled  # defined there (torch-free), raised here
 from .config import Config
 from .data import (NEVER, Stream, build_stream, lane_layout, next_occurrences,
                    previous_occurrences, repeat_features, successor_features, windows)
 from .logs import Event, TrackId
-from .model import Feats, Net
+from .model import BLEND_BUFFERS, Feats, Net
 from .vocab import FIELDS, PAD, TrackFields, Vocab
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class TrainReport:
     #: CPU seconds of the training thread by phase (train, validate, blend, tail): what
     #: the work cost, whatever else the machine was doing.
     cpu: dict[str, float] = field(default_factory=dict)
+    #: What the blend fit reported (empty: no blend fitted).
+    blend: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict for checkpoints."""
@@ -154,10 +157,12 @@ class Trainer:
         """One pass over the plays in ``[lo, hi)`` (targets inside it only); mean loss."""
         return list(self.train_rounds(lo, hi, epoch, 1))[0]
 
-    def train_rounds(self, lo: int, hi: int, epoch: int, rounds: int) -> Iterator[float]:
+    def train_rounds(self, lo: int, hi: int, epoch: int, rounds: int,
+                     between: Callable[[], None] | None = None) -> Iterator[float]:
         """One pass over the plays in ``[lo, hi)`` (targets inside it only) in ``rounds``
         parts of about equal work: yields each part's mean loss (the caller validates in
-        between)."""
+        between). ``between()`` is called before every step (it may raise to end the
+        pass)."""
         net, cfg = self.net, self.cfg
         net.train()
         layout = lane_layout(hi - lo, cfg.batch_size, self.rng)
@@ -171,6 +176,8 @@ class Trainer:
             for step in range(int(bounds[r]), int(bounds[r + 1])):
                 if self.cancel is not None and self.cancel.is_set():
                     raise Cancelled("training cancelled")
+                if between is not None:
+                    between()
                 loss, n, h = self._step(steps[step], hi, h)
                 if n:
                     total += loss * n
@@ -343,80 +350,334 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
 
     def fit(self, epochs: int, val_from: int | None = None, patience: int = 3,
-            tail_epochs: int = 0, lo: int = 0,
-            before_tail: Callable[[Trainer, int, int], None] | None = None) -> TrainReport:
+            tail_epochs: int = 0, lo: int = 0, blend: BlendFn | None = None,
+            overlap: bool = True) -> TrainReport:
         """Train up to ``epochs`` epochs on ``[lo, val_from)``, stopping early on the tail.
 
         Without ``val_from`` all epochs run on ``[lo, len)``. With it, the best epoch's
-        weights are kept, ``before_tail(trainer, val_from, len)`` runs (the blend is fitted
-        there, on a tail the network has not learned yet), and then ``tail_epochs`` passes
-        are made over the tail. Afterwards ``net.heard`` marks every track with a kept play.
+        weights are kept, ``blend(trainer, val_from, len, stop)`` fits the blend on a copy
+        of them (on a tail the network has not learned yet; its buffers are copied over),
+        and ``tail_epochs`` passes are made over the tail. Afterwards ``net.heard`` marks
+        every track with a kept play.
+
+        Validation and the blend run beside the training, in threads of their own, on
+        copies of the network (see ``_EarlyStopping``): each torch operation still runs on
+        one thread, so the model is bitwise the one a strictly sequential run makes
+        (``overlap=False``: that run, each validation awaited before the next round and the
+        blend fitted after the last).
         """
         t0 = time.perf_counter()
         n = len(self.stream)
-        hi = val_from if val_from is not None else n
-        best, best_state, bad = -math.inf, None, 0
-        budget = self.cfg.max_train_s
-        # Validation (and early stopping) after every ``val_every_plays`` training plays,
-        # at least once per epoch: a long history is learned within its first pass.
-        rounds = max(1, math.ceil((hi - lo) / self.cfg.val_every_plays)) \
-            if val_from is not None else 1
-        stop = False
-        for epoch in range(1, epochs + 1):
-            r0 = time.perf_counter()
-            with self.report.timed("train"):
-                parts = self.train_rounds(lo, hi, epoch, rounds)
-            for r in range(rounds):
-                with self.report.timed("train"):
-                    loss = next(parts)
-                done = round(epoch - 1 + (r + 1) / rounds, 3)
-                row = {"epoch": done, "loss": loss}
-                self.report.epochs = done
-                if val_from is not None:
-                    with self.report.timed("validate"):
-                        val = self.evaluate(val_from, n)
-                    row.update({f"val_{k}": v for k, v in val.items()})
-                    if val["score"] > best:
-                        best, bad = val["score"], 0
-                        best_state = copy.deepcopy(self.net.state_dict())
-                        self.report.best_epoch, self.report.val = done, val
-                    else:
-                        bad += 1
-                        # A plateau: smaller steps settle faster than waiting at one rate.
-                        self._set_lr(self.lr * self.cfg.plateau_decay)
-                self.good_state = copy.deepcopy(self.net.state_dict())
-                self.report.history.append(row)
-                log.info("epoch %s: %s", done, {k: round(v, 4) for k, v in row.items()})
-                if val_from is not None and bad >= patience:
-                    stop = True
-                    break
-                elapsed, last = time.perf_counter() - t0, time.perf_counter() - r0
-                r0 = time.perf_counter()
-                if budget > 0 and (epoch < epochs or r + 1 < rounds) and \
-                        elapsed + last * (1.0 + self.cfg.val_share) > budget:
-                    # Another round would overrun the time budget: keep the best so far.
-                    log.info("stopping after %s epochs: time budget of %.0f s", done, budget)
-                    self.report.time_limited = True
-                    stop = True
-                    break
-            if stop:
-                break
-        if best_state is not None:
-            self.net.load_state_dict(best_state)
-            self.good_state = best_state
-        elif val_from is None:
-            self.report.best_epoch = self.report.epochs
-        if val_from is not None and before_tail is not None:
-            with self.report.timed("blend"):
-                before_tail(self, val_from, n)
-        if val_from is not None and tail_epochs > 0:
-            with self.report.timed("tail"):
-                for e in range(tail_epochs):
-                    self.train_epoch(val_from, n, math.ceil(self.report.epochs) + 1 + e)
+        if val_from is None:
+            self._fit_plain(epochs, lo, n, t0)
+        else:
+            stopping = _EarlyStopping(self, val_from, n, patience, blend, overlap)
+            try:
+                stopping.run(epochs, lo, t0)
+                if tail_epochs > 0:
+                    with self.report.timed("tail"):
+                        for e in range(tail_epochs):
+                            self.train_epoch(val_from, n,
+                                             math.ceil(self.report.epochs) + 1 + e)
+                stopping.finish_blend()
+            finally:
+                stopping.close()
         self.net.heard.copy_(self.first_pos < NEVER)
         self.net.heard[PAD] = False
         self.report.seconds = time.perf_counter() - t0
         return self.report
+
+    def _fit_plain(self, epochs: int, lo: int, hi: int, t0: float) -> None:
+        """``epochs`` passes over ``[lo, hi)`` without validation (a fine-tune)."""
+        budget = self.cfg.max_train_s
+        for epoch in range(1, epochs + 1):
+            r0 = time.perf_counter()
+            with self.report.timed("train"):
+                loss = self.train_epoch(lo, hi, epoch)
+            done = float(epoch)
+            self.report.epochs = done
+            self.good_state = copy.deepcopy(self.net.state_dict())
+            self.report.history.append({"epoch": done, "loss": loss})
+            log.info("epoch %s: loss %.4f", done, loss)
+            elapsed, last = time.perf_counter() - t0, time.perf_counter() - r0
+            if budget > 0 and epoch < epochs and \
+                    elapsed + last * (1.0 + self.cfg.val_share) > budget:
+                log.info("stopping after %s epochs: time budget of %.0f s", done, budget)
+                self.report.time_limited = True
+                break
+        self.report.best_epoch = self.report.epochs
+
+    # ------------------------------------------------------------------ rolling back
+
+    def checkpoint(self) -> TrainerState:
+        """Everything a round of training changes, as it is now (see ``restore``)."""
+        return TrainerState(
+            weights=copy.deepcopy(self.net.state_dict()),
+            optimizer=copy.deepcopy(self.opt.state_dict()), lr=self.lr,
+            rng=copy.deepcopy(self.rng.bit_generator.state), gen=self.gen.get_state(),
+            torch_rng=torch.get_rng_state(), steps=self.report.steps,
+            nan_events=self.report.nan_events, cpu=time.thread_time())
+
+    def restore(self, state: TrainerState) -> None:
+        """Back to ``state``: the weights, the optimiser's moments, the learning rate and
+        every random generator, so that what follows is what would have followed then."""
+        self.net.load_state_dict(state.weights)
+        self.good_state = state.weights
+        self.lr = state.lr
+        self.opt = self._optimizer()  # a NaN event since may have replaced it
+        self.opt.load_state_dict(copy.deepcopy(state.optimizer))
+        self.rng.bit_generator.state = copy.deepcopy(state.rng)
+        self.gen.set_state(state.gen)
+        torch.set_rng_state(state.torch_rng)
+        self.report.steps, self.report.nan_events = state.steps, state.nan_events
+
+
+#: ``blend(trainer, lo, hi, stop)``: fits the blend of ``trainer.net`` on the targets in
+#: ``[lo, hi)``, writing only the net's blend buffers (``model.BLEND_BUFFERS``) and
+#: returning a report; raises ``Cancelled`` soon after ``stop`` is set.
+BlendFn = Callable[["Trainer", int, int, threading.Event], dict[str, Any]]
+
+
+@dataclass
+class TrainerState:
+    """A ``Trainer`` at the end of a round (``Trainer.checkpoint``)."""
+
+    weights: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    lr: float
+    rng: dict[str, Any]  # numpy's bit generator state (lane layouts)
+    gen: torch.Tensor  # the trainer's torch generator (hidden inputs, sampled tracks)
+    torch_rng: torch.Tensor  # torch's global generator (dropout)
+    steps: int
+    nan_events: int
+    cpu: float  # the training thread's CPU clock then (what came after was discarded)
+
+
+#: Validations without improvement after a best round before its blend is started beside
+#: the training (0: at once). Measured on the heavy listener (bests at 0.33, 0.67, 1 and 2
+#: epochs; stop at 3): at once, three blends were superseded (~27 CPU s lost); after
+#: one, a single one was (~11 s), and the last blend still overlaps two rounds.
+BLEND_AFTER = 1
+
+
+class _Interrupted(Exception):
+    """The round being trained comes after the early stop: it is discarded."""
+
+
+@dataclass
+class _Pending:
+    """A round's validation, running on a copy of the network."""
+
+    done: float  # epochs done at the end of the round
+    loss: float
+    net: Net  # the copy (the blend's, if this round turns out best)
+    state: TrainerState  # the trainer at the end of the round
+    future: Future[tuple[dict[str, float], float]]
+
+
+class _EarlyStopping:
+    """Rounds of training with early stopping on the held-out tail, validation pipelined.
+
+    Sequentially, each round of training waits for the previous round's validation, and
+    the blend waits for the end of training. Here a round's validation runs on a copy of
+    the network in a thread of its own while the next round trains; when the validation
+    says "stop", the round trained meanwhile is discarded and the trainer restored to the
+    end of the validated round (``Trainer.restore``: weights, optimiser, learning rate
+    and random generators), so the decisions and what follows them are exactly the
+    sequential ones. Likewise, each new best round starts the blend on its copy at once;
+    a later better round supersedes it. Why this gives the same model bitwise: the copies
+    hold the same weights, no work of the side threads touches the trainer's state or a
+    random generator (validation and the blend run the network in eval mode), and every
+    torch operation still runs on ``Config.threads`` threads, whichever thread calls it.
+
+    The blend of a best round starts after ``BLEND_AFTER`` validations without
+    improvement (or when training stops): early on, new bests come round after round,
+    and each superseded blend is CPU time lost - free on an idle machine, but taken from
+    the training when other processes want the cores.
+
+    Only when the learning rate depends on the verdicts (``plateau_decay`` != 1) is each
+    validation awaited before the next round, as the next round's rate depends on it.
+    """
+
+    def __init__(self, trainer: Trainer, val_from: int, n: int, patience: int,
+                 blend: BlendFn | None, overlap: bool = True) -> None:
+        self.tr, self.val_from, self.n = trainer, val_from, n
+        self.patience, self.blend = patience, blend
+        self.overlap = overlap and trainer.cfg.plateau_decay == 1.0
+        self.best, self.bad = -math.inf, 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_net: Net | None = None
+        self.pending: _Pending | None = None
+        self.validator = ThreadPoolExecutor(1, thread_name_prefix="segue-validate")
+        self.blender = ThreadPoolExecutor(1, thread_name_prefix="segue-blend")
+        self.blend_job: Future[tuple[dict[str, Any] | None, float]] | None = None
+        self.blend_net: Net | None = None
+        self.blend_stop = threading.Event()
+        self.superseded: list[Future[tuple[dict[str, Any] | None, float]]] = []
+
+    # -- the loop
+
+    def run(self, epochs: int, lo: int, t0: float) -> None:
+        """Train, validate and stop; leaves the trainer at the best round's weights."""
+        tr, cfg = self.tr, self.tr.cfg
+        hi = self.val_from
+        # Validation (and early stopping) after every ``val_every_plays`` training plays,
+        # at least once per epoch: a long history is learned within its first pass.
+        rounds = max(1, math.ceil((hi - lo) / cfg.val_every_plays))
+        budget = cfg.max_train_s
+        stop = False
+        for epoch in range(1, epochs + 1):
+            parts = tr.train_rounds(lo, hi, epoch, rounds, between=self.poll)
+            for r in range(rounds):
+                r0 = time.perf_counter()
+                try:
+                    with tr.report.timed("train"):
+                        loss = next(parts)
+                except _Interrupted:
+                    stop = True
+                    break
+                if self.pending is not None and self.settle():
+                    stop = True  # the round just trained came after the stop: discarded
+                    break
+                self.submit(round(epoch - 1 + (r + 1) / rounds, 3), loss)
+                if not self.overlap and self.settle():
+                    stop = True
+                    break
+                elapsed, last = time.perf_counter() - t0, time.perf_counter() - r0
+                if budget > 0 and (epoch < epochs or r + 1 < rounds) and \
+                        elapsed + last * (1.0 + cfg.val_share) > budget:
+                    # Another round would overrun the time budget: keep the best so far.
+                    if self.pending is not None and self.settle():
+                        stop = True
+                        break
+                    log.info("stopping after %s epochs: time budget of %.0f s",
+                             tr.report.epochs, budget)
+                    tr.report.time_limited = True
+                    stop = True
+                    break
+            if stop:
+                break
+        if self.pending is not None:
+            self.settle()
+        if self.best_net is not None and self.blend_net is not self.best_net:
+            self.start_blend(self.best_net)  # beside the tail epochs, at least
+        if self.best_state is not None:
+            tr.net.load_state_dict(self.best_state)
+            tr.good_state = self.best_state
+
+    def poll(self) -> None:
+        """Between training steps: settle the previous round's validation as soon as it is
+        in; raise ``_Interrupted`` when it stops training (the round is discarded)."""
+        if self.pending is not None and self.pending.future.done() and self.settle():
+            raise _Interrupted
+
+    def submit(self, done: float, loss: float) -> None:
+        """The round that just ended: validate a copy of it beside the next round."""
+        tr = self.tr
+        state = tr.checkpoint()
+        tr.good_state = state.weights
+        net = copy.deepcopy(tr.net)
+        for p in net.parameters():
+            p.grad = None
+        view = copy.copy(tr)
+        view.net = net
+        lo, hi = self.val_from, self.n
+
+        def validate() -> tuple[dict[str, float], float]:
+            c0 = time.thread_time()
+            val = view.evaluate(lo, hi)
+            return val, time.thread_time() - c0
+
+        self.pending = _Pending(done, loss, net, state, self.validator.submit(validate))
+
+    def settle(self) -> bool:
+        """Wait for the pending validation and act on it as the sequential loop did:
+        True when training stops there (the trainer is then back at that round's end)."""
+        p, tr = self.pending, self.tr
+        assert p is not None
+        self.pending = None
+        val, cpu = p.future.result()
+        tr.report.cpu["validate"] = tr.report.cpu.get("validate", 0.0) + cpu
+        row = {"epoch": p.done, "loss": p.loss, **{f"val_{k}": v for k, v in val.items()}}
+        tr.report.epochs = p.done
+        if val["score"] > self.best:
+            self.best, self.bad = val["score"], 0
+            self.best_state, self.best_net = p.state.weights, p.net
+            tr.report.best_epoch, tr.report.val = p.done, val
+            if BLEND_AFTER == 0 and self.overlap:
+                self.start_blend(p.net)
+        else:
+            self.bad += 1
+            if self.bad == BLEND_AFTER and self.best_net is not None and self.overlap:
+                self.start_blend(self.best_net)
+            # A plateau: smaller steps settle faster than waiting at one rate. (With a
+            # decay of 1, the pipelined case, this changes nothing, bitwise.)
+            tr._set_lr(tr.lr * tr.cfg.plateau_decay)
+        tr.report.history.append(row)
+        log.info("epoch %s: %s", p.done, {k: round(v, 4) for k, v in row.items()})
+        if self.bad < self.patience:
+            return False
+        if tr.report.steps != p.state.steps:
+            # Whatever was trained since that round is discarded: its CPU time too.
+            spent = time.thread_time() - p.state.cpu
+            tr.report.cpu["discarded"] = tr.report.cpu.get("discarded", 0.0) + spent
+            tr.report.cpu["train"] = tr.report.cpu.get("train", 0.0) - spent
+        # Always: even a step without targets, or the next epoch's layout, drew random
+        # numbers since.
+        tr.restore(p.state)
+        return True
+
+    # -- the blend
+
+    def start_blend(self, net: Net) -> None:
+        """Fit the blend on ``net`` (the best round so far) beside the training; a blend
+        started for an earlier round is stopped."""
+        if self.blend is None:
+            return
+        self.blend_stop.set()
+        stop = self.blend_stop = threading.Event()
+        view = copy.copy(self.tr)
+        view.net = net
+        blend, lo, hi = self.blend, self.val_from, self.n
+
+        def fit() -> tuple[dict[str, Any] | None, float]:
+            c0 = time.thread_time()
+            if stop.is_set():
+                return None, 0.0
+            try:
+                report = blend(view, lo, hi, stop)
+            except Cancelled:
+                report = None
+            return report, time.thread_time() - c0
+
+        if self.blend_job is not None:
+            self.superseded.append(self.blend_job)
+        self.blend_job, self.blend_net = self.blender.submit(fit), net
+
+    def finish_blend(self) -> None:
+        """Wait for the best round's blend and copy its buffers into the trained net."""
+        if self.blend_job is None or self.blend_net is None:
+            return
+        report, cpu = self.blend_job.result()
+        tr = self.tr
+        tr.report.cpu["blend"] = tr.report.cpu.get("blend", 0.0) + cpu
+        # Blends of rounds a later one beat (each stopped at once, so done by now).
+        wasted = sum(job.result()[1] for job in self.superseded)
+        if wasted:
+            tr.report.cpu["discarded"] = tr.report.cpu.get("discarded", 0.0) + wasted
+        if report is None:  # only a stop makes a blend give up, and none was asked for
+            raise RuntimeError("the blend of the best round was stopped")
+        with torch.no_grad():
+            for name in BLEND_BUFFERS:
+                getattr(tr.net, name).copy_(getattr(self.blend_net, name))
+        tr.report.blend = report
+
+    def close(self) -> None:
+        """Stop what still runs beside (a cancelled or failed training) and wait for it."""
+        if self.blend_job is None or not self.blend_job.done():
+            self.blend_stop.set()
+        self.validator.shutdown(wait=True, cancel_futures=True)
+        self.blender.shutdown(wait=True, cancel_futures=True)
 
 
 #: Scores held at once when positions are scored against the whole vocabulary: a chunk of
@@ -519,22 +780,16 @@ def train_new(cfg: Config, sessions: list[list[Event]], fields: TrackFields, *,
     val_from = split_point(stream, cfg)
     trainer = Trainer(net, stream, cfg, lr=cfg.lr, seed=cfg.seed, progress=progress,
                       cancel=cancel)
-    blend_report: dict[str, Any] = {}
-
-    def fit_blend_here(tr: Trainer, lo: int, hi: int) -> None:
-        if cfg.blend:
-            from .blend import fit_blend
-
-            blend_report.update(fit_blend(tr, lo, hi))
+    from .blend import fit_blend
 
     report = trainer.fit(cfg.epochs, val_from, cfg.patience, cfg.tail_epochs,
-                         before_tail=fit_blend_here)
+                         blend=fit_blend if cfg.blend else None)
     log.info("trained %d epochs (best %d) in %.1f s on %d plays, %d tracks: val %s",
              report.epochs, report.best_epoch, report.seconds, len(stream),
              len(vocab) - 1, report.val)
     metrics = report.as_dict()
-    if blend_report:
-        metrics["blend"] = blend_report
+    if report.blend:
+        metrics["blend"] = report.blend
     return Trained(net, vocab, stream_history(stream, vocab, cfg), metrics)
 
 

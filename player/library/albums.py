@@ -16,12 +16,13 @@ def album_key(track: Row) -> tuple[str, str] | None:
     """``(album artist, album)`` folded, or None for a track without an album.
 
     The album artist comes first (a compilation's tracks have different artists but one
-    album artist); without one, the track artist stands in.
+    album artist); without one, a track flagged as part of a compilation is "Various
+    Artists"'s (as the browser files it), else the track artist stands in.
     """
     album = track.album
     if not album:
         return None
-    artist = track.albumartist or track.artist or ""
+    artist = track.albumartist or ("Various Artists" if track.compilation else track.artist) or ""
     return fold(str(artist)), fold(str(album))
 
 

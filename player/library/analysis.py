@@ -38,7 +38,8 @@ from typing import Any
 
 from player.library.db import AnalysisTask, Library, Measurement
 from player.library.paths import to_fs
-from player.library.tagworkers import _receive, _send, serve, worker_command
+from player.library.tagworkers import worker_command
+from player.library.workerproc import receive, send, serve
 
 log = logging.getLogger(__name__)
 
@@ -304,12 +305,12 @@ class _Worker:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
-            _send(self.proc.stdin, path)
+            send(self.proc.stdin, path)
             while not select.select([self.proc.stdout], [], [], POLL_S)[0]:
                 if cancel.is_set():
                     self.close(kill=True)
                     return None
-            kind, payload = _receive(self.proc.stdout)
+            kind, payload = receive(self.proc.stdout)
         except (OSError, EOFError) as exc:
             self.close(kill=True)
             raise WorkerDied(str(exc)) from None

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 PARALLEL_THRESHOLD = 300
 #: Files per task sent to a worker: big enough to amortise pickling, small enough to balance.
 CHUNK = 64
+#: The smallest batch, at the end of a scan (see :func:`_batches`).
+MIN_CHUNK = 8
 #: Rows per write transaction, and the longest a finished result waits to be written.
 BATCH_ROWS = 500
 BATCH_SECONDS = 0.5
@@ -251,8 +253,20 @@ class Scanner:
                     return
                 yield from read_many(paths[i : i + CHUNK])
             return
-        chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
-        yield from pool.run(chunks, cancel)
+        yield from pool.run(_batches(paths, pool.workers + 1), cancel)
+
+
+def _batches(paths: list[str], readers: int) -> list[list[str]]:
+    """``paths`` in batches of :data:`CHUNK`, smaller towards the end ("guided" scheduling):
+    the readers then run out of work at nearly the same moment, instead of one finishing a
+    whole last batch while the others wait (at 500 files that wait was a tenth of the scan)."""
+    out = []
+    i = 0
+    while i < len(paths):
+        size = max(MIN_CHUNK, min(CHUNK, (len(paths) - i) // (2 * readers)))
+        out.append(paths[i : i + size])
+        i += size
+    return out
 
 
 def spare_cores() -> int:

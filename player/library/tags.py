@@ -8,6 +8,9 @@ fields and normalises them, so that the rest of the app sees one shape:
 * ``"3/12"`` track and disc numbers give 3; dates give their year;
 * multi-valued tags are joined with ``"; "``;
 * ``has_cover`` says whether the file embeds a picture;
+* ``compilation``: the file says it is part of a compilation (iTunes' flag: ID3 ``TCMP``, MP4
+  ``cpil``, Vorbis/APE ``COMPILATION``, ASF ``WM/IsCompilation``; "1", "true" or "yes"), which
+  the browser honours when no album artist is tagged;
 * ReplayGain track/album gain (dB, ReplayGain 2's -18 LUFS reference) and peak (linear), from
   whichever family the file has (see :func:`_replaygain`); a value that does not parse or is
   out of any sane range is ``None``, never an error.
@@ -18,14 +21,12 @@ This module must stay importable without Qt: the scanner runs it in worker proce
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import mutagen
 from mutagen._vorbis import VComment  # the base of every Vorbis-comment container
@@ -52,8 +53,10 @@ class TagReadError(Exception):
     """A file could not be read as audio; ``str(err)`` is the reason for the user."""
 
 
-@dataclass(slots=True)
-class TrackTags:
+# The rows of this module are NamedTuples, not dataclasses: a tag-reading worker process
+# imports this module before it can take any work, and ``dataclasses`` (with ``inspect``)
+# would add a sixth to its start-up, which a small scan feels (bench/scan.py).
+class TrackTags(NamedTuple):
     """What Segue knows of one audio file after reading it."""
 
     title: str
@@ -67,6 +70,7 @@ class TrackTags:
     duration_ms: int | None = None
     format: str | None = None
     has_cover: bool = False
+    compilation: bool = False
     rg_track_gain: float | None = None
     rg_track_peak: float | None = None
     rg_album_gain: float | None = None
@@ -74,9 +78,9 @@ class TrackTags:
 
     def as_row(self) -> dict[str, Any]:
         """The fields as a ``tracks`` row (``has_cover`` as 0/1)."""
-        # Not dataclasses.asdict: it deep-copies, and this runs for every file of a scan.
-        row = {f: getattr(self, f) for f in self.__slots__}
+        row = self._asdict()
         row["has_cover"] = int(self.has_cover)
+        row["compilation"] = int(self.compilation)
         return row
 
 
@@ -90,6 +94,7 @@ _ID3 = {
     "disc_number": ("TPOS",),
     "genre": ("TCON",),
     "year": ("TDRC", "TYER", "TORY", "TDOR"),
+    "compilation": ("TCMP",),
 }
 _VORBIS = {
     "title": ("title",),
@@ -100,6 +105,7 @@ _VORBIS = {
     "disc_number": ("discnumber", "disc"),
     "genre": ("genre",),
     "year": ("date", "year", "originaldate"),
+    "compilation": ("compilation",),
 }
 _MP4 = {
     "title": ("\xa9nam",),
@@ -110,6 +116,7 @@ _MP4 = {
     "disc_number": ("disk",),
     "genre": ("\xa9gen", "gnre"),
     "year": ("\xa9day",),
+    "compilation": ("cpil",),
 }
 _APE = {  # APEv2 keys are case-insensitive in mutagen
     "title": ("Title",),
@@ -120,6 +127,7 @@ _APE = {  # APEv2 keys are case-insensitive in mutagen
     "disc_number": ("Disc",),
     "genre": ("Genre",),
     "year": ("Year", "Date"),
+    "compilation": ("Compilation",),
 }
 _ASF = {
     "title": ("Title",),
@@ -130,6 +138,7 @@ _ASF = {
     "disc_number": ("WM/PartOfSet",),
     "genre": ("WM/Genre",),
     "year": ("WM/Year",),
+    "compilation": ("WM/IsCompilation",),
 }
 
 _FAMILIES = ((ID3, "id3"), (VComment, "vorbis"), (MP4Tags, "mp4"), (APEv2, "ape"), (ASFTags, "asf"))
@@ -268,6 +277,7 @@ def _normalise(audio: Any, path: str, fileobj: Any) -> TrackTags:
         duration_ms=duration_ms,
         format=_format_name(audio),
         has_cover=_has_cover(audio, family, tags),
+        compilation=_flag(raw.get("compilation")),
         rg_track_gain=gain.track_gain,
         rg_track_peak=gain.track_peak,
         rg_album_gain=gain.album_gain,
@@ -390,6 +400,18 @@ def _year(value: Any) -> int | None:
     return None
 
 
+#: What a compilation flag says when set ("1" from iTunes and most taggers).
+_TRUE_WORDS = frozenset({"1", "true", "yes"})
+
+
+def _flag(value: Any) -> bool:
+    """A yes/no tag: MP4's ``cpil`` is a bool, ASF's a bool attribute, the others text."""
+    if isinstance(value, bool):
+        return value
+    texts = _values(value)
+    return bool(texts) and texts[0].strip().lower() in _TRUE_WORDS
+
+
 def _genre(value: Any) -> str | None:
     if isinstance(value, list) and value and isinstance(value[0], int):  # MP4 gnre: ID3v1 index
         try:
@@ -452,8 +474,7 @@ _GAIN_RE = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:db)?\s*$", re.IGN
 _MP4_FREEFORM = "----:com.apple.itunes:"
 
 
-@dataclass(frozen=True, slots=True)
-class ReplayGainTags:
+class ReplayGainTags(NamedTuple):
     """A file's ReplayGain: gains in dB relative to ReplayGain 2's -18 LUFS, peaks linear."""
 
     track_gain: float | None = None
@@ -488,8 +509,7 @@ def _replaygain(audio: Any, family: str | None, tags: Any, fileobj: Any) -> Repl
     if type(audio).__name__ == "OggOpus":
         track = _r128_db(texts.get("r128_track_gain"))
         album = _r128_db(texts.get("r128_album_gain"))
-        rg = dataclasses.replace(
-            rg,
+        rg = rg._replace(
             track_gain=track if track is not None else rg.track_gain,
             album_gain=album if album is not None else rg.album_gain,
         )
@@ -582,9 +602,9 @@ def _with_rva2(rg: ReplayGainTags, tags: Any) -> ReplayGainTags:
         gain_ok = _finite(gain, MAX_GAIN_DB)
         peak_value = peak if _finite(peak, MAX_PEAK) and peak > 0 else None
         if kind == "track" and rg.track_gain is None and gain_ok:
-            rg = dataclasses.replace(rg, track_gain=gain, track_peak=rg.track_peak or peak_value)
+            rg = rg._replace(track_gain=gain, track_peak=rg.track_peak or peak_value)
         elif kind == "album" and rg.album_gain is None and gain_ok:
-            rg = dataclasses.replace(rg, album_gain=gain, album_peak=rg.album_peak or peak_value)
+            rg = rg._replace(album_gain=gain, album_peak=rg.album_peak or peak_value)
     return rg
 
 

@@ -1,7 +1,7 @@
 """Tag-reading worker processes for the scanner.
 
 Plain child processes that read batches of paths from stdin and answer with
-:func:`player.library.tags.read_many`'s results, length-prefixed pickles both ways. Not
+:func:`player.library.tags.read_many`'s results (:mod:`player.library.workerproc`). Not
 ``multiprocessing``: its start methods either fork the GUI process (unsafe with Qt's threads)
 or re-run the parent's ``__main__`` in every worker (the GUI launcher, pytest, any script),
 which is slow at best. These workers import only mutagen.
@@ -23,53 +23,22 @@ import logging
 import os
 import pickle
 import queue
-import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from player.library.tags import read_many
+from player.library.workerproc import READY, receive, send
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("<Q")
 #: The folder that holds the ``player`` package (a checkout, or a site-packages).
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 Result = tuple[str, "dict[str, Any] | None", "str | None"]
-#: A worker's first message: its imports are done, it takes batches from now on.
-READY = "ready"
-
-
-def _send(stream: BinaryIO, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
-    stream.flush()
-
-
-def _receive(stream: BinaryIO) -> Any:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise EOFError("worker stream closed")
-    (size,) = _HEADER.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("worker stream truncated")
-    return pickle.loads(data)
-
-
-def serve(stdin: BinaryIO, stdout: BinaryIO, handle: Callable[[Any], Any] = read_many) -> None:
-    """A worker's loop: a request in, ``handle(request)`` out, until stdin closes (by default
-    batches of paths to read tags from; the loudness analysis serves one path at a time)."""
-    while True:
-        try:
-            request = _receive(stdin)
-        except EOFError:
-            return
-        _send(stdout, handle(request))
 
 
 def usable_cores() -> int:
@@ -104,7 +73,7 @@ def worker_import_path() -> list[str]:
     return out
 
 
-def worker_command(module: str = "player.library.tagworkers", *args: str) -> list[str]:
+def worker_command(module: str = "player.library.workerproc", *args: str) -> list[str]:
     """The command line of a worker running ``module.main(*args)`` (the tag readers by
     default; the loudness analysis uses it too): isolated mode (``-I``: no current folder, no
     ``PYTHON*`` variables, no user site) with the import path set explicitly, and no ``site``
@@ -232,7 +201,7 @@ class WorkerPool:
         assert proc.stdin is not None and proc.stdout is not None
         try:
             try:
-                ready = _receive(proc.stdout) == READY
+                ready = receive(proc.stdout) == READY
             except (OSError, EOFError, pickle.UnpicklingError):
                 ready = False  # it never started: the others and this process read its share
                 if not self._stop.is_set():  # (not merely stopped before it was ready)
@@ -242,8 +211,8 @@ class WorkerPool:
                 if batch is None:
                     break
                 try:
-                    _send(proc.stdin, batch)
-                    results = _receive(proc.stdout)
+                    send(proc.stdin, batch)
+                    results = receive(proc.stdout)
                 except (OSError, EOFError, pickle.UnpicklingError):
                     self._done.put(("orphan", batch))
                     return
@@ -266,12 +235,3 @@ def _pop(q: queue.Queue[list[str] | None]) -> list[str] | None:
         return None
 
 
-def main() -> None:
-    """A tag reader's entry point (see :func:`worker_command`): :data:`READY` once its
-    imports are done, then batches of paths in, results out."""
-    _send(sys.stdout.buffer, READY)
-    serve(sys.stdin.buffer, sys.stdout.buffer)
-
-
-if __name__ == "__main__":
-    main()

@@ -24,10 +24,12 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import IO, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from player.playback.announcements import Announcements
 from player.playback.base import Backend, PlaybackState, as_cue
 from player.playback.cue import Cue
 
@@ -36,8 +38,6 @@ log = logging.getLogger(__name__)
 #: A track that has produced no sound this long after play was pressed is given up on (an
 #: FFmpeg that hangs on a hostile file): the audio process is restarted.
 FIRST_SOUND_TIMEOUT_S = 15.0
-#: Announced next cues remembered (any of them may be the one the audio process committed to).
-MAX_ANNOUNCED = 16
 #: Restart the audio process at most this often (a system where it cannot run at all
 #: must not spin).
 RESTART_MIN_INTERVAL_S = 2.0
@@ -67,6 +67,14 @@ class _Relay(QObject):
     event = Signal(object)
 
 
+@dataclass(slots=True)
+class _Next:
+    """A cue announced as next, and its duration once the audio process has opened it."""
+
+    cue: Cue
+    duration_ms: int = 0
+
+
 class StreamBackend(Backend):
     name = "stream"
     gapless = True
@@ -89,12 +97,11 @@ class StreamBackend(Backend):
         self._gen = 0
         self._cue: Cue | None = None
         self._next: Cue | None = None
-        #: Every cue announced as next since the last load, by tag, with its duration once
-        #: known. The audio process commits to a next track seconds before it is heard (its
-        #: decoder runs ahead): an announcement that arrives later follows the committed
-        #: track instead of replacing it, so a superseded cue may still be the one that starts.
-        self._announced: dict[int, Cue] = {}
-        self._durations: dict[int, int] = {}
+        #: Every cue announced as next since the last load, with its duration once known.
+        #: The audio process commits to a next track seconds before it is heard (its decoder
+        #: runs ahead): an announcement that arrives later follows the committed track
+        #: instead of replacing it, so a superseded cue may still be the one that starts.
+        self._announced: Announcements[_Next] = Announcements()
         self._want_play = False
         self._underruns = 0
         self.ready = False
@@ -209,8 +216,8 @@ class StreamBackend(Backend):
             self._want_play = False
             self._set_state(PlaybackState.STOPPED)
             self.failed.emit(str(event.get("reason", "cannot play the file")))
-        elif kind == "next_ready" and event.get("tag") in self._announced:
-            self._durations[int(event["tag"])] = int(event.get("duration_ms", 0))
+        elif kind == "next_ready" and (ready := self._announced.get(event.get("tag"))):
+            ready.duration_ms = int(event.get("duration_ms", 0))
         elif kind == "next_failed" and self._next and event.get("tag") == self._next.tag:
             self._next = None
             self.nextFailed.emit(int(event["tag"]), str(event.get("reason", "")))
@@ -235,18 +242,12 @@ class StreamBackend(Backend):
     def _on_started(self, tag: int) -> None:
         if self._cue is not None and tag == self._cue.tag:
             return  # the current cue's first sample (PLAYING follows with the state event)
-        cue = self._announced.get(tag)
-        if cue is not None:
-            # Announcements older than this one can no longer play; a later one (sent after
-            # the audio process committed to this cue) is what follows it.
-            for old in [t for t in self._announced if t <= tag]:
-                del self._announced[old]
-            self._cue = cue
-            duration = self._durations.pop(tag, 0)
-            self._durations = {t: d for t, d in self._durations.items() if t > tag}
+        started = self._announced.started(tag)
+        if started is not None:
+            self._cue = started.cue
             if self._next is not None and self._next.tag <= tag:
                 self._next = None
-            self._duration = duration
+            self._duration = started.duration_ms
             self._position = 0
             self.advanced.emit(tag)
             self.durationChanged.emit(self._duration)
@@ -265,7 +266,6 @@ class StreamBackend(Backend):
         self._cue = cue
         self._next = None
         self._announced.clear()
-        self._durations.clear()
         self._position, self._duration = 0, 0
         self._want_play = False
         self._first_sound.stop()
@@ -277,10 +277,7 @@ class StreamBackend(Backend):
             return
         self._next = cue
         if cue is not None:
-            self._announced[cue.tag] = cue
-            for old in sorted(self._announced)[:-MAX_ANNOUNCED]:  # repicks during one track
-                del self._announced[old]
-                self._durations.pop(old, None)
+            self._announced.add(cue.tag, _Next(cue))
         self._send({"cmd": "set_next", "cue": cue.to_json() if cue else None})
 
     def play(self) -> None:

@@ -11,17 +11,16 @@ result reaches the GUI thread.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
 from player.library.db import Library, LibraryError, library_error
+from player.memory import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -29,38 +28,6 @@ QueryFunction = Callable[[Library], Any]
 #: SQLite virtual-machine steps between two looks at whether a newer query waits (about a
 #: millisecond of a table scan).
 PROGRESS_STEPS = 20_000
-
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a query builds its answer.
-
-    An answer for a big library is hundreds of thousands of new objects (a million ids, the
-    tree's rows); their allocation set off full collections over every object of the process
-    on the query thread, each holding the GIL - and so freezing the window - for 100-300 ms
-    (1.5M tracks). The rows are tuples of plain values and lists, freed by reference counting
-    whatever the collector does; one collection, later, sees them once. Process-wide (the
-    collector is), counted so that overlapping queries resume it once, at the end of the last.
-    """
-    global _gc_pauses
-    with _gc_lock:
-        if _gc_pauses == 0 and not gc.isenabled():
-            paused = False  # someone else turned it off: not ours to turn on
-        else:
-            paused = True
-            _gc_pauses += 1
-            gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            with _gc_lock:
-                _gc_pauses -= 1
-                if _gc_pauses == 0:
-                    gc.enable()
 
 
 class LatestQuery(QObject):

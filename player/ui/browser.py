@@ -341,6 +341,22 @@ class BrowserModel(QAbstractItemModel):
         artist = self.artist_at(index)
         return (artist.key, None) if artist is not None else (None, None)
 
+    def range_of(self, index: Index) -> tuple[str, str] | None:
+        """A letter's artists as the keys of its first and last (None for any other row)."""
+        group = self._group_at(index)
+        if group is None:
+            return None
+        return self._artists[group.start].row.key, self._artists[group.end - 1].row.key
+
+    def find_letter(self, artist_range: tuple[str, str]) -> QModelIndex:
+        """The letter row holding the artist that starts ``artist_range`` (after a rescan:
+        the letter it is now under), or an invalid index."""
+        for row, group in enumerate(self._groups or ()):
+            if not group.direct and (self._artists[group.start].row.key <= artist_range[0]
+                                     <= self._artists[group.end - 1].row.key):
+                return self.createIndex(row + 1, 0, 0)
+        return QModelIndex()
+
     def artist_count(self) -> int:
         return len(self._artists)
 
@@ -589,7 +605,7 @@ class BrowserPane(QWidget):
     def _search_changed(self, text: str) -> None:
         # A search looks through the whole library: the browser's selection steps back to
         # "All music" (clicking an artist or album afterwards clears the search).
-        if text and self.model.scope().artist_key is not None:
+        if text and self.model.scope().browsing:
             self.model.set_scope(None)
             self._select_tree_row(self.tree_model.index(0, 0))
         self.model.set_filter(text)
@@ -641,16 +657,24 @@ class BrowserPane(QWidget):
                 index = found
             else:  # gone after a rescan
                 self.model.set_scope(None)
+        elif scope.artist_range is not None:
+            found = self.tree_model.find_letter(scope.artist_range)
+            if found.isValid():  # the letter's artists as they are now
+                index = found
+                self.model.set_scope(None, None, self.tree_model.range_of(found))
+            else:  # no longer grouped by letter, or the letter is gone
+                self.model.set_scope(None)
         self._select_tree_row(index)
 
     def _scope_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         artist_key, album_key = self.tree_model.scope_of(current)
-        if artist_key is not None and self.search.text():
+        letter = self.tree_model.range_of(current)  # a big library's letter: its artists
+        if (artist_key is not None or letter is not None) and self.search.text():
             self.search.blockSignals(True)  # browsing replaces the search
             self.search.clear()
             self.search.blockSignals(False)
             self.model.set_filter("")
-        self.model.set_scope(artist_key, album_key)
+        self.model.set_scope(artist_key, album_key, letter)
 
     def scope_track_ids(self, index: Index) -> list[int]:
         """The tracks of a tree row in playing order: an album by disc and track; an artist

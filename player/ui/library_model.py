@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import (
     QAbstractTableModel,
     QMimeData,
@@ -100,18 +101,66 @@ class SearchIndex:
         return found
 
 
+class BrowseOrder:
+    """Every present track's id in the browser's order, and each id's place in it: what a
+    library too big for :class:`SearchIndex` is searched with. The search index
+    (:meth:`Library.search_ids`) finds the matching ids in milliseconds, in id order; their
+    places here put them in the browser's order without asking SQLite to sort them (a sort
+    of 600,000 rows: half a second). Two arrays of int64 (24 MB for 1.5M tracks), loaded and
+    read on the query thread only; the GUI thread only marks them stale."""
+
+    def __init__(self) -> None:
+        self.stale = True
+        self._order = np.zeros(0, dtype=np.int64)
+        self._place = np.zeros(0, dtype=np.int64)
+
+    def ids(self, library: Library) -> np.ndarray:
+        """Every present track, in the browser's order (loaded now, if stale)."""
+        if self.stale:
+            self.stale = False
+            order = library.browse_order()
+            place = np.full(int(order.max()) + 1 if len(order) else 0, -1, dtype=np.int64)
+            place[order] = np.arange(len(order), dtype=np.int64)
+            self._order, self._place = order, place
+        return self._order
+
+    def arrange(self, library: Library, found: np.ndarray) -> np.ndarray:
+        """``found`` (ids in any order) in the browser's order, without missing tracks."""
+        order = self.ids(library)
+        place = self._place
+        found = found[(found >= 0) & (found < len(place))]
+        places = place[found]
+        keep = np.zeros(len(order), dtype=bool)
+        keep[places[places >= 0]] = True
+        return order[keep]
+
+
 def _ordered_ids(library: Library, where: TrackFilter, sort: str, descending: bool,
-                 index: SearchIndex) -> list[int]:
-    """The query run on the query thread: the ids shown, in order."""
-    if sort == "artist" and where.artist_key is None and index.usable(library):
-        found = index.find(search_fold(where.text).split())
-        return found[::-1] if descending else found
+                 index: SearchIndex, order: BrowseOrder) -> np.ndarray:
+    """The query run on the query thread: the ids shown, in order (an int64 array: a million
+    of them are 8 MB and never a Python object each, which held the GIL - the window - for
+    100 ms and more while they were made and again while they were freed)."""
+    if sort == "artist" and not where.browsing:
+        if index.usable(library):  # small enough to be searched in memory
+            found = index.find(search_fold(where.text).split())
+            ids = np.array(found, dtype=np.int64)
+            return ids[::-1] if descending else ids
+        if not search_fold(where.text).split():
+            ids = order.ids(library)
+            return ids[::-1] if descending else ids
+        matched = library.search_ids(where.text)
+        if matched is not None:
+            ids = order.arrange(library, matched)
+            return ids[::-1] if descending else ids
     if sort != "plays":
-        return library.browse_track_ids(where, sort, descending)
-    ids = library.browse_track_ids(where, "artist")
-    counts = library.play_counts()
-    ids.sort(key=lambda t: counts.get(t, 0), reverse=descending)
-    return ids
+        return library.browse_id_array(where, sort, descending)
+    ids = library.browse_id_array(where, "artist")
+    plays = library.play_count_array()
+    key = np.zeros(len(ids), dtype=np.int64)
+    known = ids < len(plays)
+    key[known] = plays[ids[known]]
+    # Stable, as list.sort(reverse=True) is: equal counts keep the browser's order.
+    return ids[np.argsort(-key if descending else key, kind="stable")]
 
 
 class LibraryModel(QAbstractTableModel):
@@ -126,7 +175,7 @@ class LibraryModel(QAbstractTableModel):
     def __init__(self, library: Library, parent: Any = None) -> None:
         super().__init__(parent)
         self.library = library
-        self._ids: list[int] = []
+        self._ids = np.zeros(0, dtype=np.int64)
         self._blocks: OrderedDict[int, list[TrackRow | None]] = OrderedDict()
         self._loaded: dict[int, int] = {}  # track id -> row, for the rows in loaded blocks
         self._where = TrackFilter()
@@ -137,6 +186,7 @@ class LibraryModel(QAbstractTableModel):
         self._bold.setBold(True)
         self._dim = QPalette().brush(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         self._index = SearchIndex()  # read and loaded on the query thread only
+        self._order = BrowseOrder()  # the same
         self._query = LatestQuery(library, "track-query", self)
         self._query.done.connect(self._show)
         self._query.failed.connect(self._failed)
@@ -145,6 +195,9 @@ class LibraryModel(QAbstractTableModel):
         #: When the latest query was asked (perf_counter) and how long its answer took.
         self.asked_at = 0.0
         self.last_latency_s = 0.0
+        #: The CPU time the query thread spent on the latest answer (the bench's figure on a
+        #: busy machine, where the wall time depends on the other work).
+        self.last_query_cpu_s = 0.0
         self.reload()
 
     # -- what the view asks ------------------------------------------------------------------
@@ -159,7 +212,7 @@ class LibraryModel(QAbstractTableModel):
         if not index.isValid() or not (0 <= index.row() < len(self._ids)):
             return None
         if role == TRACK_ID_ROLE:
-            return self._ids[index.row()]
+            return int(self._ids[index.row()])
         col = index.column()
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(COLUMNS[col][2] | Qt.AlignmentFlag.AlignVCenter)
@@ -233,11 +286,16 @@ class LibraryModel(QAbstractTableModel):
     def filter_text(self) -> str:
         return self._where.text
 
-    def set_scope(self, artist_key: str | None, album_key: str | None = None) -> None:
-        """Show one artist of the browser (its key), one of its albums, or all (None)."""
-        if (artist_key, album_key) != (self._where.artist_key, self._where.album_key):
-            self._where = replace(self._where, artist_key=artist_key,
-                                  album_key=album_key if artist_key is not None else None)
+    def set_scope(self, artist_key: str | None, album_key: str | None = None,
+                  artist_range: tuple[str, str] | None = None) -> None:
+        """Show one artist of the browser (its key), one of its albums, the artists of a
+        letter (``artist_range``: the first and last keys), or all (None)."""
+        album_key = album_key if artist_key is not None else None
+        artist_range = artist_range if artist_key is None else None
+        if (artist_key, album_key, artist_range) != (
+                self._where.artist_key, self._where.album_key, self._where.artist_range):
+            self._where = replace(self._where, artist_key=artist_key, album_key=album_key,
+                                  artist_range=artist_range)
             self.reload()
 
     def scope(self) -> TrackFilter:
@@ -248,9 +306,17 @@ class LibraryModel(QAbstractTableModel):
         scan or an import); the answer replaces the rows."""
         if changed:
             self._index.stale = True
-        where, sort, descending, index = self._where, self._sort, self._descending, self._index
+            self._order.stale = True
+        where, sort, descending = self._where, self._sort, self._descending
+        index, order = self._index, self._order
         self.asked_at = time.perf_counter()
-        self._query.submit(lambda lib: _ordered_ids(lib, where, sort, descending, index))
+
+        def query(lib: Library) -> tuple[np.ndarray, float]:
+            started = time.thread_time()
+            ids = _ordered_ids(lib, where, sort, descending, index, order)
+            return ids, time.thread_time() - started
+
+        self._query.submit(query)
 
     def busy(self) -> bool:
         """True while the latest query has not been answered."""
@@ -264,7 +330,8 @@ class LibraryModel(QAbstractTableModel):
         self.last_error = error
         self.queryFailed.emit(error)
 
-    def _show(self, _generation: int, ids: list[int]) -> None:
+    def _show(self, _generation: int, answer: tuple[np.ndarray, float]) -> None:
+        ids, self.last_query_cpu_s = answer
         self.last_error = None
         self.beginResetModel()
         self._ids = ids
@@ -279,20 +346,18 @@ class LibraryModel(QAbstractTableModel):
         return len(self._ids)
 
     def track_id(self, row: int) -> int | None:
-        return self._ids[row] if 0 <= row < len(self._ids) else None
+        return int(self._ids[row]) if 0 <= row < len(self._ids) else None
 
     def track_ids(self, rows: list[int]) -> list[int]:
-        return [self._ids[r] for r in rows if 0 <= r < len(self._ids)]
+        return [int(self._ids[r]) for r in rows if 0 <= r < len(self._ids)]
 
     def row_of(self, track_id: int) -> int | None:
         """The row of a track, if shown (a scan of the id list: for a rare action)."""
         row = self._loaded.get(track_id)
         if row is not None:
             return row
-        try:
-            return self._ids.index(track_id)
-        except ValueError:
-            return None
+        found = np.flatnonzero(self._ids == track_id)
+        return int(found[0]) if len(found) else None
 
     def set_current(self, track_id: int | None) -> None:
         """Mark the playing track (bold); only its row and the previous one repaint."""
@@ -327,7 +392,7 @@ class LibraryModel(QAbstractTableModel):
 
     def _load_block(self, number: int) -> list[TrackRow | None]:
         start = number * BLOCK
-        ids = self._ids[start:start + BLOCK]
+        ids = self._ids[start:start + BLOCK].tolist()
         rows = self.library.browse_rows(ids)
         block = [rows.get(t) for t in ids]
         self._blocks[number] = block

@@ -132,6 +132,8 @@ class MainWindow(QMainWindow):
         splitter.setCollapsible(1, False)
         self.main_splitter = splitter
         self._wide_sizes: list[int] | None = None  # the sizes before the window got narrow
+        self._last_wide: list[int] | None = None  # the latest sizes of a wide window
+        splitter.splitterMoved.connect(self._splitter_moved)
 
         self.empty_state = self._build_empty_state()
         self.stack = QStackedWidget()
@@ -565,19 +567,32 @@ class MainWindow(QMainWindow):
         self._fit_width()
 
     def _fit_width(self) -> None:
-        """A narrow window (under NARROW_WIDTH) folds the playlists away and slims Up next,
-        so that the track table keeps its Duration and Plays columns in sight; widening it
-        again brings the earlier sizes back. (The fold is the splitter's: drag to reopen.)"""
+        """A narrow window (under NARROW_WIDTH) folds the playlists away and slims Up next
+        (its buttons on two rows, the panel at its narrowest), so that the track table keeps
+        room for its titles, artists and albums and its Duration and Plays columns in sight;
+        widening it again brings the earlier sizes back. (The fold is the splitter's: drag
+        to reopen.)"""
         splitter = self.main_splitter
         narrow = self.width() < NARROW_WIDTH
+        if not narrow and self._wide_sizes is None:
+            # The splitter has its new width already (the window's layout runs before this
+            # event): what a later narrow spell must bring back is what it has now.
+            self._last_wide = splitter.sizes()
         if narrow and self._wide_sizes is None:
-            self._wide_sizes = splitter.sizes()
+            self._wide_sizes = self._last_wide or splitter.sizes()
+            self.queue_view.set_compact(True)
             total = sum(self._wide_sizes)
-            queue = min(self._wide_sizes[2], max(180, total // 4))
+            queue = min(self._wide_sizes[2],
+                        max(self.queue_view.minimumSizeHint().width(), total * 2 // 9))
             splitter.setSizes([0, total - queue, queue])
         elif not narrow and self._wide_sizes is not None:
             sizes, self._wide_sizes = self._wide_sizes, None
+            self.queue_view.set_compact(False)
             splitter.setSizes(sizes)
+
+    def _splitter_moved(self, _pos: int, _index: int) -> None:
+        if self._wide_sizes is None:  # the user's own layout of a wide window
+            self._last_wide = self.main_splitter.sizes()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()

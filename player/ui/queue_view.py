@@ -129,6 +129,15 @@ class QueueView(QWidget):
         edit_row.addStretch(1)
         edit_row.addWidget(self.clear_button)
         edit_row.addWidget(self.save_button)
+        self._edit_row = edit_row
+        # Compact (a narrow window): Clear and Save… go to a row of their own, so the panel
+        # is as narrow as its widest row of buttons and the track table gets the width.
+        self._second_row = QWidget()
+        second = QHBoxLayout(self._second_row)
+        second.setContentsMargins(0, 0, 0, 0)
+        second.addStretch(1)
+        self._second_row.hide()
+        self.compact = False
 
         self.another_button = self._button("Another pick", "Choose something else to follow "
                                            "the queue", self._another_pick)
@@ -146,11 +155,27 @@ class QueueView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(title_row)
         layout.addLayout(edit_row)
+        layout.addWidget(self._second_row)
         layout.addWidget(self.list, 1)
         layout.addLayout(pick_row)
         layout.addWidget(self.empty_hint)
         self._has_pick = False
         self._update_buttons()
+
+    def set_compact(self, compact: bool) -> None:
+        """Two rows of edit buttons instead of one (a narrow window): every button stays,
+        and the panel can be about half as wide."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        second = self._second_row.layout()
+        for button in (self.clear_button, self.save_button):
+            if compact:
+                second.addWidget(button)
+            else:
+                self._edit_row.addWidget(button)
+        self._second_row.setVisible(compact)
+        self.updateGeometry()
 
     def _button(self, text: str, tip: str, slot: Any) -> QToolButton:
         button = QToolButton()

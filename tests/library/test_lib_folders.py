@@ -68,7 +68,7 @@ def test_the_first_real_folder_replaces_the_demo(library: Library, data_dir: Pat
     assert added.demo_removed.tracks_removed == 8
     assert library.roots() == [str(music_dir)]
     scan_folders(library, [])
-    assert all(not r["path"].startswith(str(demo)) for r in library.all_track_meta())
+    assert all(not r.path.startswith(str(demo)) for r in library.all_track_meta())
     listed = folders.folders(library)
     assert [(f.path, f.exists) for f in listed] == [(str(music_dir), True)]
     assert listed[0].tracks == library.stats()["tracks"] > 0
@@ -83,10 +83,10 @@ def test_ids_of_removed_tracks_are_never_given_to_new_ones(library: Library, dat
 
     install_demo_library(library, data_dir)
     scan_folders(library, [])
-    demo_ids = {r["id"] for r in library.all_track_meta()}
+    demo_ids = {r.id for r in library.all_track_meta()}
     folders.add_folder(library, music_dir, folders.demo_folder_of(data_dir))
     scan_folders(library, [])
-    new_ids = {r["id"] for r in library.all_track_meta()}
+    new_ids = {r.id for r in library.all_track_meta()}
     assert new_ids and not new_ids & demo_ids
     assert library.tracks_by_id(sorted(demo_ids)) == {}
 

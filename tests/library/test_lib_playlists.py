@@ -119,8 +119,11 @@ def test_migration_from_schema_4_keeps_imported_playlists(tmp_path: Path) -> Non
     conn.executescript("""
         DROP INDEX playlists_one_queue; DROP INDEX playlist_items_track;
         ALTER TABLE playlists DROP COLUMN kind; ALTER TABLE playlists DROP COLUMN updated_at;
-        DROP INDEX tracks_browse;
+        DROP INDEX tracks_browse; DROP INDEX tracks_present_browse;
+        DROP TRIGGER tracks_fts_insert; DROP TRIGGER tracks_fts_update;
+        DROP TRIGGER tracks_fts_delete; DROP TABLE tracks_fts; DROP TABLE search_index;
         ALTER TABLE tracks DROP COLUMN artist_key; ALTER TABLE tracks DROP COLUMN album_key;
+        ALTER TABLE tracks DROP COLUMN compilation;
         INSERT INTO playlists(id, name, source_path, imported_at) VALUES (1, 'old', '/x.m3u', 0);
         INSERT INTO playlist_items VALUES (1, 0, NULL, 'A', 'B');
         PRAGMA user_version = 4;""")

@@ -140,6 +140,40 @@ def test_tree_lists_album_artists_with_the_compilation_together(app, qtbot) -> N
     assert win.model.total() == len(BROWSE_TRACKS)
 
 
+def test_a_compilation_flagged_without_album_artist_is_under_various_artists(
+        data_dir: Path, tmp_path: Path, qtbot) -> None:
+    """Only the compilation flag (ID3 TCMP, Vorbis COMPILATION=1 in FLAC and Ogg), no album
+    artist: one album under Various Artists, its performers without entries of their own."""
+    music = tmp_path / "music"
+    make_library(music, [
+        ("Hits/01", "mp3", TrackSpec("Comp One", "Gamma", "Summer Hits", None, "1",
+                                     seconds=0.3, pitch=300, compilation=True)),
+        ("Hits/02", "flac", TrackSpec("Comp Two", "Delta", "Summer Hits", None, "2",
+                                      seconds=0.3, pitch=310, compilation=True)),
+        ("Hits/03", "vorbis", TrackSpec("Comp Three", "Alpha", "Summer Hits", None, "3",
+                                        seconds=0.3, pitch=320, compilation=True)),
+        ("Alpha/01", "mp3", TrackSpec("Alpha Solo", "Alpha", "Alone", None, "1",
+                                      seconds=0.3, pitch=330)),
+    ])
+    lib = Library.open(data_dir)
+    scan_folders(lib, [music])
+    lib.close()
+    app = make_app(data_dir, qtbot)
+    try:
+        win = app.window
+        settle(win, qtbot)
+        model = win.browser.tree_model
+        top = [model.index(r, 0).data() for r in range(model.rowCount())]
+        assert top == ["All music", "Various Artists", "Alpha"]
+        hits = tree_row(win, "Summer Hits", tree_row(win, "Various Artists"))
+        assert "Various Artists" in hits.data(Qt.ItemDataRole.ToolTipRole)
+        click(win.browser.tree, hits)
+        settle(win, qtbot)
+        assert titles(win) == ["Comp One", "Comp Two", "Comp Three"]
+    finally:
+        app.shutdown()
+
+
 @pytest.mark.parametrize("grouped", [False, True])
 def test_the_tree_is_a_sound_qt_model_flat_or_by_letter(app, qtbot, qtmodeltester, monkeypatch,
                                                          grouped) -> None:
@@ -170,12 +204,62 @@ def test_the_tree_is_a_sound_qt_model_flat_or_by_letter(app, qtbot, qtmodelteste
     assert model.artist_at(beta).key == "beta" and model.find_artist("beta") == beta
     second = model.index(1, 0, beta)
     assert second.data() == "Second (2001)" and model.parent(second) == beta
-    click(win.browser.tree, letter_b)  # a letter shows everything
+    click(win.browser.tree, letter_b)  # a letter shows its artists' tracks, not everything
+    settle(win, qtbot)
+    assert titles(win) == [LONG_TITLE, "First Light", "God's Own", "Disc Two Opener"]
+    assert win.count_label.text() == "4 tracks"
+    click(win.browser.tree, model.index(2, 0))  # A: Alpha's album, not their compilation song
+    settle(win, qtbot)
+    assert titles(win) == ["Sandra’s Song", "Rock-and-Roll"]
     win.browser.tree.expand(letter_b)
     win.browser.tree.expand(beta)
     click(win.browser.tree, second)
     settle(win, qtbot)
     assert titles(win) == ["First Light", "God's Own", "Disc Two Opener"]
+
+
+def test_a_letter_lists_its_artists_and_never_various_artists(data_dir: Path, tmp_path: Path,
+                                                              qtbot, monkeypatch) -> None:
+    """V of a big library: Vangelis and Vivaldi, not the compilations whose key ("various
+    artists") sorts between them; a search from there looks through everything again; a
+    rescan that adds a V artist keeps the letter, with them."""
+    import player.ui.browser as browser_mod
+
+    monkeypatch.setattr(browser_mod, "GROUP_OVER", 2)
+    lib = Library.open(data_dir)
+    add_placeholder_tracks(lib, tmp_path / "files", [
+        {"artist": "Vangelis", "album": "Chariots", "track_number": 1},
+        {"artist": "Vivaldi", "album": "Seasons", "track_number": 1},
+        {"artist": "Gamma", "albumartist": "Various Artists", "album": "Hits", "track_number": 1},
+        {"artist": "Abba", "album": "Gold", "track_number": 1},
+        {"artist": "Zappa", "album": "Apostrophe", "track_number": 1},
+    ])
+    lib.close()
+    app = make_app(data_dir, qtbot)
+    try:
+        win = app.window
+        settle(win, qtbot)
+        model = win.browser.tree_model
+        top = [model.index(r, 0).data() for r in range(model.rowCount())]
+        assert top == ["All music", "Various Artists", "A  (1)", "V  (2)", "Z  (1)"]
+        click(win.browser.tree, model.index(3, 0))
+        settle(win, qtbot)
+        assert titles(win) == ["T0", "T1"]  # Vangelis, Vivaldi
+        win.search.setText("t")  # a search covers the whole library again
+        settle(win, qtbot)
+        assert win.model.total() == 5 and win.browser.tree.currentIndex().row() == 0
+        click(win.browser.tree, model.index(3, 0))  # and the letter clears the search
+        settle(win, qtbot)
+        assert win.search.text() == "" and titles(win) == ["T0", "T1"]
+        add_placeholder_tracks(app.library, tmp_path / "more", [
+            {"artist": "Vivid", "album": "New", "track_number": 1}])
+        win.browser.reload()
+        settle(win, qtbot)
+        assert model.index(3, 0).data() == "V  (3)"
+        assert win.browser.tree.currentIndex() == model.index(3, 0)
+        assert titles(win) == ["T0", "T1", "T0"]  # Vangelis, Vivaldi, Vivid
+    finally:
+        app.shutdown()
 
 
 def test_playing_an_album_plays_it_in_order_then_the_auto_queue_continues(app, qtbot) -> None:
@@ -415,3 +499,32 @@ def test_a_760_px_window_keeps_duration_and_plays_in_sight(app, qtbot) -> None:
     row = titles(win).index(LONG_TITLE)
     option_width = table.visualRect(win.model.index(row, 0)).width()
     assert option_width < QFontMetrics(table.font()).horizontalAdvance(LONG_TITLE)
+
+
+def test_a_760_px_window_gives_the_track_table_its_room(app, qtbot) -> None:
+    """Narrow, Up next slims down (its buttons on two rows, all of them still there) and
+    the table gets the width: its titles, artists and albums are not cut to a word each.
+    Widening the window brings the earlier layout back."""
+    win = app.window
+    win.resize(1180, 700)
+    qtbot.waitUntil(lambda: win.width() == 1180, timeout=3000)
+    qtbot.wait(50)
+    wide_sizes = win.main_splitter.sizes()
+    queue, table, header = win.queue_view, win.table, win.table.horizontalHeader()
+    win.resize(760, 600)
+    qtbot.waitUntil(lambda: win.width() == 760, timeout=3000)
+    qtbot.wait(50)
+    text_columns = [header.sectionSize(col) for col in range(3)]  # title, artist, album
+    assert min(text_columns) >= 90, text_columns
+    assert table.width() >= 2 * queue.width(), (table.width(), queue.width())
+    assert queue.compact
+    for button in (queue.up_button, queue.down_button, queue.remove_button,
+                   queue.clear_button, queue.save_button, queue.another_button,
+                   queue.pin_button):
+        assert button.isVisible()
+        corner = button.mapTo(queue, button.rect().bottomRight())
+        assert queue.rect().contains(corner), button.text()  # not cut off by the panel
+    win.resize(1180, 700)
+    qtbot.waitUntil(lambda: win.width() == 1180, timeout=3000)
+    qtbot.wait(50)
+    assert not queue.compact and win.main_splitter.sizes() == wide_sizes

@@ -36,7 +36,7 @@ def small_library(library: Library, tmp_path: Path) -> dict[str, int]:
                                seconds=0.2)),
     ])
     scan_folders(library, [tmp_path / "lib"])
-    return {r["path"].rsplit("/", 1)[1]: r["id"] for r in library.all_track_meta()}
+    return {r.path.rsplit("/", 1)[1]: r.id for r in library.all_track_meta()}
 
 
 @pytest.mark.slow

@@ -56,7 +56,7 @@ def test_the_first_real_folder_replaces_the_demo(music_dir: Path, data_dir: Path
         qtbot.waitUntil(lambda: not win.service.scanning and win.model.total() == 8,
                         timeout=20_000)
         qtbot.waitUntil(lambda: app.engine.auto_pick is not None, timeout=10_000)
-        demo_ids = {r["id"] for r in app.library.all_track_meta()}
+        demo_ids = {r.id for r in app.library.all_track_meta()}
         app.engine.enqueue(sorted(demo_ids)[:2])
         assert dialogs.start_folder(app.settings, app.library) != str(data_dir / "demo")
         win.add_folder(str(music_dir))
@@ -65,7 +65,7 @@ def test_the_first_real_folder_replaces_the_demo(music_dir: Path, data_dir: Path
                         in win.statusBar().currentMessage(), timeout=20_000)
         assert not win.service.scanning
         assert app.library.roots() == [str(music_dir)]
-        assert all(str(data_dir / "demo") not in r["path"]
+        assert all(str(data_dir / "demo") not in r.path
                    for r in app.library.all_track_meta())
         assert app.settings.last_folder == str(music_dir)
         # Nothing of the demo is left to play: not in the queue, not the auto pick (the queue
