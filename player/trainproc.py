@@ -22,7 +22,7 @@ trains in a child process:
   cannot be pickled, or a child that dies (killed, out of memory), is a
   :class:`TrainingProcessError` with a one-line message.
 
-Messages both ways are :mod:`player.library.tagworkers`' length-prefixed pickles. The child
+Messages both ways are :mod:`player.library.workerproc`'s length-prefixed pickles. The child
 imports torch, never Qt; the parent imports this module without torch. The price: every job
 starts a Python that imports torch (and the ``torch._dynamo`` its optimizers pull in), 2-4
 CPU seconds more per retrain or fine-tune (``python -m bench retrain_stall`` prints them).
@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from player.library.tagworkers import _receive, _send, worker_command
+from player.library.tagworkers import worker_command
+from player.library.workerproc import receive, send
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def run_training(request: TrainRequest, report: Callable[[Any], None],
     watcher = threading.Thread(target=_stop_when_cancelled, args=(proc, cancel, ended),
                                name="segue-train-cancel", daemon=True)
     try:
-        _send(proc.stdin, request)
+        send(proc.stdin, request)
         watcher.start()
         outcome = _relay(proc.stdout, report)
     except (OSError, EOFError, pickle.UnpicklingError) as exc:
@@ -119,7 +120,7 @@ def _relay(stream: BinaryIO, report: Callable[[Any], None]) -> tuple[str, Any]:
     """Pass on the child's progress reports until its outcome: ("done", result) or
     ("failed", exception)."""
     while True:
-        kind, value = _receive(stream)
+        kind, value = receive(stream)
         if kind == "progress":
             report(value)
         else:
@@ -136,7 +137,7 @@ def _stop_when_cancelled(proc: subprocess.Popen[bytes], cancel: threading.Event,
         return
     try:
         assert proc.stdin is not None
-        _send(proc.stdin, CANCEL)
+        send(proc.stdin, CANCEL)
     except OSError:
         pass  # it is gone already
     try:
@@ -174,7 +175,7 @@ def _watch_stdin(stream: BinaryIO, cancel: threading.Event) -> None:
     """Set ``cancel`` on a cancel message, or when the parent goes away (its end of the pipe
     closes): a training nobody waits for stops."""
     try:
-        while _receive(stream) != CANCEL:
+        while receive(stream) != CANCEL:
             pass
     except (OSError, EOFError, pickle.UnpicklingError):
         pass
@@ -226,7 +227,7 @@ def main() -> None:
     stdout = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     stdin = sys.stdin.buffer
-    request = _receive(stdin)
+    request = receive(stdin)
     cancel = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stdin, cancel), name="cancel-watch",
                      daemon=True).start()
@@ -234,7 +235,7 @@ def main() -> None:
 
     def report(progress: Any) -> None:
         with lock:
-            _send(stdout, ("progress", progress))
+            send(stdout, ("progress", progress))
 
     try:
         outcome: tuple[str, Any] = ("done", _train(request, report, cancel))
@@ -242,7 +243,7 @@ def main() -> None:
         outcome = ("failed", _sendable(exc))
     try:
         with lock:
-            _send(stdout, outcome)
+            send(stdout, outcome)
     except OSError:  # the parent has gone away: nobody to tell
         pass
     # Leave at once: the interpreter's shutdown would wait for the lock of stdin, which the
