@@ -831,7 +831,9 @@ def _create_search_index(conn: sqlite3.Connection) -> bool:
         return False
     for statement in _SEARCH_INDEX_STATEMENTS:
         conn.execute(statement)
-    (tracks,) = conn.execute("SELECT count(*) FROM tracks").fetchone()
+    (tracks,) = conn.execute(  # counted up to the limit only: a big library at once
+        "SELECT count(*) FROM (SELECT 1 FROM tracks LIMIT ?)",
+        (SEARCH_INDEX_INLINE_TRACKS + 1,)).fetchone()
     if tracks <= SEARCH_INDEX_INLINE_TRACKS:
         conn.execute("INSERT INTO tracks_fts(rowid, search) SELECT id, ' ' || "
                      "coalesce(search, '') || ' ' FROM tracks")
