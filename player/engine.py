@@ -253,6 +253,19 @@ class Engine(QObject):
         nothing is turned down."""
         self.set_autoqueue_enabled(self.autoqueue_enabled)
 
+    def forget_removed_tracks(self) -> None:
+        """Tracks left the library (a music folder removed): the queue forgets them, and the
+        auto pick, if it was one of them, is dropped at once — not kept on show (and
+        announced to the backend) until its replacement arrives; then the pick is chosen
+        again."""
+        pick = self.auto_pick
+        present = self.library.tracks_by_id(
+            [*self.queue, *([pick.track_id] if pick is not None else [])])
+        self.set_queue([t for t in self.queue if t in present])
+        if pick is not None and pick.track_id not in present:
+            self._set_auto_pick(None)
+        self.repick()
+
     def set_exploration(self, value: float) -> None:
         """From 0 (always the likeliest next track) to 1 (sample widely); picks again."""
         self.autoqueue.rules.exploration = value

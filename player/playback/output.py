@@ -48,10 +48,10 @@ class Output(Protocol):
 
     name: str
     rate: int
-    #: How many frames the writer keeps in the device (free = capacity - buffered).
+    #: How many frames the writer keeps in the device. The room for more is
+    #: ``capacity - buffered_frames()``: one query a tick (for PulseAudio, a round trip to the
+    #: server), so the outputs have no second method for it.
     capacity: int
-
-    def free_frames(self) -> int: ...
 
     def buffered_frames(self) -> int: ...
 
@@ -78,16 +78,12 @@ class ClockOutput:
         self._buffered = max(0.0, self._buffered - (now - self._last) * self.rate)
         self._last = now
 
-    def free_frames(self) -> int:
-        self._drain()
-        return max(0, self._capacity - int(self._buffered))
-
     def buffered_frames(self) -> int:
         self._drain()
         return int(self._buffered)
 
     def write(self, samples: np.ndarray) -> int:
-        n = min(len(samples), self.free_frames())
+        n = min(len(samples), max(0, self._capacity - self.buffered_frames()))
         self._buffered += n
         return n
 
@@ -125,11 +121,9 @@ class QtOutput:
         log.info("audio output: %s, %d Hz, buffer %d frames", self.device_name, self.rate,
                  self._capacity)
 
-    def free_frames(self) -> int:
-        return self._sink.bytesFree() // FRAME_BYTES
-
     def buffered_frames(self) -> int:
-        return max(0, self._capacity - self.free_frames())
+        # (The sink reports the free part of its buffer.)
+        return max(0, self._capacity - self._sink.bytesFree() // FRAME_BYTES)
 
     def write(self, samples: np.ndarray) -> int:
         data = np.ascontiguousarray(samples, dtype=np.float32).tobytes()
@@ -259,9 +253,6 @@ class PulseOutput:
         if error.value:
             raise OutputError(f"the audio server failed: {self._error(error)}")
         return self._floor.ours(int(usec) * self.rate // 1_000_000, time.monotonic())
-
-    def free_frames(self) -> int:
-        return max(0, self._target - self.buffered_frames())
 
     def write(self, samples: np.ndarray) -> int:
         data = np.ascontiguousarray(samples, dtype=np.float32)

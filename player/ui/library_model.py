@@ -155,10 +155,10 @@ def _ordered_ids(library: Library, where: TrackFilter, sort: str, descending: bo
     if sort != "plays":
         return library.browse_id_array(where, sort, descending)
     ids = library.browse_id_array(where, "artist")
-    played, counts = library.play_count_arrays()
-    plays = np.zeros(int(max(ids.max(initial=0), played.max(initial=0))) + 1, dtype=np.int64)
-    plays[played] = counts
-    key = plays[ids]
+    plays = library.play_count_array()
+    key = np.zeros(len(ids), dtype=np.int64)
+    known = ids < len(plays)
+    key[known] = plays[ids[known]]
     # Stable, as list.sort(reverse=True) is: equal counts keep the browser's order.
     return ids[np.argsort(-key if descending else key, kind="stable")]
 

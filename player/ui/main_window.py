@@ -393,11 +393,8 @@ class MainWindow(QMainWindow):
     def tracks_removed(self) -> None:
         """Tracks left the library (a folder removed): the queue forgets them, the auto-queue
         picks again (its pick may have been one of them), the lists are read again."""
-        engine = self.engine
-        if engine is not None:
-            present = self.library.tracks_by_id(engine.queue)
-            engine.set_queue([t for t in engine.queue if t in present])
-            engine.repick()  # its pick may have been one of them
+        if self.engine is not None:
+            self.engine.forget_removed_tracks()
         self.refresh_library()
         self.playlists_panel.reload()
 

@@ -34,7 +34,7 @@ def test_pulse_output_keeps_the_buffer_in_the_server(server) -> None:
         written = 0
         deadline = time.monotonic() + 10
         while written < 5 * len(block) and time.monotonic() < deadline:
-            free = out.free_frames()
+            free = max(0, out.capacity - out.buffered_frames())
             if free:
                 written += out.write(block[:free])
             time.sleep(0.005)

@@ -94,3 +94,23 @@ def test_until_the_index_is_built_a_big_library_is_searched_by_a_scan(big, qtbot
         assert big.library_service.build_search_index() is not None
     _type(win, qtbot, "sandras")
     assert titles(win) == ["Sandra’s Song"] and "sandras" in big.index_calls
+
+
+def test_sorting_by_plays_counts_completed_plays_only(big, qtbot) -> None:
+    win, library = big.window, big.library
+    order = library.browse_track_ids(TrackFilter())
+    first, second, third = order[4], order[7], order[1]
+    at = 1_700_000_000.0
+    for track_id, skipped in [(first, False), (first, False), (second, False), (third, True),
+                              (third, True), (third, True)]:
+        lid = library.open_listen(track_id, at, "user", 1)
+        library.close_listen(lid, at + 200, 200_000, skipped)
+        at += 300
+    counts = library.play_count_array()
+    assert {t: int(counts[t]) for t in order if t < len(counts) and counts[t]} == \
+        library.play_counts() == {first: 2, second: 1}
+    win.model.sort(4, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: not win.model.busy(), timeout=10_000)
+    shown = win.model.track_ids(list(range(win.model.total())))
+    # Most played first; the rest (skips are not plays) in the browser's order.
+    assert shown == [first, second, *[t for t in order if t not in (first, second)]]

@@ -64,3 +64,34 @@ def test_turning_down_every_pick_of_a_small_library_never_stops_the_music(
         assert eng.current is not None and eng.current.id != ids[0]
     finally:
         eng.shutdown()
+
+
+def test_a_removed_folder_leaves_the_queue_and_the_pick_at_once(
+        library, backend, clock, tmp_path, qtbot) -> None:
+    """The pick must not stay on show (and announced to the backend) while its replacement
+    is chosen in the background: it may be a song that has just left the library."""
+    from player.autoqueue import AutoQueue, Rules
+    from player.library import folders
+    from tests.player.conftest import add_placeholder_tracks
+
+    kept = add_placeholder_tracks(library, tmp_path / "kept", [{"artist": "Kept"}])
+    library.add_root(tmp_path / "kept")
+    library.add_root(tmp_path / "gone")
+    gone = [t for t in add_placeholder_tracks(
+        library, tmp_path / "gone", [{"artist": f"Gone {i}"} for i in range(6)])
+        if t not in kept]
+    aq = AutoQueue(library, Rules(exploration=0.0), seed=1, clock=clock)
+    eng = Engine(library, backend, aq, clock=clock, background_picks=True)
+    try:
+        eng.play_track(kept[0])
+        qtbot.waitUntil(lambda: eng.auto_pick is not None, timeout=10_000)
+        assert eng.auto_pick.track_id in gone
+        eng.enqueue([gone[0], kept[0], gone[1]])
+        folders.remove_folder(library, tmp_path / "gone")
+
+        eng.forget_removed_tracks()
+
+        assert eng.queue == [kept[0]]
+        assert eng.auto_pick is None or eng.auto_pick.track_id not in gone
+    finally:
+        eng.shutdown()
