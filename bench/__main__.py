@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "scale": ("bench.scale:main", [], ["--tracks", "20000"]),
     "variety": ("bench.variety:main", [], ["--picks", "50", "--replay", "50"]),
     "retrain_gui": ("bench.retrain_gui:main", [], ["--listens", "5000", "--synthetic"]),
+    "retrain_stall": ("bench.retrain_stall:main", [], ["--listens", "1000"]),
     "import_speed": ("bench.import_speed:main", [], []),
     "handsfree": ("bench.handsfree:main", ["--tracks", "500", "--busy", "--pulse"],
                   ["--tracks", "30"]),

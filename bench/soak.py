@@ -123,7 +123,16 @@ def _soak(tmp: Path, env: dict[str, str], minutes: float, retrains: int, rescans
     for k in range(rescans):
         QTimer.singleShot(int((k + 0.8) * total_s / max(rescans, 1) * 1000), segue.window.rescan)
 
-    watch = LoopWatch(label=lambda: "soak")
+    scanning = [False]
+    segue.library_service.scanStarted.connect(lambda: scanning.__setitem__(0, True))
+    segue.library_service.scanEnded.connect(lambda: scanning.__setitem__(0, False))
+
+    def busy() -> str:
+        """What ran in the background when the loop stalled (a stall's label)."""
+        what = [segue.learning.job_kind] if segue.learning.job_kind else []
+        return "+".join(what + (["scan"] if scanning[0] else [])) or "playing"
+
+    watch = LoopWatch(label=busy, threads=("segue-",))
     rss_start = _rss_mb()
     spec = pulse.sink_spec(env)
     # parec writes straight to a file: no reader thread in this process (it would compete

@@ -1,5 +1,10 @@
 """The model's life in the running app: loaded after start-up, retrained from the menu,
-fine-tuned as you listen, reset on request — always on worker threads, swapped in atomically.
+fine-tuned as you listen, reset on request — swapped in atomically.
+
+Retrains and fine-tunes run in a child process (:mod:`player.trainproc`): on a thread of this
+process their pure-Python work held the interpreter lock the GUI thread needs, and the window
+froze for a few hundred milliseconds at a time. A job's thread here only relays the child's
+progress and loads the checkpoint it wrote.
 """
 
 from __future__ import annotations
@@ -14,15 +19,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from player import memory
-from player.bridge import (
-    ModelHolder,
-    NotEnoughHistory,
-    TrainingProgress,
-    TrainResult,
-    finetune,
-    train,
-)
+from player.bridge import ModelHolder, NotEnoughHistory, TrainingProgress, TrainResult
 from player.library.db import Library
+from player.trainproc import FINETUNE, RETRAIN, TrainRequest, run_training
 from player.workers import Job
 
 log = logging.getLogger(__name__)
@@ -87,10 +86,11 @@ class Learning(QObject):
         if self.job is not None:
             return None
 
-        def work(report: Any, cancel: threading.Event) -> tuple[Any, TrainResult]:
-            report(TrainingProgress("data", 0.0))
-            return train(self.library, self.data_dir, progress=report, cancel=cancel,
-                         config=config)
+        request = TrainRequest(RETRAIN, str(self.data_dir), config)
+
+        def work(report: Any, cancel: threading.Event) -> tuple[Any, TrainResult] | None:
+            report(TrainingProgress("data", 0.0))  # at once: the child takes a while to start
+            return run_training(request, report, cancel)
 
         return self._start(Job(work, "retrain", parent=self), "retrain")
 
@@ -137,8 +137,12 @@ class Learning(QObject):
         if self.job is not None or model is None:
             return None
 
+        # The child continues the checkpoint on disk: the model in use was loaded from it, or
+        # saved to it, and every training of the app goes through this one job slot.
+        request = TrainRequest(FINETUNE, str(self.data_dir))
+
         def work(report: Any, cancel: threading.Event) -> tuple[Any, TrainResult] | None:
-            return finetune(self.library, self.data_dir, model, cancel=cancel)
+            return run_training(request, report, cancel)
 
         return self._start(Job(work, "finetune", parent=self), "finetune")
 
@@ -153,10 +157,11 @@ class Learning(QObject):
             return
         cancel = threading.Event()
         done = threading.Event()
+        request = TrainRequest(FINETUNE, str(self.data_dir))
 
         def work() -> None:
-            try:
-                finetune(self.library, self.data_dir, model, cancel=cancel)
+            try:  # the checkpoint is what counts: no need to load the model at quit
+                run_training(request, lambda _progress: None, cancel, load=False)
             except Exception:  # cancelled or failed: the old checkpoint stays
                 log.info("fine-tune at quit skipped", exc_info=True)
             finally:

@@ -65,6 +65,13 @@ def test_the_library_and_the_command_line_do_not_load_qt() -> None:
     assert not imported_by(names) & {"PySide6", "shiboken6", "torch"}
 
 
+def test_the_training_process_loads_no_qt() -> None:
+    """The child that trains (player.trainproc) and what it runs (player.bridge) never load
+    Qt; torch only once it trains (the GUI imports player.trainproc at start-up)."""
+    assert not imported_by(["player.trainproc", "player.bridge"]) & {"PySide6", "shiboken6",
+                                                                      "torch"}
+
+
 def test_torch_is_not_imported_when_the_window_first_shows(tmp_path: Path) -> None:
     """The real ``segue`` start-up path: the window is up before torch is even imported (the
     model loads in the background afterwards). The start-up probe reports at the first turn of
