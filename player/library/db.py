@@ -1689,7 +1689,10 @@ class Library:
         (so that the listening log's writes wait a fraction of a second at most), until done
         or ``cancel`` is set; another run continues where this one stopped. True when the
         index is complete; False where SQLite has no trigram tokenizer (or when cancelled)."""
-        if self.search_index_built_upto() is None:
+        built = self.search_index_built_upto()
+        if built == SEARCH_INDEX_COMPLETE:  # the usual start: nothing to write
+            return True
+        if built is None:
             with self.transaction() as db:
                 if not _create_search_index(db.conn):
                     return False
