@@ -453,11 +453,14 @@ class TrainerState:
     cpu: float  # the training thread's CPU clock then (what came after was discarded)
 
 
-#: Validations without improvement after a best round before its blend is started beside
-#: the training (0: at once). Measured on the heavy listener (bests at 0.33, 0.67, 1 and 2
-#: epochs; stop at 3): at once, three blends were superseded (~27 CPU s lost); after
-#: one, a single one was (~11 s), and the last blend still overlaps two rounds.
-BLEND_AFTER = 1
+#: The blend of the best round so far starts beside the training when this many more
+#: validations without improvement would stop training (else when training stops). On the
+#: heavy listener (new bests at 0.33, 0.67, 1 and 2 epochs; patience 3, stop at 3): started
+#: at each best, three blends were superseded (~27 CPU s lost); started after one
+#: validation without improvement, the one for epoch 1 still was (17-20 CPU s); started
+#: one validation before the stop, it runs about a round before being superseded (~5 s),
+#: and the last blend still overlaps a round, the stop's validation and the tail epoch.
+BLEND_LEAD = 1
 
 
 class _Interrupted(Exception):
@@ -484,16 +487,16 @@ class _EarlyStopping:
     says "stop", the round trained meanwhile is discarded and the trainer restored to the
     end of the validated round (``Trainer.restore``: weights, optimiser, learning rate
     and random generators), so the decisions and what follows them are exactly the
-    sequential ones. Likewise, each new best round starts the blend on its copy at once;
-    a later better round supersedes it. Why this gives the same model bitwise: the copies
+    sequential ones. Likewise, the blend is fitted on the best round's copy beside the
+    training; a later better round supersedes it. Why this gives the same model bitwise: the copies
     hold the same weights, no work of the side threads touches the trainer's state or a
     random generator (validation and the blend run the network in eval mode), and every
     torch operation still runs on ``Config.threads`` threads, whichever thread calls it.
 
-    The blend of a best round starts after ``BLEND_AFTER`` validations without
-    improvement (or when training stops): early on, new bests come round after round,
-    and each superseded blend is CPU time lost - free on an idle machine, but taken from
-    the training when other processes want the cores.
+    The blend of a best round starts when ``BLEND_LEAD`` more validations without
+    improvement would stop training (or when training stops): early on, new bests come
+    round after round, and each superseded blend is CPU time lost - free on an idle
+    machine, but taken from the training when other processes want the cores.
 
     Only when the learning rate depends on the verdicts (``plateau_decay`` != 1) is each
     validation awaited before the next round, as the next round's rate depends on it.
@@ -604,11 +607,11 @@ class _EarlyStopping:
             self.best, self.bad = val["score"], 0
             self.best_state, self.best_net = p.state.weights, p.net
             tr.report.best_epoch, tr.report.val = p.done, val
-            if BLEND_AFTER == 0 and self.overlap:
-                self.start_blend(p.net)
+            self.blend_stop.set()  # a blend running for an earlier round is no use now
         else:
             self.bad += 1
-            if self.bad == BLEND_AFTER and self.best_net is not None and self.overlap:
+            if self.patience - self.bad == BLEND_LEAD and self.best_net is not None \
+                    and self.overlap:
                 self.start_blend(self.best_net)
             # A plateau: smaller steps settle faster than waiting at one rate. (With a
             # decay of 1, the pipelined case, this changes nothing, bitwise.)
@@ -664,7 +667,8 @@ class _EarlyStopping:
         # Blends of rounds a later one beat (each stopped at once, so done by now).
         wasted = sum(job.result()[1] for job in self.superseded)
         if wasted:
-            tr.report.cpu["discarded"] = tr.report.cpu.get("discarded", 0.0) + wasted
+            tr.report.cpu["blend_discarded"] = \
+                tr.report.cpu.get("blend_discarded", 0.0) + wasted
         if report is None:  # only a stop makes a blend give up, and none was asked for
             raise RuntimeError("the blend of the best round was stopped")
         with torch.no_grad():
