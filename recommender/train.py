@@ -63,6 +63,10 @@ class TrainReport:
     history: list[dict[str, float]] = field(default_factory=list)
     nan_events: int = 0
     time_limited: bool = False
+    #: Wall seconds the training thread waited for the threads beside it (a validation's
+    #: verdict, the blend at the end): on an idle machine, the wall time is about the
+    #: training thread's CPU time plus this.
+    waited: float = 0.0
     #: CPU seconds of the training thread by phase (train, validate, blend, tail): what
     #: the work cost, whatever else the machine was doing.
     cpu: dict[str, float] = field(default_factory=dict)
@@ -74,7 +78,7 @@ class TrainReport:
         return {"epochs": self.epochs, "best_epoch": self.best_epoch, "steps": self.steps,
                 "seconds": round(self.seconds, 3), "val": dict(self.val),
                 "history": list(self.history), "nan_events": self.nan_events,
-                "time_limited": self.time_limited,
+                "time_limited": self.time_limited, "waited_s": round(self.waited, 3),
                 "cpu_seconds": round(sum(self.cpu.values()), 3),
                 "cpu": {k: round(v, 3) for k, v in self.cpu.items()}}
 
@@ -599,7 +603,9 @@ class _EarlyStopping:
         p, tr = self.pending, self.tr
         assert p is not None
         self.pending = None
+        w0 = time.perf_counter()
         val, cpu = p.future.result()
+        tr.report.waited += time.perf_counter() - w0
         tr.report.cpu["validate"] = tr.report.cpu.get("validate", 0.0) + cpu
         row = {"epoch": p.done, "loss": p.loss, **{f"val_{k}": v for k, v in val.items()}}
         tr.report.epochs = p.done
@@ -661,8 +667,10 @@ class _EarlyStopping:
         """Wait for the best round's blend and copy its buffers into the trained net."""
         if self.blend_job is None or self.blend_net is None:
             return
-        report, cpu = self.blend_job.result()
         tr = self.tr
+        w0 = time.perf_counter()
+        report, cpu = self.blend_job.result()
+        tr.report.waited += time.perf_counter() - w0
         tr.report.cpu["blend"] = tr.report.cpu.get("blend", 0.0) + cpu
         # Blends of rounds a later one beat (each stopped at once, so done by now).
         wasted = sum(job.result()[1] for job in self.superseded)
