@@ -458,12 +458,15 @@ class TrainerState:
 
 
 #: The blend of the best round so far starts beside the training when this many more
-#: validations without improvement would stop training (else when training stops). On the
-#: heavy listener (new bests at 0.33, 0.67, 1 and 2 epochs; patience 3, stop at 3): started
-#: at each best, three blends were superseded (~27 CPU s lost); started after one
-#: validation without improvement, the one for epoch 1 still was (17-20 CPU s); started
-#: one validation before the stop, it runs about a round before being superseded (~5 s),
-#: and the last blend still overlaps a round, the stop's validation and the tail epoch.
+#: validations without improvement would stop training (else when training stops), and
+#: stops when a better round comes. On the heavy listener (new bests at 0.33, 0.67, 1 and 2
+#: epochs; patience 3, stop at 3), measured with ``python -m bench.train_load``: started at
+#: each best, three blends were superseded (~27 CPU s lost). Lead 2 (after one validation
+#: without improvement): the one for epoch 1 is superseded after two rounds (~11 CPU s);
+#: the training thread waited 2.5 s for the last. Lead 1: superseded after one round
+#: (~6 CPU s), waited ~8 s - and the same wall time (66 s both, same conditions): a blend
+#: beside the training slows the training thread (the GIL: the blend's Python parts), so
+#: the longer overlap bought nothing, while beside a busy process it cost (81 s vs 72 s).
 BLEND_LEAD = 1
 
 
