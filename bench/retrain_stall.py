@@ -53,7 +53,7 @@ def _add_listens(library: Any, count: int) -> None:
     """``count`` more listens, after every earlier one: what a fine-tune learns."""
     from player.history import SESSION_GAP_S
 
-    ids = [r["id"] for r in library.all_track_meta()]
+    ids = [r.id for r in library.all_track_meta()]
     start = max(r.started_at for r in library.listens(limit=10, newest_first=True)) + 7200
     stamp = time.time_ns()
     rows = [{"track_id": ids[(7 * n) % len(ids)], "started_at": start + 61 * n,

@@ -128,11 +128,12 @@ class BrowseOrder:
         """``found`` (ids in any order) in the browser's order, without missing tracks."""
         order = self.ids(library)
         place = self._place
-        found = found[(found >= 0) & (found < len(place))]
-        places = place[found]
-        keep = np.zeros(len(order), dtype=bool)
-        keep[places[places >= 0]] = True
-        return order[keep]
+        if len(found) and (found.min() < 0 or found.max() >= len(place)):
+            found = found[(found >= 0) & (found < len(place))]  # tracks added since the load
+        # A track not in the list (missing) has place -1: it marks the spare last slot.
+        keep = np.zeros(len(order) + 1, dtype=bool)
+        keep[place[found]] = True
+        return order[keep[:-1]]
 
 
 def _ordered_ids(library: Library, where: TrackFilter, sort: str, descending: bool,

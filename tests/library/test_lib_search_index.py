@@ -92,6 +92,22 @@ def test_the_index_finds_what_the_search_box_promises(tmp_path: Path) -> None:
     lib.close()
 
 
+def test_a_bulk_insert_is_indexed_with_its_upserts(tmp_path: Path) -> None:
+    """add_tracks indexes its new rows in one statement after the insert (the trigger steps
+    aside); a path already there (another scan meanwhile) is updated in the index too."""
+    lib = Library(tmp_path / "library.db")
+    lib.add_tracks([_track(i, t) for i, t in enumerate(TITLES)])
+    lib.add_tracks([_track(100, "Platypus"), _track(0, "Gods Replaced")])  # 0: same path
+    assert lib.search_index_ready()
+    assert _found(lib, "platypus") == _ids_of(lib, ["Platypus"])
+    assert _found(lib, "replaced") == _ids_of(lib, ["Gods Replaced"])
+    assert _found(lib, "own") == set()  # "God's Own" was that path's old title
+    for query in QUERIES:
+        assert _found(lib, query) == _scanned(lib, query), query
+    lib.db.conn.execute("INSERT INTO tracks_fts(tracks_fts) VALUES ('integrity-check')")
+    lib.close()
+
+
 def test_words_the_index_cannot_look_up_fall_back() -> None:
     assert fts_match([]) is None
     assert fts_match(["ж"]) is None  # one letter outside a-z/0-9: scanned instead
