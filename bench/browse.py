@@ -85,6 +85,7 @@ def build_library(path: Path, tracks: int, seed: int = 1) -> dict[str, int]:
                for i in range(tracks // 2)]
     for i in range(0, len(listens), 50_000):
         library.add_imported_listens(listens[i:i + 50_000], session_gap_s=1800)
+    library.build_search_index()  # as the app leaves it after the scan (in the background)
     counts = {"tracks": n, "artists": artists, "listens": len(listens)}
     library.close()
     return counts

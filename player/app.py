@@ -201,6 +201,7 @@ class SegueApp(QObject):
         return job
 
     def _opened(self, result: Any) -> None:
+        self.library_service.build_search_index()  # the files added (see Library.add_tracks)
         self.window.refresh_library()
         self.window.playlists_panel.reload()
         problems = "".join(f"; {os.path.basename(p)}: {r}" for p, r in result.failed[:3])

@@ -321,6 +321,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         )
         if bar:
             bar.close()
+        library.build_search_index()  # the new tracks (the app would do it in the background)
     finally:
         library.close()
     if args.json:

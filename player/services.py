@@ -95,6 +95,7 @@ class LibraryService(QObject):
 
     def _scan_ended(self) -> None:
         self.scan_job = None
+        self.build_search_index()  # the scan's new tracks (see Library.add_tracks)
         callbacks, self._after_scan = self._after_scan, []
         for callback in callbacks:
             callback()

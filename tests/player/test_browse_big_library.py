@@ -32,6 +32,10 @@ def big(app, qtbot, monkeypatch: pytest.MonkeyPatch):  # noqa: F811 - the fixtur
         return found
 
     monkeypatch.setattr(Library, "search_ids", counted)
+    # The scan's tracks wait for the index's builder (the app starts it a while after the
+    # window, and when a scan ends): here at once.
+    app.library_service.build_search_index()
+    qtbot.waitUntil(app.library.search_index_ready, timeout=20_000)
     app.window.model.reload(changed=True)  # the query thread forgets what it held
     settle(app.window, qtbot)
     app.index_calls = calls
