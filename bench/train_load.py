@@ -12,8 +12,13 @@ not by the clock, so the validation figures and a hash of the weights must be eq
 
 Figures: wall and CPU seconds of each run, the ratio loaded / idle, epochs and best epoch,
 validation HR@20 / MRR@20, whether the time budget bit (``time_limited``), and whether the
-two runs' weights are bitwise identical. The machine's load average is printed too: on a
-shared machine the "idle" run is not idle either.
+two runs' weights are bitwise identical. CPU seconds by phase (``cpu_by_phase``): the
+training thread's ``train`` and ``tail``, and beside it ``validate`` and ``blend`` (threads
+of their own) and the work thrown away (``discarded``: training past the stop;
+``blend_discarded``: blends a better round superseded); ``waited_s``: how long the training
+thread waited for the others - on an idle machine the wall time is about the training
+thread's CPU time (train + discarded + tail) plus that. The machine's load average is
+printed too: on a shared machine the "idle" run is not idle either.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ def train_once(sessions: list[Any], meta: dict[Any, dict]) -> dict[str, Any]:
             "val_hr@20": round(m.get("val", {}).get("hr@20", 0.0), 6),
             "val_mrr@20": round(m.get("val", {}).get("mrr@20", 0.0), 6),
             "time_limited": m.get("time_limited"), "cpu_by_phase": m.get("cpu"),
+            "waited_s": m.get("waited_s"),
             "weights": weights_hash(rec), "loadavg_before": round(load0, 2),
             "learned_tracks": len(rec.learned_tracks())}
 

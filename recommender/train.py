@@ -63,6 +63,10 @@ class TrainReport:
     history: list[dict[str, float]] = field(default_factory=list)
     nan_events: int = 0
     time_limited: bool = False
+    #: Wall seconds the training thread waited for the threads beside it (a validation's
+    #: verdict, the blend at the end): on an idle machine, the wall time is about the
+    #: training thread's CPU time plus this.
+    waited: float = 0.0
     #: CPU seconds of the training thread by phase (train, validate, blend, tail): what
     #: the work cost, whatever else the machine was doing.
     cpu: dict[str, float] = field(default_factory=dict)
@@ -74,7 +78,7 @@ class TrainReport:
         return {"epochs": self.epochs, "best_epoch": self.best_epoch, "steps": self.steps,
                 "seconds": round(self.seconds, 3), "val": dict(self.val),
                 "history": list(self.history), "nan_events": self.nan_events,
-                "time_limited": self.time_limited,
+                "time_limited": self.time_limited, "waited_s": round(self.waited, 3),
                 "cpu_seconds": round(sum(self.cpu.values()), 3),
                 "cpu": {k: round(v, 3) for k, v in self.cpu.items()}}
 
@@ -454,13 +458,18 @@ class TrainerState:
 
 
 #: The blend of the best round so far starts beside the training when this many more
-#: validations without improvement would stop training (else when training stops). On the
-#: heavy listener (new bests at 0.33, 0.67, 1 and 2 epochs; patience 3, stop at 3): started
-#: at each best, three blends were superseded (~27 CPU s lost); started after one
-#: validation without improvement, the one for epoch 1 still was (17-20 CPU s); started
-#: one validation before the stop, it runs about a round before being superseded (~5 s),
-#: and the last blend still overlaps a round, the stop's validation and the tail epoch.
-BLEND_LEAD = 1
+#: validations without improvement would stop training (0: at the stop, beside the tail
+#: epoch only), and stops when a better round comes. Measured on the heavy listener (new
+#: bests at 0.33, 0.67, 1 and 2 epochs; patience 3, stop at 3) with ``python -m
+#: bench.train_load``: started at each best, three blends were superseded (~27 CPU s
+#: lost); lead 2: 66 s wall, 11 CPU s lost; lead 1: 66 s, 6 s lost; and lead 0 against
+#: lead 1, alternating on a machine at ~70% idle: 56.5 / 62.7 s against 64.2 / 53.7 s,
+#: with 6 CPU s less. The overlap buys no wall time because the blend's Python parts (the
+#: context signals, its per-target loops) hold the GIL the training thread needs after
+#: each of its ~1,700 torch calls per step: 30 training steps took 2x the wall time with a
+#: blend beside them. So: lead 0 - the least CPU, which is what counts beside a busy
+#: process.
+BLEND_LEAD = 0
 
 
 class _Interrupted(Exception):
@@ -599,7 +608,9 @@ class _EarlyStopping:
         p, tr = self.pending, self.tr
         assert p is not None
         self.pending = None
+        w0 = time.perf_counter()
         val, cpu = p.future.result()
+        tr.report.waited += time.perf_counter() - w0
         tr.report.cpu["validate"] = tr.report.cpu.get("validate", 0.0) + cpu
         row = {"epoch": p.done, "loss": p.loss, **{f"val_{k}": v for k, v in val.items()}}
         tr.report.epochs = p.done
@@ -661,8 +672,10 @@ class _EarlyStopping:
         """Wait for the best round's blend and copy its buffers into the trained net."""
         if self.blend_job is None or self.blend_net is None:
             return
-        report, cpu = self.blend_job.result()
         tr = self.tr
+        w0 = time.perf_counter()
+        report, cpu = self.blend_job.result()
+        tr.report.waited += time.perf_counter() - w0
         tr.report.cpu["blend"] = tr.report.cpu.get("blend", 0.0) + cpu
         # Blends of rounds a later one beat (each stopped at once, so done by now).
         wasted = sum(job.result()[1] for job in self.superseded)

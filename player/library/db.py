@@ -1578,14 +1578,23 @@ class Library:
                     "t.title COLLATE NOCASE",
     }
 
-    def _browse_filter(self, where: "TrackFilter") -> tuple[str, list[Any]]:
-        sql, params = self._track_filter(where.text)
-        # Words of three characters or more narrow the rows through the search index first
-        # (the LIKE tests stay: same answer, on those rows only).
-        long_words = [w for w in search_fold(where.text).split() if len(w) >= 3]
-        if long_words and self.search_index_ready():
-            sql += " AND t.id IN (SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH ?)"
-            params.append(fts_match(long_words))
+    def _browse_filter(self, where: "TrackFilter",
+                       word_starts: bool = False) -> tuple[str, list[Any]]:
+        words = search_fold(where.text).split()
+        match = fts_match(words) if word_starts and words else None
+        if match is not None and self.search_index_ready():
+            # The search index's own rule (see search_ids): short words at word starts.
+            sql = "t.missing = 0 AND t.id IN (SELECT rowid FROM tracks_fts WHERE " \
+                  "tracks_fts MATCH ?)"
+            params: list[Any] = [match]
+        else:
+            sql, params = self._track_filter(where.text)
+            # Words of three characters or more narrow the rows through the search index
+            # first (the LIKE tests stay: same answer, on those rows only).
+            long_words = [w for w in words if len(w) >= 3]
+            if long_words and self.search_index_ready():
+                sql += " AND t.id IN (SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH ?)"
+                params.append(fts_match(long_words))
         if where.artist_key is not None:
             sql += " AND t.artist_key = ?"
             params.append(where.artist_key)
@@ -1611,10 +1620,12 @@ class Library:
             f"SELECT t.id FROM tracks t WHERE {sql} ORDER BY {order}, t.id", params)]
 
     def browse_id_array(self, where: "TrackFilter", sort: str = "artist",
-                        descending: bool = False) -> "np.ndarray":
+                        descending: bool = False, word_starts: bool = False) -> "np.ndarray":
         """:meth:`browse_track_ids` as an int64 array, built in one SQLite step (the GIL free
-        while it runs) instead of a Python int per track: for the track table's thread."""
-        sql, params = self._browse_filter(where)
+        while it runs) instead of a Python int per track: for the track table's thread.
+        ``word_starts``: the search words as :meth:`search_ids` matches them (a big library's
+        rule, when the index is ready: one or two characters at the start of a word)."""
+        sql, params = self._browse_filter(where, word_starts)
         order = self.BROWSE_ORDERS.get(sort, self.BROWSE_ORDERS["artist"])
         if descending:
             order = ", ".join(part.strip() + " DESC" for part in order.split(","))

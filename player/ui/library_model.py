@@ -153,9 +153,12 @@ def _ordered_ids(library: Library, where: TrackFilter, sort: str, descending: bo
         if matched is not None:
             ids = order.arrange(library, matched)
             return ids[::-1] if descending else ids
+    # A big library's search follows the index's rule in every order (short words at word
+    # starts), not only in the browser's.
+    big = bool(search_fold(where.text).split()) and not index.usable(library)
     if sort != "plays":
-        return library.browse_id_array(where, sort, descending)
-    ids = library.browse_id_array(where, "artist")
+        return library.browse_id_array(where, sort, descending, word_starts=big)
+    ids = library.browse_id_array(where, "artist", word_starts=big)
     plays = library.play_count_array()
     key = np.zeros(len(ids), dtype=np.int64)
     known = ids < len(plays)

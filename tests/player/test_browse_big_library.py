@@ -114,3 +114,15 @@ def test_sorting_by_plays_counts_completed_plays_only(big, qtbot) -> None:
     shown = win.model.track_ids(list(range(win.model.total())))
     # Most played first; the rest (skips are not plays) in the browser's order.
     assert shown == [first, second, *[t for t in order if t not in (first, second)]]
+
+
+def test_a_big_librarys_short_words_match_word_starts_in_every_order(big, qtbot) -> None:
+    win = big.window
+    for typed, found in [("co th", ["Comp Three"]), ("om", []), ("comp th", ["Comp Three"])]:
+        _type(win, qtbot, typed)
+        assert titles(win) == found, typed
+        win.model.sort(0)  # by title: the same rule through SQL
+        qtbot.waitUntil(lambda: not win.model.busy(), timeout=10_000)
+        assert titles(win) == found, typed
+        win.model.sort(1)
+        qtbot.waitUntil(lambda: not win.model.busy(), timeout=10_000)
