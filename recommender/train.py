@@ -458,16 +458,18 @@ class TrainerState:
 
 
 #: The blend of the best round so far starts beside the training when this many more
-#: validations without improvement would stop training (else when training stops), and
-#: stops when a better round comes. On the heavy listener (new bests at 0.33, 0.67, 1 and 2
-#: epochs; patience 3, stop at 3), measured with ``python -m bench.train_load``: started at
-#: each best, three blends were superseded (~27 CPU s lost). Lead 2 (after one validation
-#: without improvement): the one for epoch 1 is superseded after two rounds (~11 CPU s);
-#: the training thread waited 2.5 s for the last. Lead 1: superseded after one round
-#: (~6 CPU s), waited ~8 s - and the same wall time (66 s both, same conditions): a blend
-#: beside the training slows the training thread (the GIL: the blend's Python parts), so
-#: the longer overlap bought nothing, while beside a busy process it cost (81 s vs 72 s).
-BLEND_LEAD = 1
+#: validations without improvement would stop training (0: at the stop, beside the tail
+#: epoch only), and stops when a better round comes. Measured on the heavy listener (new
+#: bests at 0.33, 0.67, 1 and 2 epochs; patience 3, stop at 3) with ``python -m
+#: bench.train_load``: started at each best, three blends were superseded (~27 CPU s
+#: lost); lead 2: 66 s wall, 11 CPU s lost; lead 1: 66 s, 6 s lost; and lead 0 against
+#: lead 1, alternating on a machine at ~70% idle: 56.5 / 62.7 s against 64.2 / 53.7 s,
+#: with 6 CPU s less. The overlap buys no wall time because the blend's Python parts (the
+#: context signals, its per-target loops) hold the GIL the training thread needs after
+#: each of its ~1,700 torch calls per step: 30 training steps took 2x the wall time with a
+#: blend beside them. So: lead 0 - the least CPU, which is what counts beside a busy
+#: process.
+BLEND_LEAD = 0
 
 
 class _Interrupted(Exception):
