@@ -7,15 +7,25 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from player.importer import ImportReport
 from player.library.db import Library
 from player.library.scanner import ScanResult
 from player.services import LibraryService
 
 
+@pytest.fixture
+def service(library: Library, data_dir: Path):
+    """The service, shut down before its library closes: a scan's end starts the search
+    index's builder, which must not outlive the test's library (as at the app's quit)."""
+    svc = LibraryService(library, data_dir)
+    yield svc
+    svc.shutdown()
+
+
 def test_a_scan_reports_progress_result_and_end_without_a_window(
-        library: Library, data_dir: Path, music_dir: Path, qtbot) -> None:
-    service = LibraryService(library, data_dir)
+        library: Library, service: LibraryService, music_dir: Path, qtbot) -> None:
     seen: list[str] = []
     results: list[ScanResult] = []
     gui = threading.get_ident()
@@ -34,17 +44,16 @@ def test_a_scan_reports_progress_result_and_end_without_a_window(
     assert not service.scanning
 
 
-def test_the_demo_installs_and_scans(library: Library, data_dir: Path, qtbot) -> None:
-    service = LibraryService(library, data_dir)
+def test_the_demo_installs_and_scans(library: Library, service: LibraryService, data_dir: Path,
+                                    qtbot) -> None:
     with qtbot.waitSignal(service.scanFinished, timeout=60_000) as finished:
         assert service.install_demo() is not None
     assert finished.args[0].added == 8 == library.count_tracks()
     assert library.roots() == [str(data_dir / "demo")]
 
 
-def test_the_first_real_folder_replaces_the_demo(library: Library, data_dir: Path,
+def test_the_first_real_folder_replaces_the_demo(library: Library, service: LibraryService,
                                                  music_dir: Path, qtbot) -> None:
-    service = LibraryService(library, data_dir)
     with qtbot.waitSignal(service.scanEnded, timeout=60_000):
         service.install_demo()
     with qtbot.waitSignal(service.scanEnded, timeout=60_000):
@@ -53,9 +62,8 @@ def test_the_first_real_folder_replaces_the_demo(library: Library, data_dir: Pat
     assert library.roots() == [str(music_dir)]
 
 
-def test_an_import_reports_and_fails_with_the_exception(library: Library, data_dir: Path,
+def test_an_import_reports_and_fails_with_the_exception(library: Library, service: LibraryService,
                                                        tmp_path: Path, qtbot) -> None:
-    service = LibraryService(library, data_dir)
     m3u = tmp_path / "mix.m3u8"
     m3u.write_text("#EXTM3U\n#EXTINF:1,Someone - Something\nsomething.mp3\n", encoding="utf-8")
     with qtbot.waitSignal(service.importFinished, timeout=30_000) as finished:
