@@ -276,6 +276,7 @@ class SegueApp(QObject):
         if self.engine is not None:
             self.engine.shutdown()
             self.writer.close()  # the listen just closed, and any write still waiting
+        self.learning.wait_for_load(10.0)
         if self.learning.loaded:
             self.learning.finetune_at_quit()
         self.window.close_queries()  # the library view's reading threads
@@ -342,6 +343,9 @@ def run_gui(data_dir: Path, play: bool = False, open_paths: list[str] | None = N
     app.setDesktopFileName("segue")
     with resources.path(resources.ICON_PNG) as icon:
         app.setWindowIcon(QIcon(QPixmap(str(icon))))  # read now: the path lives for the block
+    # Before anything slow (the library's migrations, the window): a SIGTERM from then on
+    # quits through the event loop once it runs, never by the default action mid-start.
+    _quit_on_signals(app)
     from player.single_instance import SingleInstance
 
     instance = SingleInstance(data_dir)
@@ -378,7 +382,6 @@ def run_gui(data_dir: Path, play: bool = False, open_paths: list[str] | None = N
             QTimer.singleShot(0, lambda: segue.engine.play() if segue.engine else None)
     instance.activated.connect(segue.raise_window)
     instance.openRequested.connect(segue.open_paths)
-    _quit_on_signals(app)
     app.aboutToQuit.connect(segue.shutdown)
     status = app.exec()
     segue.shutdown()

@@ -45,6 +45,7 @@ class Learning(QObject):
         self.job: Job | None = None  # the one training job at a time
         self.job_kind = ""
         self.loaded = False
+        self._loading: Job | None = None  # the model load started after the window shows
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -62,11 +63,20 @@ class Learning(QObject):
             warm_up()
             return self.holder.load()
 
+        log.info("loading the model in the background")
         job = Job(work, "model-load", parent=self)
         job.ended.connect(self._loaded)
         job.start()
         self._loading = job
         return job
+
+    def wait_for_load(self, timeout_s: float) -> None:
+        """At quit: let a model load under way finish (at most ``timeout_s``). Its thread is
+        importing torch in the first seconds after start; an interpreter that shuts down
+        meanwhile tears torch's half-made modules apart, and the import fails with a
+        traceback ("operator ... does not exist")."""
+        if self._loading is not None and not self._loading.wait(timeout_s):
+            log.warning("the model was still loading at quit")
 
     def _loaded(self) -> None:
         self.loaded = True
