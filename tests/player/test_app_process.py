@@ -97,17 +97,21 @@ def test_a_quit_while_the_model_loads_is_clean(data_dir: Path) -> None:
     traceback, "operator ... does not exist", in a restart test on a busy machine; this test
     does not hit that window every time - it guards the quit's outcome, not the timing.)"""
     for _ in range(2):
-        proc = launch(data_dir)
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
-        reader.start()
-        try:
-            wait_for(lambda: any("loading the model" in line for line in lines)
-                     or proc.poll() is not None, timeout=60)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
-            reader.join(30)
-        text = "".join(lines)
-        assert proc.returncode == 0, text[-3000:]
-        assert "Traceback" not in text and "does not exist" not in text, text[-3000:]
+        _quit_while_loading(data_dir)
+
+
+def _quit_while_loading(data_dir: Path) -> None:
+    proc = launch(data_dir)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any("loading the model" in line for line in lines)
+                 or proc.poll() is not None, timeout=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        reader.join(30)
+    text = "".join(lines)
+    assert proc.returncode == 0, text[-3000:]
+    assert "Traceback" not in text and "does not exist" not in text, text[-3000:]
