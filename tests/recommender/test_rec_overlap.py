@@ -134,3 +134,19 @@ def test_context_signals_copy_goes_on_alone() -> None:
     play(a, later)
     assert np.array_equal(a.features(), b.features())  # and the copy went on the same
     assert not np.array_equal(a.features(), before)
+
+
+def test_a_big_vocabulary_is_validated_in_turn(monkeypatch) -> None:
+    """Beside each other, a step's and a validation's score tensors doubled the peak memory
+    of the 1.5M-track library's training: above OVERLAP_MAX_ITEMS the rounds are validated
+    in turn - the same model, as the sequential order is the reference."""
+    import recommender.train as train_module
+
+    overlapped, _ = train(Trainer, overlap=True)
+    monkeypatch.setattr(train_module, "OVERLAP_MAX_ITEMS", 10)
+    assert not train_module.overlaps(overlapped)
+    in_turn, report = train(Trainer, overlap=True)
+    assert report.cpu.get("discarded", 0.0) == 0.0  # nothing trained ahead of a verdict
+    for a, b in zip(overlapped.state_dict().values(), in_turn.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
