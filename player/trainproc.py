@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from player import memory
 from player.library.tagworkers import worker_command
 from player.library.workerproc import receive, send
 
@@ -226,6 +227,7 @@ def main() -> None:
     # library's print) goes to stderr instead of corrupting them.
     stdout = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
+    memory.limit_arenas()  # before the training's threads: see player.memory and cmd_train
     stdin = sys.stdin.buffer
     request = receive(stdin)
     cancel = threading.Event()
