@@ -261,10 +261,13 @@ class Engine(QObject):
         pick = self.auto_pick
         present = self.library.tracks_by_id(
             [*self.queue, *([pick.track_id] if pick is not None else [])])
-        self.set_queue([t for t in self.queue if t in present])
         if pick is not None and pick.track_id not in present:
             self._set_auto_pick(None)
-        self.repick()
+        queue = [t for t in self.queue if t in present]
+        if queue != self.queue:
+            self.set_queue(queue)  # which picks again (once: not a second repick after it)
+        else:
+            self.repick()
 
     def set_exploration(self, value: float) -> None:
         """From 0 (always the likeliest next track) to 1 (sample widely); picks again."""
